@@ -1,0 +1,31 @@
+using OctoMesh.Edge.Hosting;
+using OctoMesh.Routing.Configuration;
+
+namespace OctoMesh.Edge.Cli;
+
+/// <summary>What <c>octomesh serve</c> prints once it listens: where, what it serves, and a line to try.</summary>
+internal static class Banner
+{
+    public static void Print(TextWriter output, GatewayServer server, GatewayConfig config, bool isEmbeddedDefault)
+    {
+        var address = server.Addresses[0].ToString().TrimEnd('/');
+        output.WriteLine($"OctoMesh Edge {OctoMeshCommands.VersionText} listening on {string.Join(", ", server.Addresses.Select(a => a.ToString().TrimEnd('/')))}");
+        foreach (var provider in config.Providers.Values.OrderBy(p => p.Name, StringComparer.Ordinal))
+        {
+            var where = provider.BaseUrl?.ToString() ?? $"built-in simulator at {server.Simulator?.OpenAIBaseUrl}";
+            output.WriteLine($"  provider {provider.Name}: {where}");
+        }
+        if (isEmbeddedDefault)
+        {
+            output.WriteLine("  WARNING: no --config given. Answers from the 'sim' provider are SIMULATED, and authentication is OFF.");
+        }
+        else if (config.ClientKeys.IsEmpty)
+        {
+            output.WriteLine("  WARNING: no clientKeys configured: authentication is OFF.");
+        }
+        var auth = config.ClientKeys.IsEmpty ? "" : " -H 'authorization: Bearer $OCTOMESH_KEY'";
+        output.WriteLine("  Try:");
+        output.WriteLine($"    curl -s {address}/v1/chat/completions -H 'content-type: application/json'{auth} -d '{{\"model\":\"sim-small\",\"messages\":[{{\"role\":\"user\",\"content\":\"What is 6 * 7?\"}}]}}'");
+        output.Flush();
+    }
+}

@@ -1,0 +1,129 @@
+using System.CommandLine;
+using System.Reflection;
+using Microsoft.Extensions.Logging;
+using OctoMesh.Edge.Hosting;
+using OctoMesh.Edge.Simulator;
+using OctoMesh.Routing.Configuration;
+
+namespace OctoMesh.Edge.Cli;
+
+/// <summary>The <c>octomesh</c> command line: serve, check-config, sim, version.</summary>
+internal static class OctoMeshCommands
+{
+    /// <summary>Exit code for a configuration that does not validate.</summary>
+    public const int ConfigInvalid = 2;
+
+    public static RootCommand Create()
+    {
+        var root = new RootCommand("OctoMesh Edge: an LLM gateway in one native binary.");
+        root.Add(Serve());
+        root.Add(CheckConfig());
+        root.Add(Sim());
+        root.Add(Version());
+        return root;
+    }
+
+    private static Option<string?> UrlsOption(string fallback) => new("--urls")
+    {
+        Description = $"Listen addresses, separated by ';' (default: {fallback}).",
+    };
+
+    private static Option<LogLevel> LogLevelOption() => new("--log-level")
+    {
+        Description = "Minimum log level: Trace, Debug, Information, Warning, Error.",
+        DefaultValueFactory = _ => LogLevel.Information,
+    };
+
+    private static Command Serve()
+    {
+        var config = new Option<FileInfo?>("--config") { Description = "JSON configuration file (docs/configuration.md). Without it, serves the embedded default." };
+        var urls = UrlsOption("the config's urls, else http://127.0.0.1:8080");
+        var logLevel = LogLevelOption();
+        var command = new Command("serve", "Run the gateway.") { config, urls, logLevel };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var file = parse.GetValue(config);
+            GatewayConfig gatewayConfig;
+            if (file is null)
+            {
+                gatewayConfig = EmbeddedDefaults.Create(Environment.GetEnvironmentVariable);
+            }
+            else
+            {
+                var loaded = ConfigLoader.LoadFile(file.FullName, Environment.GetEnvironmentVariable);
+                if (!loaded.Succeeded)
+                {
+                    PrintErrors(file.FullName, loaded);
+                    return ConfigInvalid;
+                }
+                gatewayConfig = loaded.Config!;
+            }
+
+            var listen = parse.GetValue(urls)?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            await using var server = await GatewayServer.StartAsync(gatewayConfig, listen, parse.GetValue(logLevel), cancellationToken: cancellationToken);
+            Banner.Print(Console.Out, server, gatewayConfig, isEmbeddedDefault: file is null);
+            await server.WaitForShutdownAsync(CancellationToken.None);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command CheckConfig()
+    {
+        var file = new Argument<FileInfo>("file") { Description = "The configuration file to validate." };
+        var command = new Command("check-config", "Validate a configuration file; print every error with its path and fix (exit 2 on any).") { file };
+        command.SetAction(parse =>
+        {
+            var path = parse.GetValue(file)!.FullName;
+            var loaded = ConfigLoader.LoadFile(path, Environment.GetEnvironmentVariable);
+            if (!loaded.Succeeded)
+            {
+                PrintErrors(path, loaded);
+                return ConfigInvalid;
+            }
+            var config = loaded.Config!;
+            Console.Out.WriteLine($"{path}: valid ({config.Providers.Count} providers, {config.Models.Length} models, {config.ClientKeys.Length} client keys).");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Sim()
+    {
+        var urls = UrlsOption("http://127.0.0.1:8090");
+        var logLevel = LogLevelOption();
+        var command = new Command("sim", "Run the provider simulator (OpenAI wire format) on its own.") { urls, logLevel };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var simulator = await SimulatorServer.StartAsync(parse.GetValue(urls) ?? "http://127.0.0.1:8090", embedded: false,
+                parse.GetValue(logLevel), cancellationToken);
+            Console.Out.WriteLine($"OctoMesh simulator listening on {simulator.Address} (OpenAI API root: {simulator.OpenAIBaseUrl})");
+            await simulator.WaitForShutdownAsync(CancellationToken.None);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Version()
+    {
+        var command = new Command("version", "Print the version.");
+        command.SetAction(_ =>
+        {
+            Console.Out.WriteLine($"octomesh {VersionText}");
+            return 0;
+        });
+        return command;
+    }
+
+    public static string VersionText =>
+        typeof(OctoMeshCommands).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    private static void PrintErrors(string path, ConfigLoadResult loaded)
+    {
+        Console.Error.WriteLine($"{path}: {loaded.Errors.Length} error{(loaded.Errors.Length == 1 ? "" : "s")}:");
+        foreach (var error in loaded.Errors)
+        {
+            Console.Error.WriteLine($"  {error}");
+        }
+    }
+}

@@ -1,0 +1,39 @@
+using System.Collections.Immutable;
+using OctoMesh.Routing.Configuration;
+
+namespace OctoMesh.Edge.Hosting;
+
+/// <summary>
+/// The configuration <c>octomesh serve</c> uses when given none: every model name goes to the built-in
+/// simulator (started in process), authentication is off, and a real provider is added for each
+/// provider key found in the environment.
+/// </summary>
+internal static class EmbeddedDefaults
+{
+    public const string SimulatorProvider = "sim";
+
+    /// <summary>Model name prefixes that go to OpenAI when OPENAI_API_KEY is set.</summary>
+    private static readonly string[] s_openAIPrefixes = ["gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-*"];
+
+    public static GatewayConfig Create(Func<string, string?> environment)
+    {
+        var providers = ImmutableDictionary.CreateBuilder<string, ProviderConfig>();
+        var models = ImmutableArray.CreateBuilder<ModelConfig>();
+        providers[SimulatorProvider] = new ProviderConfig(SimulatorProvider, ProviderKind.Sim, null, null, UpstreamHttpVersion.Http11, TimeoutsConfig.Default);
+
+        if (environment("OPENAI_API_KEY") is { Length: > 0 } openAIKey)
+        {
+            var baseUrl = environment("OPENAI_BASE_URL") is { Length: > 0 } url ? new Uri(url.TrimEnd('/')) : new Uri("https://api.openai.com/v1");
+            providers["openai"] = new ProviderConfig("openai", ProviderKind.OpenAI, baseUrl, openAIKey, UpstreamHttpVersion.Http11, TimeoutsConfig.Default);
+            models.AddRange(s_openAIPrefixes.Select(prefix => new ModelConfig(prefix, "openai", null)));
+        }
+
+        models.AddRange(Simulator.SimulatedModel.Catalogue.Select(m => new ModelConfig(m.Name, SimulatorProvider, null)));
+        models.Add(new ModelConfig("*", SimulatorProvider, null));
+        return new GatewayConfig { Providers = providers.ToImmutable(), Models = models.ToImmutable() };
+    }
+
+    /// <summary>True when any provider is the in-process simulator (a <c>sim</c> provider without a base URL).</summary>
+    public static bool NeedsInProcessSimulator(GatewayConfig config) =>
+        config.Providers.Values.Any(p => p.Kind == ProviderKind.Sim && p.BaseUrl is null);
+}

@@ -1,0 +1,108 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Simulator;
+using OctoMesh.Routing.Configuration;
+
+namespace OctoMesh.Edge.Hosting;
+
+/// <summary>
+/// The gateway on Kestrel, with the in-process simulator when a <c>sim</c> provider has no base URL.
+/// Used by <c>octomesh serve</c> and by the integration tests alike.
+/// </summary>
+public sealed class GatewayServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly GatewayRuntime _runtime;
+
+    private GatewayServer(WebApplication app, GatewayRuntime runtime, SimulatorServer? simulator)
+    {
+        _app = app;
+        _runtime = runtime;
+        Simulator = simulator;
+    }
+
+    /// <summary>The in-process simulator, if this gateway started one.</summary>
+    public SimulatorServer? Simulator { get; }
+
+    public IReadOnlyList<Uri> Addresses =>
+        _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Select(a => new Uri(a)).ToList();
+
+    /// <param name="urls">Overrides the configuration's listen URLs; <c>http://127.0.0.1:0</c> picks a free port.</param>
+    /// <param name="embedded">Inside a test: process signals are not the gateway's to handle.</param>
+    public static async Task<GatewayServer> StartAsync(GatewayConfig config, IReadOnlyList<string>? urls = null,
+        LogLevel logLevel = LogLevel.Information, bool embedded = false, CancellationToken cancellationToken = default)
+    {
+        var simulator = EmbeddedDefaults.NeedsInProcessSimulator(config)
+            ? await SimulatorServer.StartAsync("http://127.0.0.1:0", embedded: true, cancellationToken: cancellationToken)
+            : null;
+        var runtime = new GatewayRuntime(config, simulator?.OpenAIBaseUrl);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(logLevel);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.WebHost.UseUrls([.. urls ?? config.Urls]);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = config.Limits.MaxBodyBytes;
+            kestrel.Limits.RequestHeadersTimeout = config.Limits.HeaderTimeout;
+        });
+        builder.Services.AddSingleton(runtime);
+        builder.Services.AddSingleton<ProxyHandler>();
+        if (embedded)
+        {
+            builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
+        }
+
+        var app = builder.Build();
+        MapEndpoints(app);
+        await app.StartAsync(cancellationToken);
+        return new GatewayServer(app, runtime, simulator);
+    }
+
+    private static void MapEndpoints(WebApplication app)
+    {
+        var proxy = app.Services.GetRequiredService<ProxyHandler>();
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+
+        app.Map("/v1/chat/completions", context => proxy.HandleAsync(context, ApiOperation.ChatCompletions));
+        app.Map("/v1/embeddings", context => proxy.HandleAsync(context, ApiOperation.Embeddings));
+        app.MapGet("/v1/models", proxy.ListModelsAsync);
+        app.MapGet("/healthz", static context => WriteStatusAsync(context.Response, 200, "ok"));
+        // Not ready while stopping, so a load balancer stops sending before the listener closes.
+        app.MapGet("/readyz", context => lifetime.ApplicationStopping.IsCancellationRequested
+            ? WriteStatusAsync(context.Response, 503, "stopping")
+            : WriteStatusAsync(context.Response, 200, "ready"));
+        app.MapFallback(static context => OpenAIError.WriteAsync(context.Response, StatusCodes.Status404NotFound,
+            $"Unknown request URL: {context.Request.Method} {context.Request.Path}. This gateway serves /v1/chat/completions, /v1/embeddings and /v1/models.",
+            OpenAIError.InvalidRequest, code: "unknown_url"));
+    }
+
+    private static Task WriteStatusAsync(HttpResponse response, int status, string text)
+    {
+        response.StatusCode = status;
+        response.ContentType = "application/json";
+        return response.WriteAsync($"{{\"status\":\"{text}\"}}");
+    }
+
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        if (Simulator is not null)
+        {
+            await Simulator.DisposeAsync();
+        }
+        _runtime.Dispose();
+    }
+}

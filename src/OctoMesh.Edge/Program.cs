@@ -1,0 +1,5 @@
+using System.CommandLine;
+using OctoMesh.Edge.Cli;
+
+// SIGTERM and Ctrl+C belong to the host (graceful stop), not to the command-line parser.
+return await OctoMeshCommands.Create().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -1,0 +1,65 @@
+using System.Buffers;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace OctoMesh.Edge.Proxy;
+
+/// <summary>
+/// Errors in OpenAI's format: <c>{"error":{"message","type","param","code"}}</c>, the shape every
+/// OpenAI SDK parses (API reference, "Error codes"). Messages say what to change and never carry secrets.
+/// </summary>
+internal static class OpenAIError
+{
+    public const string InvalidRequest = "invalid_request_error";
+    public const string Authentication = "authentication_error";
+    public const string Upstream = "upstream_error";
+
+    public static Task WriteAsync(HttpResponse response, int status, string message, string type, string? param = null, string? code = null)
+    {
+        var body = Serialize(message, type, param, code);
+        response.StatusCode = status;
+        response.ContentType = "application/json";
+        response.ContentLength = body.Length;
+        return response.Body.WriteAsync(body).AsTask();
+    }
+
+    /// <summary>The same error as one server-sent event, for a stream that fails after its first byte.</summary>
+    public static byte[] SerializeEvent(string message, string type, string? code)
+    {
+        var json = Serialize(message, type, null, code);
+        var bytes = new byte[6 + json.Length + 2];
+        "data: "u8.CopyTo(bytes);
+        json.CopyTo(bytes.AsSpan(6));
+        "\n\n"u8.CopyTo(bytes.AsSpan(6 + json.Length));
+        return bytes;
+    }
+
+    public static byte[] Serialize(string message, string type, string? param, string? code)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteStartObject("error");
+            writer.WriteString("message", message);
+            writer.WriteString("type", type);
+            WriteNullable(writer, "param", param);
+            WriteNullable(writer, "code", code);
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WriteNullable(Utf8JsonWriter writer, string name, string? value)
+    {
+        if (value is null)
+        {
+            writer.WriteNull(name);
+        }
+        else
+        {
+            writer.WriteString(name, value);
+        }
+    }
+}

@@ -1,0 +1,280 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
+using OctoMesh.Edge.Hosting;
+using OctoMesh.Edge.Tenancy;
+using OctoMesh.Edge.Telemetry;
+using OctoMesh.Routing;
+
+namespace OctoMesh.Edge.Proxy;
+
+/// <summary>
+/// The OpenAI-format proxy path for <c>/v1/chat/completions</c> and <c>/v1/embeddings</c>.
+/// <list type="number">
+/// <item>Request id: the client's <c>x-request-id</c>, or a new one; returned either way.</item>
+/// <item>Admission: the client key, hashed and compared in constant time.</item>
+/// <item>Body: read into pooled memory, 413 past the limit.</item>
+/// <item>Inspect: one <see cref="System.Text.Json.Utf8JsonReader"/> pass; 400 with the field at fault.</item>
+/// <item>Route: the alias table gives the provider and upstream model; 404 for an unknown model.</item>
+/// <item>Forward: the body spliced, not re-serialised; 502 when the upstream cannot be reached, 504 when it is too slow.</item>
+/// <item>Stream back: status, allowed headers and body as they arrive; usage read on the way.</item>
+/// </list>
+/// </summary>
+internal sealed class ProxyHandler
+{
+    private const int MaxRequestIdLength = 128;
+
+    private readonly GatewayRuntime _runtime;
+    private readonly ILogger<ProxyHandler> _logger;
+    private readonly byte[] _modelList;
+
+    public ProxyHandler(GatewayRuntime runtime, ILogger<ProxyHandler> logger)
+    {
+        _runtime = runtime;
+        _logger = logger;
+        var models = _runtime.Models.Aliases
+            .OrderBy(a => a.Key, StringComparer.Ordinal)
+            .Select(a => new ModelEntry(a.Key, "model", 0, _runtime.Models.Providers[a.Value.ProviderIndex]))
+            .ToList();
+        _modelList = JsonSerializer.SerializeToUtf8Bytes(new ModelList("list", models), EdgeJsonContext.Default.ModelList);
+    }
+
+    /// <summary><c>GET /v1/models</c>: the exact aliases (patterns such as <c>gpt-*</c> cannot be listed).</summary>
+    public async Task ListModelsAsync(HttpContext context)
+    {
+        if (await AdmitAsync(context))
+        {
+            context.Response.ContentType = "application/json";
+            context.Response.ContentLength = _modelList.Length;
+            await context.Response.Body.WriteAsync(_modelList, context.RequestAborted);
+        }
+    }
+
+    /// <summary>Checks the client key when keys are configured; answers 401 and returns false when it is wrong.</summary>
+    private async ValueTask<bool> AdmitAsync(HttpContext context)
+    {
+        var headers = context.Request.Headers;
+        if (!_runtime.Keys.IsEnabled
+            || _runtime.Keys.Authenticate(ClientKeyTable.ReadPresentedKey(headers.Authorization.ToString(), headers["x-api-key"].ToString())) is not null)
+        {
+            return true;
+        }
+        await OpenAIError.WriteAsync(context.Response, StatusCodes.Status401Unauthorized,
+            "Incorrect or missing API key. Send your OctoMesh key as 'Authorization: Bearer <key>'.",
+            OpenAIError.InvalidRequest, code: "invalid_api_key");
+        return false;
+    }
+
+    public async Task HandleAsync(HttpContext context, ApiOperation operation)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var request = context.Request;
+        var response = context.Response;
+        var aborted = context.RequestAborted;
+
+        // Step 1: request id.
+        var requestId = RequestIdOf(request.Headers["x-request-id"]);
+        response.Headers["x-request-id"] = requestId;
+
+        if (!HttpMethods.IsPost(request.Method))
+        {
+            response.Headers.Allow = "POST";
+            await OpenAIError.WriteAsync(response, StatusCodes.Status405MethodNotAllowed,
+                $"{request.Path} accepts POST only.", OpenAIError.InvalidRequest, code: "method_not_allowed");
+            return;
+        }
+
+        // Step 2: admission.
+        if (!await AdmitAsync(context))
+        {
+            return;
+        }
+        if (request.Headers.ContentEncoding is { Count: > 0 } encoding && encoding.ToString() != "identity")
+        {
+            await OpenAIError.WriteAsync(response, StatusCodes.Status415UnsupportedMediaType,
+                "Compressed request bodies are not accepted. Send the JSON body without Content-Encoding.",
+                OpenAIError.InvalidRequest, code: "unsupported_content_encoding");
+            return;
+        }
+
+        // Step 3: body.
+        BodyReadStatus status;
+        BodyBuffer? body;
+        try
+        {
+            (status, body) = await BodyBuffer.ReadAsync(request.BodyReader, request.ContentLength, _runtime.Limits.MaxBodyBytes, aborted);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            (status, body) = (BodyReadStatus.TooLarge, null);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or BadHttpRequestException)
+        {
+            Log.ClientDisconnected(_logger, requestId);
+            return;
+        }
+        if (status == BodyReadStatus.TooLarge)
+        {
+            await OpenAIError.WriteAsync(response, StatusCodes.Status413PayloadTooLarge,
+                $"The request body is larger than the {_runtime.Limits.MaxBodyBytes} bytes this gateway accepts.",
+                OpenAIError.InvalidRequest, code: "request_too_large");
+            return;
+        }
+        if (body is null)
+        {
+            await OpenAIError.WriteAsync(response, StatusCodes.Status400BadRequest,
+                "The request body is empty. Send a JSON object.", OpenAIError.InvalidRequest, code: "invalid_json");
+            return;
+        }
+
+        using (body)
+        {
+            // Step 4: inspect.
+            var error = RequestInspector.Inspect(body.Span, operation, out var inspected);
+            if (error != InspectError.None)
+            {
+                await OpenAIError.WriteAsync(response, StatusCodes.Status400BadRequest, RequestInspector.Describe(error, inspected),
+                    OpenAIError.InvalidRequest, inspected.ErrorParam, error == InspectError.InvalidJson ? "invalid_json" : null);
+                return;
+            }
+
+            // Step 5: route.
+            if (!TryResolve(body, inspected, out var target))
+            {
+                await OpenAIError.WriteAsync(response, StatusCodes.Status404NotFound,
+                    $"The model '{ModelName(body, inspected)}' does not exist on this gateway. GET /v1/models lists the models it serves.",
+                    OpenAIError.InvalidRequest, "model", "model_not_found");
+                return;
+            }
+            var provider = _runtime.Providers[target.ProviderIndex];
+
+            // Step 6: forward.
+            var edits = new BodyEdit[2];
+            var editCount = UpstreamBodyPlan.Build(inspected, target.UpstreamModelJson, edits, out var stripUsageChunk);
+            using var upstreamRequest = provider.CreateRequest(operation, new SplicedContent(body.Memory, edits, editCount));
+            CopyRequestHeaders(request.Headers, upstreamRequest);
+            upstreamRequest.Headers.TryAddWithoutValidation("x-request-id", requestId);
+
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+            deadline.CancelAfter(provider.Config.Timeouts.FirstByte);
+            HttpResponseMessage upstreamResponse;
+            try
+            {
+                upstreamResponse = await provider.Invoker.SendAsync(upstreamRequest, deadline.Token);
+            }
+            catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+            {
+                Log.ClientDisconnected(_logger, requestId);
+                return;
+            }
+            catch (OperationCanceledException)
+            {
+                Log.UpstreamTimeout(_logger, requestId, provider.Name);
+                await OpenAIError.WriteAsync(response, StatusCodes.Status504GatewayTimeout,
+                    $"The upstream provider '{provider.Name}' did not answer within {provider.Config.Timeouts.FirstByte.TotalSeconds:0.###} s.",
+                    OpenAIError.Upstream, code: "upstream_timeout");
+                return;
+            }
+            catch (HttpRequestException e)
+            {
+                Log.UpstreamUnreachable(_logger, requestId, provider.Name, e.HttpRequestError.ToString());
+                await OpenAIError.WriteAsync(response, StatusCodes.Status502BadGateway,
+                    $"The upstream provider '{provider.Name}' could not be reached ({e.HttpRequestError}).",
+                    OpenAIError.Upstream, code: "upstream_unreachable");
+                return;
+            }
+
+            // Step 7: stream back.
+            using (upstreamResponse)
+            {
+                deadline.CancelAfter(provider.Config.Timeouts.Total - Stopwatch.GetElapsedTime(started));
+                response.StatusCode = (int)upstreamResponse.StatusCode;
+                CopyResponseHeaders(upstreamResponse.Headers, response.Headers);
+                CopyResponseHeaders(upstreamResponse.Content.Headers, response.Headers);
+
+                var succeeded = upstreamResponse.IsSuccessStatusCode;
+                var isEventStream = upstreamResponse.Content.Headers.ContentType?.MediaType == "text/event-stream";
+                var upstreamBody = await upstreamResponse.Content.ReadAsStreamAsync(deadline.Token);
+                (ProxyOutcome Outcome, TokenUsage? Usage) copied;
+                if (succeeded && isEventStream)
+                {
+                    copied = await ResponseCopier.CopyStreamAsync(upstreamBody, response.BodyWriter, stripUsageChunk, aborted, deadline.Token);
+                }
+                else
+                {
+                    response.ContentLength = upstreamResponse.Content.Headers.ContentLength;
+                    copied = await ResponseCopier.CopyBodyAsync(upstreamBody, response.BodyWriter, succeeded, aborted, deadline.Token);
+                }
+
+                if (copied.Outcome is ProxyOutcome.UpstreamCut or ProxyOutcome.UpstreamTimeout)
+                {
+                    Log.UpstreamStreamCut(_logger, requestId, provider.Name, copied.Outcome);
+                }
+                else if (copied.Outcome == ProxyOutcome.ClientGone)
+                {
+                    Log.ClientDisconnected(_logger, requestId);
+                }
+                if (_logger.IsEnabled(LogLevel.Debug))
+                {
+                    Log.RequestCompleted(_logger, requestId, operation, ModelName(body, inspected), provider.Name, response.StatusCode, copied.Outcome,
+                        copied.Usage?.PromptTokens ?? 0, copied.Usage?.CompletionTokens ?? 0, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                }
+            }
+        }
+    }
+
+    private bool TryResolve(BodyBuffer body, in InspectedRequest inspected, out ModelTarget target)
+    {
+        Span<char> name = stackalloc char[RequestInspector.MaxModelBytes];
+        var length = RequestInspector.CopyModel(body.Span, inspected, name);
+        return _runtime.Models.TryResolve(name[..length], out target);
+    }
+
+    private static string ModelName(BodyBuffer body, in InspectedRequest inspected)
+    {
+        Span<char> name = stackalloc char[RequestInspector.MaxModelBytes];
+        return new string(name[..RequestInspector.CopyModel(body.Span, inspected, name)]);
+    }
+
+    /// <summary>The client's id when it is a sane token, else a fresh one.</summary>
+    private static string RequestIdOf(StringValues header)
+    {
+        if (header.Count == 1 && header[0] is { Length: > 0 and <= MaxRequestIdLength } id && id.All(c => c is > ' ' and < '\u007f'))
+        {
+            return id;
+        }
+        return Guid.NewGuid().ToString("N");
+    }
+
+    private static void CopyRequestHeaders(IHeaderDictionary from, HttpRequestMessage to)
+    {
+        foreach (var (name, values) in from)
+        {
+            if (!HeaderPolicy.ForwardToUpstream(name))
+            {
+                continue;
+            }
+            if (values.Count == 1)
+            {
+                to.Headers.TryAddWithoutValidation(name, values[0]);
+            }
+            else
+            {
+                to.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+            }
+        }
+    }
+
+    private static void CopyResponseHeaders(System.Net.Http.Headers.HttpHeaders from, IHeaderDictionary to)
+    {
+        foreach (var (name, values) in from.NonValidated)
+        {
+            if (HeaderPolicy.ForwardToClient(name))
+            {
+                to[name] = values.Count == 1 ? new StringValues(values.ToString()) : new StringValues(values.ToArray());
+            }
+        }
+    }
+}

@@ -1,0 +1,18 @@
+namespace OctoMesh.Edge.Proxy;
+
+/// <summary>How a proxied exchange ended; recorded with every request.</summary>
+internal enum ProxyOutcome
+{
+    /// <summary>The upstream answered (any status) and the whole answer reached the client.</summary>
+    Completed,
+    /// <summary>The gateway refused the request (auth, size, shape, unknown model).</summary>
+    Rejected,
+    /// <summary>No connection to the upstream could be made, or it failed before answering: 502.</summary>
+    UpstreamUnreachable,
+    /// <summary>The upstream did not answer in time: 504, or an error event mid-stream.</summary>
+    UpstreamTimeout,
+    /// <summary>The upstream's body ended early or broke after the first byte reached the client.</summary>
+    UpstreamCut,
+    /// <summary>The client went away; the upstream call was cancelled.</summary>
+    ClientGone,
+}

@@ -1,0 +1,18 @@
+namespace OctoMesh.Edge.Simulator;
+
+/// <summary>What the simulator has been asked, so tests can tell how many calls reached the upstream.</summary>
+public sealed class SimulatorStats
+{
+    private long _chatCompletions;
+    private long _embeddings;
+    private long _aborted;
+
+    public long ChatCompletions => Interlocked.Read(ref _chatCompletions);
+    public long Embeddings => Interlocked.Read(ref _embeddings);
+    /// <summary>Answers the simulator could not finish because the caller went away.</summary>
+    public long Aborted => Interlocked.Read(ref _aborted);
+
+    internal void CountChat() => Interlocked.Increment(ref _chatCompletions);
+    internal void CountEmbeddings() => Interlocked.Increment(ref _embeddings);
+    internal void CountAborted() => Interlocked.Increment(ref _aborted);
+}

@@ -1,0 +1,13 @@
+namespace OctoMesh.Edge.Telemetry;
+
+/// <summary>Every log event id in one place, so they stay unique and stable for alerting.</summary>
+internal static class EventIds
+{
+    public const int GatewayStarted = 1;
+    public const int SimulatorStarted = 2;
+    public const int RequestCompleted = 10;
+    public const int UpstreamUnreachable = 20;
+    public const int UpstreamTimeout = 21;
+    public const int UpstreamStreamCut = 22;
+    public const int ClientDisconnected = 30;
+}

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging;
+using OctoMesh.Edge.Proxy;
+
+namespace OctoMesh.Edge.Telemetry;
+
+/// <summary>Source-generated log methods: no boxing, no formatting unless the level is on. Never a key or a prompt.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = EventIds.GatewayStarted, Level = LogLevel.Information, Message = "OctoMesh Edge listening on {Urls}")]
+    public static partial void GatewayStarted(ILogger logger, string urls);
+
+    [LoggerMessage(EventId = EventIds.SimulatorStarted, Level = LogLevel.Information, Message = "Simulator listening on {Urls}")]
+    public static partial void SimulatorStarted(ILogger logger, string urls);
+
+    [LoggerMessage(EventId = EventIds.RequestCompleted, Level = LogLevel.Debug,
+        Message = "{RequestId} {Operation} {Model} via {Provider}: {Status} {Outcome} prompt={PromptTokens} completion={CompletionTokens} in {ElapsedMs:F1} ms")]
+    public static partial void RequestCompleted(ILogger logger, string requestId, ApiOperation operation, string model, string provider,
+        int status, ProxyOutcome outcome, int promptTokens, int completionTokens, double elapsedMs);
+
+    [LoggerMessage(EventId = EventIds.UpstreamUnreachable, Level = LogLevel.Warning, Message = "{RequestId}: provider {Provider} unreachable ({Error})")]
+    public static partial void UpstreamUnreachable(ILogger logger, string requestId, string provider, string error);
+
+    [LoggerMessage(EventId = EventIds.UpstreamTimeout, Level = LogLevel.Warning, Message = "{RequestId}: provider {Provider} timed out")]
+    public static partial void UpstreamTimeout(ILogger logger, string requestId, string provider);
+
+    [LoggerMessage(EventId = EventIds.UpstreamStreamCut, Level = LogLevel.Warning, Message = "{RequestId}: provider {Provider} stream ended early ({Outcome})")]
+    public static partial void UpstreamStreamCut(ILogger logger, string requestId, string provider, ProxyOutcome outcome);
+
+    [LoggerMessage(EventId = EventIds.ClientDisconnected, Level = LogLevel.Debug, Message = "{RequestId}: client disconnected; upstream call cancelled")]
+    public static partial void ClientDisconnected(ILogger logger, string requestId);
+}

@@ -1,0 +1,508 @@
+using System.Collections.Immutable;
+using System.Text;
+using System.Text.Json;
+
+namespace OctoMesh.Routing.Configuration;
+
+/// <summary>
+/// Reads a JSON configuration (comments and trailing commas allowed) and validates all of it:
+/// every error is collected with its JSON path, the bad value and the fix; unknown fields are errors.
+/// Secrets are written as <c>${ENV_NAME}</c> and resolved through the given environment.
+/// </summary>
+public static class ConfigLoader
+{
+    private static readonly JsonDocumentOptions s_options = new()
+    {
+        CommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        MaxDepth = 32,
+    };
+
+    public static ConfigLoadResult LoadFile(string path, Func<string, string?> environment)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new(null, [new ConfigError("$", $"cannot read '{path}': {e.Message}", "pass the path of a readable JSON file")]);
+        }
+        return Load(bytes, environment);
+    }
+
+    public static ConfigLoadResult Load(ReadOnlyMemory<byte> utf8Json, Func<string, string?> environment)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(utf8Json, s_options);
+        }
+        catch (JsonException e)
+        {
+            var where = e.LineNumber is { } line ? $" at line {line + 1}, column {e.BytePositionInLine + 1}" : "";
+            return new(null, [new ConfigError("$", $"not valid JSON{where}", "correct the JSON syntax (comments and trailing commas are allowed)")]);
+        }
+
+        using (document)
+        {
+            var reader = new ConfigReader(environment);
+            var config = reader.ReadRoot(document.RootElement);
+            var errors = reader.Errors;
+            return new(errors.IsEmpty ? config : null, errors);
+        }
+    }
+
+    /// <summary>Walks the document once, building records and collecting errors as it goes.</summary>
+    private sealed class ConfigReader(Func<string, string?> environment)
+    {
+        private static readonly string[] s_rootFields = ["urls", "providers", "models", "clientKeys", "limits"];
+        private static readonly string[] s_providerFields = ["kind", "baseUrl", "apiKey", "http", "timeouts"];
+        private static readonly string[] s_timeoutFields = ["connectMs", "firstByteMs", "totalMs"];
+        private static readonly string[] s_modelFields = ["provider", "model"];
+        private static readonly string[] s_keyFields = ["name", "sha256", "workspace"];
+        private static readonly string[] s_limitFields = ["maxBodyBytes", "headerTimeoutMs"];
+        private const string KindList = "openai, openai-compatible, anthropic, gemini, sim";
+
+        private readonly ImmutableArray<ConfigError>.Builder _errors = ImmutableArray.CreateBuilder<ConfigError>();
+
+        public ImmutableArray<ConfigError> Errors => _errors.ToImmutable();
+
+        public GatewayConfig ReadRoot(JsonElement root)
+        {
+            if (!ExpectObject(root, "$", "wrap the settings in { … }"))
+            {
+                return new GatewayConfig();
+            }
+            var fields = Fields(root, "$", s_rootFields);
+            var config = new GatewayConfig();
+
+            if (fields.TryGetValue("urls", out var urls))
+            {
+                config = config with { Urls = ReadUrls(urls, "$.urls") };
+            }
+            var providers = fields.TryGetValue("providers", out var p) ? ReadProviders(p, "$.providers") : ImmutableDictionary<string, ProviderConfig>.Empty;
+            if (providers.IsEmpty && !fields.ContainsKey("providers"))
+            {
+                Error("$.providers", "no providers are configured", "add at least one, e.g. \"providers\": { \"sim\": { \"kind\": \"sim\" } }");
+            }
+            var models = fields.TryGetValue("models", out var m) ? ReadModels(m, "$.models", providers) : [];
+            if (models.IsEmpty && !fields.ContainsKey("models"))
+            {
+                Error("$.models", "no models are configured", "add at least one, e.g. \"models\": { \"*\": { \"provider\": \"sim\" } }");
+            }
+            return config with
+            {
+                Providers = providers,
+                Models = models,
+                ClientKeys = fields.TryGetValue("clientKeys", out var k) ? ReadClientKeys(k, "$.clientKeys") : [],
+                Limits = fields.TryGetValue("limits", out var l) ? ReadLimits(l, "$.limits") : new LimitsConfig(),
+            };
+        }
+
+        private ImmutableArray<string> ReadUrls(JsonElement element, string path)
+        {
+            if (element.ValueKind == JsonValueKind.String)
+            {
+                return ReadUrl(element, path) is { } one ? [one] : [];
+            }
+            if (element.ValueKind != JsonValueKind.Array || element.GetArrayLength() == 0)
+            {
+                Error(path, $"expected a non-empty array of URLs, got {Describe(element)}", "write e.g. [\"http://127.0.0.1:8080\"]");
+                return [];
+            }
+            var urls = ImmutableArray.CreateBuilder<string>();
+            var i = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                if (ReadUrl(item, $"{path}[{i++}]") is { } url)
+                {
+                    urls.Add(url);
+                }
+            }
+            return urls.ToImmutable();
+        }
+
+        private string? ReadUrl(JsonElement element, string path)
+        {
+            if (element.ValueKind == JsonValueKind.String
+                && Uri.TryCreate(element.GetString(), UriKind.Absolute, out var uri)
+                && uri.Scheme is "http" or "https")
+            {
+                return element.GetString();
+            }
+            Error(path, $"{Describe(element)} is not an http(s) listen URL", "write e.g. \"http://127.0.0.1:8080\" or \"http://0.0.0.0:8080\"");
+            return null;
+        }
+
+        private ImmutableDictionary<string, ProviderConfig> ReadProviders(JsonElement element, string path)
+        {
+            var result = ImmutableDictionary.CreateBuilder<string, ProviderConfig>(StringComparer.Ordinal);
+            if (!ExpectObject(element, path, "write providers as { \"name\": { \"kind\": … } }"))
+            {
+                return result.ToImmutable();
+            }
+            foreach (var (name, value) in Fields(element, path, known: null))
+            {
+                var here = $"{path}.{name}";
+                if (!IsSimpleName(name))
+                {
+                    Error(here, $"provider name '{name}' has characters other than a-z, 0-9, '-' and '_'", "rename it, e.g. 'openai' or 'local-vllm'");
+                }
+                if (ReadProvider(value, here, name) is { } provider)
+                {
+                    result[name] = provider;
+                }
+            }
+            if (!element.EnumerateObject().Any())
+            {
+                Error(path, "no providers are configured", "add at least one, e.g. { \"sim\": { \"kind\": \"sim\" } }");
+            }
+            return result.ToImmutable();
+        }
+
+        private ProviderConfig? ReadProvider(JsonElement element, string path, string name)
+        {
+            if (!ExpectObject(element, path, "write { \"kind\": \"openai\", \"baseUrl\": … }"))
+            {
+                return null;
+            }
+            var fields = Fields(element, path, s_providerFields);
+            var errorsBefore = _errors.Count;
+
+            ProviderKind? kind = null;
+            if (!fields.TryGetValue("kind", out var kindElement))
+            {
+                Error($"{path}.kind", "missing", $"add \"kind\": one of {KindList}");
+            }
+            else
+            {
+                kind = kindElement.ValueKind == JsonValueKind.String ? ParseKind(kindElement.GetString()!) : null;
+                if (kind is null)
+                {
+                    Error($"{path}.kind", $"unknown provider kind {Describe(kindElement)}", $"use one of {KindList}");
+                }
+                else if (kind is ProviderKind.Anthropic or ProviderKind.Gemini)
+                {
+                    Error($"{path}.kind", $"provider kind {Describe(kindElement)} is not supported by this version", "use openai, openai-compatible or sim");
+                    kind = null;
+                }
+            }
+
+            Uri? baseUrl = null;
+            if (fields.TryGetValue("baseUrl", out var urlElement))
+            {
+                baseUrl = ReadBaseUrl(urlElement, $"{path}.baseUrl");
+            }
+            else if (kind is ProviderKind.OpenAI)
+            {
+                baseUrl = new Uri("https://api.openai.com/v1");
+            }
+            else if (kind is ProviderKind.OpenAICompatible)
+            {
+                Error($"{path}.baseUrl", "missing", "add the server's API root, e.g. \"http://127.0.0.1:8000/v1\"");
+            }
+
+            string? apiKey = null;
+            if (fields.TryGetValue("apiKey", out var keyElement))
+            {
+                apiKey = ReadSecret(keyElement, $"{path}.apiKey");
+            }
+            else if (kind is ProviderKind.OpenAI)
+            {
+                Error($"{path}.apiKey", "missing; OpenAI requires a key", "add \"apiKey\": \"${OPENAI_API_KEY}\"");
+            }
+
+            var http = UpstreamHttpVersion.Http11;
+            if (fields.TryGetValue("http", out var httpElement))
+            {
+                switch (httpElement.ValueKind == JsonValueKind.String ? httpElement.GetString() : null)
+                {
+                    case "1.1": break;
+                    case "2": http = UpstreamHttpVersion.Http2; break;
+                    default:
+                        Error($"{path}.http", $"unknown HTTP version {Describe(httpElement)}", "use \"1.1\" or \"2\" (h2c over plain http, ALPN over https)");
+                        break;
+                }
+            }
+
+            var timeouts = fields.TryGetValue("timeouts", out var t) ? ReadTimeouts(t, $"{path}.timeouts") : TimeoutsConfig.Default;
+
+            return kind is { } k && _errors.Count == errorsBefore
+                ? new ProviderConfig(name, k, baseUrl, apiKey, http, timeouts)
+                : null;
+        }
+
+        private static ProviderKind? ParseKind(string value) => value switch
+        {
+            "openai" => ProviderKind.OpenAI,
+            "openai-compatible" => ProviderKind.OpenAICompatible,
+            "anthropic" => ProviderKind.Anthropic,
+            "gemini" => ProviderKind.Gemini,
+            "sim" => ProviderKind.Sim,
+            _ => null,
+        };
+
+        private Uri? ReadBaseUrl(JsonElement element, string path)
+        {
+            if (element.ValueKind == JsonValueKind.String
+                && Uri.TryCreate(element.GetString(), UriKind.Absolute, out var uri)
+                && uri.Scheme is "http" or "https"
+                && string.IsNullOrEmpty(uri.Query) && string.IsNullOrEmpty(uri.Fragment))
+            {
+                return new Uri(uri.GetLeftPart(UriPartial.Path).TrimEnd('/'));
+            }
+            Error(path, $"{Describe(element)} is not an http(s) URL without query or fragment", "write the API root, e.g. \"https://api.openai.com/v1\"");
+            return null;
+        }
+
+        /// <summary>Secrets live in the environment; the config names them. Values are never echoed.</summary>
+        private string? ReadSecret(JsonElement element, string path)
+        {
+            var text = element.ValueKind == JsonValueKind.String ? element.GetString()! : null;
+            if (text is null || !text.StartsWith("${", StringComparison.Ordinal) || !text.EndsWith('}'))
+            {
+                Error(path, "a key must be a ${ENV_NAME} reference; literal keys are not accepted in config files", "put the key in an environment variable and write \"${ITS_NAME}\"");
+                return null;
+            }
+            var variable = text[2..^1];
+            if (variable.Length == 0 || !variable.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
+            {
+                Error(path, $"'{text}' is not a valid environment variable reference", "use letters, digits and '_', e.g. \"${OPENAI_API_KEY}\"");
+                return null;
+            }
+            var value = environment(variable);
+            if (string.IsNullOrEmpty(value))
+            {
+                Error(path, $"environment variable {variable} is not set", $"export {variable} before starting, or remove this provider");
+                return null;
+            }
+            return value;
+        }
+
+        private TimeoutsConfig ReadTimeouts(JsonElement element, string path)
+        {
+            var d = TimeoutsConfig.Default;
+            if (!ExpectObject(element, path, "write { \"connectMs\": 10000, \"firstByteMs\": 120000, \"totalMs\": 600000 }"))
+            {
+                return d;
+            }
+            var fields = Fields(element, path, s_timeoutFields);
+            return new TimeoutsConfig(
+                Milliseconds(fields, "connectMs", path, d.Connect),
+                Milliseconds(fields, "firstByteMs", path, d.FirstByte),
+                Milliseconds(fields, "totalMs", path, d.Total));
+        }
+
+        private TimeSpan Milliseconds(Dictionary<string, JsonElement> fields, string name, string path, TimeSpan fallback)
+        {
+            if (!fields.TryGetValue(name, out var element))
+            {
+                return fallback;
+            }
+            const long Day = 24 * 3600 * 1000;
+            return Integer(element, $"{path}.{name}", 1, Day, "a whole number of milliseconds from 1 to 86400000") is { } ms
+                ? TimeSpan.FromMilliseconds(ms)
+                : fallback;
+        }
+
+        private ImmutableArray<ModelConfig> ReadModels(JsonElement element, string path, ImmutableDictionary<string, ProviderConfig> providers)
+        {
+            if (!ExpectObject(element, path, "write models as { \"alias\": { \"provider\": …, \"model\": … } }"))
+            {
+                return [];
+            }
+            var models = ImmutableArray.CreateBuilder<ModelConfig>();
+            foreach (var (pattern, value) in Fields(element, path, known: null))
+            {
+                var here = $"{path}['{pattern}']";
+                var star = pattern.IndexOf('*');
+                if (pattern.Length == 0 || (star >= 0 && star != pattern.Length - 1) || pattern.Any(char.IsWhiteSpace))
+                {
+                    Error(here, $"'{pattern}' is not a model name or pattern", "write an exact name, a prefix ending in '*' such as 'gpt-*', or '*' alone");
+                    continue;
+                }
+                if (!ExpectObject(value, here, "write { \"provider\": \"name\", \"model\": \"upstream-model\" }"))
+                {
+                    continue;
+                }
+                var fields = Fields(value, here, s_modelFields);
+                string? provider = null;
+                if (!fields.TryGetValue("provider", out var providerElement) || providerElement.ValueKind != JsonValueKind.String)
+                {
+                    Error($"{here}.provider", providerElement.ValueKind == JsonValueKind.Undefined ? "missing" : $"expected a provider name, got {Describe(providerElement)}",
+                        $"name one of the providers: {string.Join(", ", providers.Keys.Order(StringComparer.Ordinal))}");
+                }
+                else
+                {
+                    provider = providerElement.GetString()!;
+                    if (!providers.ContainsKey(provider) && !_errors.Any(e => e.Path.StartsWith($"$.providers.{provider}", StringComparison.Ordinal)))
+                    {
+                        Error($"{here}.provider", $"no provider is named '{provider}'", $"name one of the providers: {string.Join(", ", providers.Keys.Order(StringComparer.Ordinal))}");
+                    }
+                }
+                string? upstream = null;
+                if (fields.TryGetValue("model", out var modelElement))
+                {
+                    upstream = modelElement.ValueKind == JsonValueKind.String ? modelElement.GetString() : null;
+                    if (string.IsNullOrWhiteSpace(upstream))
+                    {
+                        Error($"{here}.model", $"expected the upstream model name, got {Describe(modelElement)}", "write the provider's model name, e.g. \"gpt-4o-mini\", or omit it to send the client's name unchanged");
+                        upstream = null;
+                    }
+                }
+                if (provider is not null)
+                {
+                    models.Add(new ModelConfig(pattern, provider, upstream));
+                }
+            }
+            return models.ToImmutable();
+        }
+
+        private ImmutableArray<ClientKeyConfig> ReadClientKeys(JsonElement element, string path)
+        {
+            if (element.ValueKind != JsonValueKind.Array)
+            {
+                Error(path, $"expected an array, got {Describe(element)}", "write [ { \"name\": …, \"sha256\": …, \"workspace\": … } ]");
+                return [];
+            }
+            var keys = ImmutableArray.CreateBuilder<ClientKeyConfig>();
+            var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            var i = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                var here = $"{path}[{i++}]";
+                if (!ExpectObject(item, here, "write { \"name\": \"ci\", \"sha256\": \"<64 hex digits>\", \"workspace\": \"team-a\" }"))
+                {
+                    continue;
+                }
+                var fields = Fields(item, here, s_keyFields);
+                var name = RequiredString(fields, "name", here, "a label such as \"ci\"");
+                var workspace = RequiredString(fields, "workspace", here, "the workspace id, e.g. \"team-a\"");
+                var hex = RequiredString(fields, "sha256", here, "the SHA-256 of the key in hex: printf %s \"$KEY\" | sha256sum");
+                byte[]? hash = null;
+                if (hex is not null)
+                {
+                    if (hex.Length != 64 || !hex.All(char.IsAsciiHexDigit))
+                    {
+                        Error($"{here}.sha256", $"expected 64 hex digits, got {hex.Length} characters", "write the SHA-256 of the key in hex: printf %s \"$KEY\" | sha256sum");
+                    }
+                    else if (!seen.Add(hex))
+                    {
+                        Error($"{here}.sha256", "the same key hash appears twice", "remove the duplicate entry");
+                    }
+                    else
+                    {
+                        hash = Convert.FromHexString(hex);
+                    }
+                }
+                if (name is not null && workspace is not null && hash is not null)
+                {
+                    keys.Add(new ClientKeyConfig(name, hash, workspace));
+                }
+            }
+            return keys.ToImmutable();
+        }
+
+        private LimitsConfig ReadLimits(JsonElement element, string path)
+        {
+            var limits = new LimitsConfig();
+            if (!ExpectObject(element, path, "write { \"maxBodyBytes\": 16777216, \"headerTimeoutMs\": 10000 }"))
+            {
+                return limits;
+            }
+            var fields = Fields(element, path, s_limitFields);
+            if (fields.TryGetValue("maxBodyBytes", out var max)
+                && Integer(max, $"{path}.maxBodyBytes", 1024, 1L << 30, "a whole number of bytes from 1024 to 1073741824") is { } bytes)
+            {
+                limits = limits with { MaxBodyBytes = bytes };
+            }
+            if (fields.TryGetValue("headerTimeoutMs", out var timeout)
+                && Integer(timeout, $"{path}.headerTimeoutMs", 100, 600_000, "a whole number of milliseconds from 100 to 600000") is { } ms)
+            {
+                limits = limits with { HeaderTimeout = TimeSpan.FromMilliseconds(ms) };
+            }
+            return limits;
+        }
+
+        // ---- helpers -------------------------------------------------------------------------
+
+        private string? RequiredString(Dictionary<string, JsonElement> fields, string name, string path, string what)
+        {
+            if (fields.TryGetValue(name, out var element) && element.ValueKind == JsonValueKind.String && element.GetString()!.Length > 0)
+            {
+                return element.GetString();
+            }
+            Error($"{path}.{name}", element.ValueKind == JsonValueKind.Undefined ? "missing" : $"expected a non-empty string, got {Describe(element)}", $"write {what}");
+            return null;
+        }
+
+        private long? Integer(JsonElement element, string path, long min, long max, string what)
+        {
+            if (element.ValueKind == JsonValueKind.Number && element.TryGetInt64(out var value) && value >= min && value <= max)
+            {
+                return value;
+            }
+            Error(path, $"{Describe(element)} is out of range", $"write {what}");
+            return null;
+        }
+
+        private bool ExpectObject(JsonElement element, string path, string fix)
+        {
+            if (element.ValueKind == JsonValueKind.Object)
+            {
+                return true;
+            }
+            Error(path, $"expected an object, got {Describe(element)}", fix);
+            return false;
+        }
+
+        /// <summary>The object's fields by name; reports duplicates, and unknown names when <paramref name="known"/> is given.</summary>
+        private Dictionary<string, JsonElement> Fields(JsonElement element, string path, string[]? known)
+        {
+            var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+            foreach (var property in element.EnumerateObject())
+            {
+                var name = property.Name;
+                var here = path == "$" ? $"$.{name}" : $"{path}.{name}";
+                if (!fields.TryAdd(name, property.Value))
+                {
+                    Error(here, "appears twice", "keep one of the two");
+                    continue;
+                }
+                if (known is not null && Array.IndexOf(known, name) < 0)
+                {
+                    fields.Remove(name);
+                    var near = known.FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase));
+                    Error(here, "unknown field", near is not null ? $"write it as '{near}'" : $"remove it; the fields here are {string.Join(", ", known)}");
+                }
+            }
+            return fields;
+        }
+
+        private static bool IsSimpleName(string name) =>
+            name.Length > 0 && name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '_');
+
+        private static string Describe(JsonElement element) => element.ValueKind switch
+        {
+            JsonValueKind.String => Quote(element.GetString()!),
+            JsonValueKind.Number => element.GetRawText(),
+            JsonValueKind.True => "true",
+            JsonValueKind.False => "false",
+            JsonValueKind.Null => "null",
+            JsonValueKind.Object => "an object",
+            JsonValueKind.Array => "an array",
+            _ => "nothing",
+        };
+
+        private static string Quote(string value)
+        {
+            var builder = new StringBuilder("'");
+            builder.Append(value.Length > 60 ? value[..57] + "…" : value);
+            return builder.Append('\'').ToString();
+        }
+
+        private void Error(string path, string problem, string fix) => _errors.Add(new ConfigError(path, problem, fix));
+    }
+}

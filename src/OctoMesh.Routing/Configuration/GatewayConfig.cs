@@ -1,0 +1,24 @@
+using System.Collections.Immutable;
+
+namespace OctoMesh.Routing.Configuration;
+
+/// <summary>
+/// The whole, validated gateway configuration. Immutable: a reload builds a new one.
+/// Field-by-field documentation: docs/configuration.md.
+/// </summary>
+public sealed record GatewayConfig
+{
+    /// <summary>Addresses Kestrel listens on, e.g. <c>http://127.0.0.1:8080</c>. The CLI's --urls wins.</summary>
+    public ImmutableArray<string> Urls { get; init; } = ["http://127.0.0.1:8080"];
+
+    /// <summary>Upstream providers by name.</summary>
+    public ImmutableDictionary<string, ProviderConfig> Providers { get; init; } = ImmutableDictionary<string, ProviderConfig>.Empty;
+
+    /// <summary>Model aliases (exact names, <c>prefix*</c> patterns or <c>*</c>) in file order.</summary>
+    public ImmutableArray<ModelConfig> Models { get; init; } = [];
+
+    /// <summary>Client keys by SHA-256 hash. Empty means authentication is off.</summary>
+    public ImmutableArray<ClientKeyConfig> ClientKeys { get; init; } = [];
+
+    public LimitsConfig Limits { get; init; } = new();
+}

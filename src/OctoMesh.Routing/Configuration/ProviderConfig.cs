@@ -1,0 +1,47 @@
+namespace OctoMesh.Routing.Configuration;
+
+/// <summary>What wire format a provider speaks.</summary>
+public enum ProviderKind
+{
+    /// <summary>api.openai.com: OpenAI's Chat Completions and Embeddings APIs.</summary>
+    OpenAI,
+    /// <summary>Any server that speaks OpenAI's API (vLLM, Ollama, Groq, Together, …).</summary>
+    OpenAICompatible,
+    /// <summary>Anthropic's Messages API.</summary>
+    Anthropic,
+    /// <summary>Google's Gemini generateContent API.</summary>
+    Gemini,
+    /// <summary>The built-in simulator; started in process when no base URL is given.</summary>
+    Sim,
+}
+
+/// <summary>Which HTTP version the gateway speaks to a provider.</summary>
+public enum UpstreamHttpVersion
+{
+    Http11,
+    /// <summary>HTTP/2: negotiated by ALPN over TLS, prior knowledge (h2c) over plain http.</summary>
+    Http2,
+}
+
+/// <param name="Name">The key under <c>providers</c>.</param>
+/// <param name="BaseUrl">Ends without a slash, e.g. <c>https://api.openai.com/v1</c>; null for an in-process simulator.</param>
+/// <param name="ApiKey">The resolved key (never logged); null when the provider needs none.</param>
+public sealed record ProviderConfig(
+    string Name,
+    ProviderKind Kind,
+    Uri? BaseUrl,
+    string? ApiKey,
+    UpstreamHttpVersion Http,
+    TimeoutsConfig Timeouts)
+{
+    /// <summary>Never prints the key.</summary>
+    public override string ToString() => $"{Name} ({Kind}, {BaseUrl?.ToString() ?? "in-process"})";
+}
+
+/// <param name="Connect">Establishing the TCP (and TLS) connection.</param>
+/// <param name="FirstByte">From sending the request to the response headers.</param>
+/// <param name="Total">The whole exchange, streaming included.</param>
+public sealed record TimeoutsConfig(TimeSpan Connect, TimeSpan FirstByte, TimeSpan Total)
+{
+    public static TimeoutsConfig Default { get; } = new(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(120), TimeSpan.FromMinutes(10));
+}
