@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 
@@ -13,6 +14,12 @@ internal static class OpenAIError
     public const string InvalidRequest = "invalid_request_error";
     public const string Authentication = "authentication_error";
     public const string Upstream = "upstream_error";
+
+    /// <summary>
+    /// Text as UTF-8, not \u escapes, the way providers write it. Relaxed escaping is safe here: these
+    /// bodies are served as application/json, never inlined into HTML.
+    /// </summary>
+    public static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static Task WriteAsync(HttpResponse response, int status, string message, string type, string? param = null, string? code = null)
     {
@@ -37,7 +44,7 @@ internal static class OpenAIError
     public static byte[] Serialize(string message, string type, string? param, string? code)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {
             writer.WriteStartObject();
             writer.WriteStartObject("error");

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Text;
+using System.Text.Unicode;
 using System.Text.Json;
 
 namespace OctoMesh.Edge.Proxy;
@@ -34,6 +36,12 @@ internal static class RequestInspector
         request = default;
         request.StreamOptionsStart = -1;
         request.IncludeUsageStart = -1;
+        // The reader checks structure, not the UTF-8 inside strings; upstreams need both.
+        if (!Utf8.IsValid(body))
+        {
+            request.ErrorOffset = FirstInvalidUtf8(body);
+            return InspectError.InvalidJson;
+        }
         var reader = new Utf8JsonReader(body, s_readerOptions);
         try
         {
@@ -54,6 +62,16 @@ internal static class RequestInspector
             request.ErrorOffset = reader.BytesConsumed;
             return InspectError.InvalidJson;
         }
+    }
+
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> body)
+    {
+        var offset = 0;
+        while (Rune.DecodeFromUtf8(body[offset..], out _, out var consumed) == OperationStatus.Done)
+        {
+            offset += consumed;
+        }
+        return offset;
     }
 
     private static InspectError InspectRoot(ref Utf8JsonReader reader, ApiOperation operation, ref InspectedRequest request)

@@ -28,6 +28,7 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
         {
             return;
         }
+        stats.RecordChat(context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()), document.RootElement.GetRawText());
         var request = SimChatRequest.Parse(document.RootElement, out var error);
         if (request is null)
         {
@@ -97,7 +98,7 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
         var base64 = root.TryGetProperty("encoding_format", out var format) && format.ValueEquals("base64");
 
         var buffer = new ArrayBufferWriter<byte>(dimensions * 12 * texts.Count + 256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, OpenAIError.WriterOptions))
         {
             writer.WriteStartObject();
             writer.WriteString("object", "list");
@@ -141,7 +142,7 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
     public Task ModelsAsync(HttpContext context)
     {
         var buffer = new ArrayBufferWriter<byte>(512);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, OpenAIError.WriterOptions))
         {
             writer.WriteStartObject();
             writer.WriteString("object", "list");
@@ -205,7 +206,7 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
         string id, long created, TokenUsage usage)
     {
         var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, OpenAIError.WriterOptions))
         {
             writer.WriteStartObject();
             writer.WriteString("id", id);
@@ -263,7 +264,7 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
             // Half the body, then the connection drops.
             await response.Body.WriteAsync(buffer.WrittenMemory[..(buffer.WrittenCount / 2)]);
             await response.Body.FlushAsync();
-            context.Abort();
+            await AbortAfterDeliveryAsync(context);
             return;
         }
         await response.Body.WriteAsync(buffer.WrittenMemory);
@@ -287,9 +288,9 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
         async Task SendAsync()
         {
             await pipe.FlushAsync(ct);
-            if (knobs.Fault == SimFault.Cut && ++sent > knobs.CutAfter)
+            if (knobs.Fault == SimFault.Cut && ++sent >= knobs.CutAfter)
             {
-                context.Abort();
+                await AbortAfterDeliveryAsync(context);
                 throw new OperationCanceledException("simulated cut");
             }
             if (knobs.TimePerTokenMs > 0)
@@ -367,6 +368,16 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
         await pipe.FlushAsync(ct);
     }
 
+    /// <summary>
+    /// Drops the connection once what was sent has had time to arrive: a reset that overtakes unread
+    /// bytes makes the peer's kernel discard them, which would turn "cut mid-way" into "never answered".
+    /// </summary>
+    private static async Task AbortAfterDeliveryAsync(HttpContext context)
+    {
+        await Task.Delay(100);
+        context.Abort();
+    }
+
     private static void WriteUsage(Utf8JsonWriter writer, TokenUsage usage)
     {
         writer.WriteStartObject("usage");
@@ -389,7 +400,7 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
     /// <summary>Writes <c>data: {chunk}\n\n</c> events straight into the response pipe.</summary>
     private sealed class ChunkWriter(PipeWriter pipe, string id, long created, string model, bool includeUsage)
     {
-        private readonly Utf8JsonWriter _writer = new(pipe);
+        private readonly Utf8JsonWriter _writer = new(pipe, OpenAIError.WriterOptions);
 
         public void Write(Action<Utf8JsonWriter> delta, string? finishReason)
         {

@@ -123,7 +123,7 @@ internal sealed partial class SimulatedAnswer
     private static string Arguments(JsonElement schema, ulong seed)
     {
         using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream))
+        using (var writer = new Utf8JsonWriter(stream, Proxy.OpenAIError.WriterOptions))
         {
             writer.WriteStartObject();
             if (schema.ValueKind == JsonValueKind.Object && schema.TryGetProperty("properties", out var properties) && properties.ValueKind == JsonValueKind.Object)

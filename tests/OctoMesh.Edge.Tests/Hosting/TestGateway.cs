@@ -1,0 +1,49 @@
+using System.Text;
+using Microsoft.Extensions.Logging;
+using OctoMesh.Edge.Hosting;
+using OctoMesh.Edge.Simulator;
+using OctoMesh.Routing.Configuration;
+
+namespace OctoMesh.Edge.Tests.Hosting;
+
+/// <summary>A simulator and a gateway in front of it, both on free loopback ports, stopped on dispose.</summary>
+internal sealed class TestGateway : IAsyncDisposable
+{
+    public const string ProviderKey = "sk-provider-secret-for-tests";
+
+    private TestGateway(SimulatorServer simulator, GatewayServer gateway)
+    {
+        Simulator = simulator;
+        Gateway = gateway;
+        Client = new HttpClient { BaseAddress = gateway.Addresses[0], Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public SimulatorServer Simulator { get; }
+    public GatewayServer Gateway { get; }
+    public HttpClient Client { get; }
+    public Uri BaseUrl => Gateway.Addresses[0];
+
+    /// <param name="config">The configuration; <c>{SIM}</c> stands for the simulator's OpenAI base URL.</param>
+    public static async Task<TestGateway> StartAsync(string? config = null)
+    {
+        var simulator = await SimulatorServer.StartAsync("http://127.0.0.1:0", embedded: true);
+        config ??= """
+            {
+              "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}", "apiKey": "${SIM_KEY}" } },
+              "models": { "fast": { "provider": "sim", "model": "sim-small" }, "*": { "provider": "sim" } }
+            }
+            """;
+        var json = config.Replace("{SIM}", simulator.OpenAIBaseUrl.ToString());
+        var loaded = ConfigLoader.Load(Encoding.UTF8.GetBytes(json), name => name == "SIM_KEY" ? ProviderKey : null);
+        Assert.True(loaded.Succeeded, string.Join("\n", loaded.Errors));
+        var gateway = await GatewayServer.StartAsync(loaded.Config!, ["http://127.0.0.1:0"], LogLevel.Warning, embedded: true);
+        return new TestGateway(simulator, gateway);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await Gateway.DisposeAsync();
+        await Simulator.DisposeAsync();
+    }
+}
