@@ -314,6 +314,10 @@ public static class ConfigLoader
                 return [];
             }
             var models = ImmutableArray.CreateBuilder<ModelConfig>();
+            if (!element.EnumerateObject().Any())
+            {
+                Error(path, "no models are configured", "add at least one, e.g. { \"*\": { \"provider\": \"sim\" } }");
+            }
             foreach (var (pattern, value) in Fields(element, path, known: null))
             {
                 var here = $"{path}['{pattern}']";

@@ -145,7 +145,17 @@ public class ConfigLoaderTests
     {
         Assert.Equal(
             ["$.providers.claude.kind: provider kind 'anthropic' is not supported by this version. Fix: use openai, openai-compatible or sim."],
-            Errors("""{ "providers": { "claude": { "kind": "anthropic", "baseUrl": "https://api.anthropic.com" } }, "models": {} }"""));
+            Errors("""{ "providers": { "claude": { "kind": "anthropic", "baseUrl": "https://api.anthropic.com" } }, "models": { "*": { "provider": "claude" } } }"""));
+    }
+
+    [Fact]
+    public void EmptySectionsAreErrors()
+    {
+        Assert.Equal(
+        [
+            "$.providers: no providers are configured. Fix: add at least one, e.g. { \"sim\": { \"kind\": \"sim\" } }.",
+            "$.models: no models are configured. Fix: add at least one, e.g. { \"*\": { \"provider\": \"sim\" } }.",
+        ], Errors("""{ "providers": {}, "models": {} }"""));
     }
 
     [Fact]

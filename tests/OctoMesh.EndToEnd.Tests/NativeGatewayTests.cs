@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace OctoMesh.EndToEnd.Tests;
+
+/// <summary>
+/// The native binary as users run it: <c>octomesh sim</c> as the upstream, <c>octomesh serve</c> in
+/// front, curl and the official <c>openai</c> npm SDK as clients, SIGTERM to stop.
+/// </summary>
+public sealed class NativeGatewayTests : IAsyncLifetime
+{
+    private OctoMeshProcess _sim = null!;
+    private OctoMeshProcess _gateway = null!;
+    private string _configPath = null!;
+
+    public async Task InitializeAsync()
+    {
+        _sim = await OctoMeshProcess.StartAsync("sim", "--urls", "http://127.0.0.1:0");
+        _configPath = Path.Combine(Path.GetTempPath(), $"octomesh-e2e-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(_configPath, $$"""
+            {
+              // The simulator stands in for a provider; only configuration chooses upstream URLs.
+              "providers": { "upstream": { "kind": "openai-compatible", "baseUrl": "{{_sim.Address}}v1" } },
+              "models": {
+                "fast": { "provider": "upstream", "model": "sim-small" },
+                "embed": { "provider": "upstream", "model": "text-embedding-3-small" },
+              },
+            }
+            """);
+        _gateway = await OctoMeshProcess.StartAsync("serve", "--config", _configPath, "--urls", "http://127.0.0.1:0");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _gateway.DisposeAsync();
+        await _sim.DisposeAsync();
+        File.Delete(_configPath);
+    }
+
+    private static async Task<(int ExitCode, string Output)> Run(string file, params string[] args)
+    {
+        var start = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    private Task<(int ExitCode, string Output)> Curl(params string[] args) =>
+        Run("curl", ["-sS", "--max-time", "20", .. args]);
+
+    [Fact]
+    public async Task CurlGetsCompletionsStreamedAndNot()
+    {
+        var url = $"{_gateway.Address}v1/chat/completions";
+        const string body = """{"model":"fast","messages":[{"role":"user","content":"What is 6 * 7?"}]}""";
+
+        var (code, json) = await Curl(url, "-H", "content-type: application/json", "-d", body);
+        Assert.Equal(0, code);
+        using var document = JsonDocument.Parse(json);
+        Assert.Equal("sim-small", document.RootElement.GetProperty("model").GetString());
+
+        var (streamCode, sse) = await Curl("-N", url, "-H", "content-type: application/json", "-d", body.Replace("\"fast\",", "\"fast\",\"stream\":true,"));
+        Assert.Equal(0, streamCode);
+        Assert.StartsWith("data: {", sse);
+        Assert.EndsWith("data: [DONE]\n\n", sse);
+    }
+
+    [Fact]
+    public async Task OfficialOpenAINodeSdkWorks()
+    {
+        var js = Path.Combine(NativeBinary.RepositoryRoot, "tests", "OctoMesh.EndToEnd.Tests", "js");
+        if (!Directory.Exists(Path.Combine(js, "node_modules", "openai")))
+        {
+            var (npmCode, npmOutput) = await Run("npm", "ci", "--prefix", js, "--no-audit", "--no-fund");
+            Assert.True(npmCode == 0, npmOutput);
+        }
+        var (code, output) = await Run("node", Path.Combine(js, "openai-smoke.mjs"), $"{_gateway.Address}v1");
+        Assert.True(code == 0, output);
+        Assert.Equal(["ok chat", "ok stream", "ok tools", "ok embeddings", "ok errors"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public async Task SigtermStopsCleanly()
+    {
+        Assert.Equal(0, await _gateway.StopAsync());
+        Assert.Equal(0, await _sim.StopAsync());
+        Assert.DoesNotContain("Unhandled", _gateway.Output);
+    }
+
+    [Fact]
+    public async Task CheckConfigReportsEveryErrorAndExits2()
+    {
+        var bad = Path.Combine(Path.GetTempPath(), $"octomesh-bad-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(bad, """{ "providers": { "p": { "kind": "opnai" } }, "models": { "m": { "provider": "p" } }, "listen": 1 }""");
+        try
+        {
+            var (code, output) = await OctoMeshProcess.RunAsync("check-config", bad);
+            Assert.Equal(2, code);
+            Assert.Contains("$.listen: unknown field.", output);
+            Assert.Contains("$.providers.p.kind: unknown provider kind 'opnai'.", output);
+
+            var (okCode, okOutput) = await OctoMeshProcess.RunAsync("check-config", _configPath);
+            Assert.Equal(0, okCode);
+            Assert.Contains("valid (1 providers, 2 models, 0 client keys)", okOutput);
+        }
+        finally
+        {
+            File.Delete(bad);
+        }
+    }
+}
