@@ -1,0 +1,23 @@
+# OctoMesh Edge: the native binary on a minimal, non-root base.
+#   docker build -t octomesh-edge .
+#   docker run -p 8080:8080 octomesh-edge                       # embedded default (simulator)
+#   docker run -p 8080:8080 -v $PWD/octomesh.json:/etc/octomesh/octomesh.json:ro \
+#     -e OPENAI_API_KEY octomesh-edge serve --config /etc/octomesh/octomesh.json --urls http://0.0.0.0:8080
+
+# Stage 1: the SDK publishes the AOT binary (src/ targets net9.0, the NativeAOT pack in the registry).
+FROM mcr.microsoft.com/dotnet/sdk:9.0-bookworm-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends clang zlib1g-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /source
+COPY Directory.Build.props .editorconfig ./
+COPY src/ src/
+RUN dotnet publish src/OctoMesh.Edge -c Release -r linux-x64 -o /out
+
+# Stage 2: runtime-deps only (no .NET runtime needed), chiseled: no shell, no package manager, non-root.
+FROM mcr.microsoft.com/dotnet/runtime-deps:9.0-noble-chiseled
+COPY --from=build /out/octomesh /usr/local/bin/octomesh
+USER app
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/octomesh"]
+CMD ["serve", "--urls", "http://0.0.0.0:8080"]

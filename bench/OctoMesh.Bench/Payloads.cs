@@ -1,0 +1,52 @@
+using System.Text;
+
+namespace OctoMesh.Bench;
+
+/// <summary>Canned, realistic inputs: what an agent-style client sends and what a provider streams back.</summary>
+internal static class Payloads
+{
+    /// <summary>A multi-turn chat request with a system prompt, tools and a tool result: about 4 KB.</summary>
+    public static byte[] ChatRequest4K { get; } = BuildChatRequest(4096);
+
+    /// <summary>A streamed answer of 100 content chunks plus finish, usage and [DONE], as OpenAI frames it.</summary>
+    public static byte[] ChatStream100 { get; } = BuildStream(100);
+
+    private static byte[] BuildChatRequest(int size)
+    {
+        var history = new StringBuilder();
+        var turn = 0;
+        while (history.Length < size - 1400)
+        {
+            history.Append($$"""{"role":"user","content":"Turn {{turn}}: summarise the quarterly numbers for region {{turn % 7}} and flag anything unusual in the margins."},""");
+            history.Append($$"""{"role":"assistant","content":"Region {{turn % 7}} grew 4.{{turn}}% with stable margins; returns rose slightly in week {{turn + 2}}."},""");
+            turn++;
+        }
+        const string head = """
+            {"model":"fast","temperature":0.2,"max_tokens":512,"stream":true,"user":"u-42",
+            "messages":[{"role":"system","content":"You are a careful financial analyst. Answer briefly, cite the numbers you use, and call tools when data is missing."},
+            """;
+        const string tail = """
+            {"role":"user","content":"And what about the weather in Oslo for the offsite?"}],
+            "tools":[{"type":"function","function":{"name":"get_weather","description":"Current weather for a city","parameters":{"type":"object","properties":{"city":{"type":"string"},"unit":{"type":"string","enum":["c","f"]}},"required":["city"]}}},
+            {"type":"function","function":{"name":"lookup_sales","description":"Sales by region and week","parameters":{"type":"object","properties":{"region":{"type":"integer"},"week":{"type":"integer"}},"required":["region","week"]}}}],
+            "tool_choice":"auto"}
+            """;
+        var json = head + history + tail;
+        return Encoding.UTF8.GetBytes(json.ReplaceLineEndings(""));
+    }
+
+    private static byte[] BuildStream(int chunks)
+    {
+        const string head = "{\"id\":\"chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG\",\"object\":\"chat.completion.chunk\",\"created\":1741570283,\"model\":\"gpt-4o-2024-08-06\",\"service_tier\":\"default\",\"system_fingerprint\":\"fp_eb9dce56a8\",";
+        var sb = new StringBuilder();
+        sb.Append("data: ").Append(head).Append("\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n");
+        for (var i = 0; i < chunks; i++)
+        {
+            sb.Append("data: ").Append(head).Append($"\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\" word{i}\"}},\"logprobs\":null,\"finish_reason\":null}}],\"usage\":null}}\n\n");
+        }
+        sb.Append("data: ").Append(head).Append("\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":null}\n\n");
+        sb.Append("data: ").Append(head).Append("\"choices\":[],\"usage\":{\"prompt_tokens\":812,\"completion_tokens\":101,\"total_tokens\":913,\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":0,\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}}\n\n");
+        sb.Append("data: [DONE]\n\n");
+        return Encoding.UTF8.GetBytes(sb.ToString());
+    }
+}
