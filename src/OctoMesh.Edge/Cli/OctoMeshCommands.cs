@@ -92,11 +92,12 @@ internal static class OctoMeshCommands
     {
         var urls = UrlsOption("http://127.0.0.1:8090");
         var logLevel = LogLevelOption();
-        var command = new Command("sim", "Run the provider simulator (OpenAI wire format) on its own.") { urls, logLevel };
+        var h2c = new Option<bool>("--h2c") { Description = "Speak HTTP/2 only, with prior knowledge over plain http." };
+        var command = new Command("sim", "Run the provider simulator (OpenAI wire format) on its own.") { urls, logLevel, h2c };
         command.SetAction(async (parse, cancellationToken) =>
         {
             await using var simulator = await SimulatorServer.StartAsync(parse.GetValue(urls) ?? "http://127.0.0.1:8090", embedded: false,
-                parse.GetValue(logLevel), cancellationToken);
+                parse.GetValue(logLevel), parse.GetValue(h2c), cancellationToken);
             Console.Out.WriteLine($"OctoMesh simulator listening on {simulator.Address} (OpenAI API root: {simulator.OpenAIBaseUrl})");
             await simulator.WaitForShutdownAsync(CancellationToken.None);
             return 0;

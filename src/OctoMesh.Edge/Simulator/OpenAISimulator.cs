@@ -28,7 +28,7 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
         {
             return;
         }
-        stats.RecordChat(context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()), document.RootElement.GetRawText());
+        stats.RecordChat(context.Request.Protocol, context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()), document.RootElement.GetRawText());
         var request = SimChatRequest.Parse(document.RootElement, out var error);
         if (request is null)
         {

@@ -35,7 +35,9 @@ public sealed class SimulatorServer : IAsyncDisposable
     public Uri OpenAIBaseUrl => new(Address, "/v1");
 
     /// <param name="embedded">Hosted inside another server (the gateway, a test): leave SIGTERM to the host, which stops it last.</param>
-    public static async Task<SimulatorServer> StartAsync(string urls, bool embedded, LogLevel logLevel = LogLevel.Warning, CancellationToken cancellationToken = default)
+    /// <param name="h2c">Speak HTTP/2 only, with prior knowledge over plain http (h2c), as vLLM behind an h2 proxy or a gRPC-era server does.</param>
+    public static async Task<SimulatorServer> StartAsync(string urls, bool embedded, LogLevel logLevel = LogLevel.Warning,
+        bool h2c = false, CancellationToken cancellationToken = default)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(logLevel);
@@ -43,6 +45,10 @@ public sealed class SimulatorServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            if (h2c)
+            {
+                kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2);
+            }
         });
         if (embedded)
         {

@@ -13,10 +13,10 @@ public sealed class SimulatorStats
     public long Aborted => Interlocked.Read(ref _aborted);
 
     /// <summary>The headers and body of the last chat request, as received: lets tests see what the gateway sent upstream.</summary>
-    public (IReadOnlyDictionary<string, string> Headers, string Body)? LastChatRequest { get; private set; }
+    public (string Protocol, IReadOnlyDictionary<string, string> Headers, string Body)? LastChatRequest { get; private set; }
 
     internal void CountChat() => Interlocked.Increment(ref _chatCompletions);
-    internal void RecordChat(IReadOnlyDictionary<string, string> headers, string body) => LastChatRequest = (headers, body);
+    internal void RecordChat(string protocol, IReadOnlyDictionary<string, string> headers, string body) => LastChatRequest = (protocol, headers, body);
     internal void CountEmbeddings() => Interlocked.Increment(ref _embeddings);
     internal void CountAborted() => Interlocked.Increment(ref _aborted);
 }

@@ -58,7 +58,8 @@ public class GatewayServerTests
                 ("x-forwarded-for", "10.1.2.3"), ("x-octomesh-task", "chat"), ("openai-beta", "assistants=v2"), ("user-agent", "test-agent/1.0")]));
         await response.Content.ReadAsStringAsync();
 
-        var (headers, body) = test.Simulator.Stats.LastChatRequest!.Value;
+        var (protocol, headers, body) = test.Simulator.Stats.LastChatRequest!.Value;
+        Assert.Equal("HTTP/1.1", protocol);
         Assert.Equal($"Bearer {TestGateway.ProviderKey}", headers["authorization"]);
         Assert.DoesNotContain(headers, h => h.Value.Contains("client-secret"));
         Assert.False(headers.ContainsKey("x-api-key"));
@@ -291,6 +292,18 @@ public class GatewayServerTests
             await Task.Delay(20);
         }
         Assert.Equal(1, test.Simulator.Stats.Aborted);
+    }
+
+    [Fact]
+    public async Task H2cUpstreamIsSpokenWhenConfigured()
+    {
+        await using var test = await TestGateway.StartAsync("""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}", "http": "2" } }, "models": { "*": { "provider": "sim" } } }
+            """, h2c: true);
+        using var response = await test.Client.SendAsync(Post("""{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"""));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.EndsWith("data: [DONE]\n\n", await response.Content.ReadAsStringAsync());
+        Assert.Equal("HTTP/2", test.Simulator.Stats.LastChatRequest!.Value.Protocol);
     }
 
     [Fact]

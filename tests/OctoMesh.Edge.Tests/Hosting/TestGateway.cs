@@ -24,9 +24,9 @@ internal sealed class TestGateway : IAsyncDisposable
     public Uri BaseUrl => Gateway.Addresses[0];
 
     /// <param name="config">The configuration; <c>{SIM}</c> stands for the simulator's OpenAI base URL.</param>
-    public static async Task<TestGateway> StartAsync(string? config = null)
+    public static async Task<TestGateway> StartAsync(string? config = null, bool h2c = false)
     {
-        var simulator = await SimulatorServer.StartAsync("http://127.0.0.1:0", embedded: true);
+        var simulator = await SimulatorServer.StartAsync("http://127.0.0.1:0", embedded: true, h2c: h2c);
         config ??= """
             {
               "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}", "apiKey": "${SIM_KEY}" } },
