@@ -16,6 +16,9 @@ RUN dotnet publish src/OctoMesh.Edge -c Release -r linux-x64 -o /out
 
 # Stage 2: runtime-deps only (no .NET runtime needed), chiseled: no shell, no package manager, non-root.
 FROM mcr.microsoft.com/dotnet/runtime-deps:9.0-noble-chiseled
+# A 4 MB gen0 budget keeps RSS under load near 45 MB instead of about 62 MB, at no measured CPU cost
+# (docs/performance.md). NativeAOT reads this GC setting only from the environment (hex).
+ENV DOTNET_GCgen0size=400000
 COPY --from=build /out/octomesh /usr/local/bin/octomesh
 USER app
 EXPOSE 8080
