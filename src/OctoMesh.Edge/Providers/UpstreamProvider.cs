@@ -1,20 +1,15 @@
 using System.Net;
 using System.Net.Http.Headers;
-using OctoMesh.Edge.Proxy;
 using OctoMesh.Routing.Configuration;
 
 namespace OctoMesh.Edge.Providers;
 
 /// <summary>
-/// One upstream that speaks OpenAI's wire format (OpenAI, any OpenAI-compatible server, the simulator):
-/// its pooled connections and how to address it. The client never chooses the URL: it comes from
-/// configuration only.
+/// One upstream provider: its pooled connections, its endpoints and the adapter that speaks its wire
+/// format. The client never chooses the URL: it comes from configuration only.
 /// </summary>
 internal sealed class UpstreamProvider : IDisposable
 {
-    private readonly Uri _chatCompletions;
-    private readonly Uri _embeddings;
-    private readonly AuthenticationHeaderValue? _authorization;
     private readonly Version _version;
     private readonly HttpVersionPolicy _versionPolicy;
 
@@ -22,9 +17,12 @@ internal sealed class UpstreamProvider : IDisposable
     {
         Config = config;
         var root = baseUrl.ToString().TrimEnd('/');
-        _chatCompletions = new Uri(root + "/chat/completions");
-        _embeddings = new Uri(root + "/embeddings");
-        _authorization = config.ApiKey is null ? null : new AuthenticationHeaderValue("Bearer", config.ApiKey);
+        (Adapter, ChatEndpoint, EmbeddingsEndpoint) = config.Kind switch
+        {
+            ProviderKind.Anthropic => ((IProviderAdapter)Anthropic.AnthropicAdapter.Instance, new Uri(root + "/messages"), (Uri?)null),
+            _ => (OpenAI.OpenAIAdapter.Instance, new Uri(root + "/chat/completions"), new Uri(root + "/embeddings")),
+        };
+        BearerAuthorization = config.ApiKey is null ? null : new AuthenticationHeaderValue("Bearer", config.ApiKey);
         (_version, _versionPolicy) = config.Http == UpstreamHttpVersion.Http2
             ? (HttpVersion.Version20, baseUrl.Scheme == "https" ? HttpVersionPolicy.RequestVersionOrLower : HttpVersionPolicy.RequestVersionExact)
             : (HttpVersion.Version11, HttpVersionPolicy.RequestVersionOrLower);
@@ -43,23 +41,30 @@ internal sealed class UpstreamProvider : IDisposable
         }, disposeHandler: true);
     }
 
+    /// <summary>Speaks this provider's wire format.</summary>
+    public IProviderAdapter Adapter { get; }
+
+    /// <summary>Where chat requests go: <c>…/chat/completions</c>, or <c>…/messages</c> for Anthropic.</summary>
+    public Uri ChatEndpoint { get; }
+
+    /// <summary><c>…/embeddings</c>; null for providers without an embeddings API.</summary>
+    public Uri? EmbeddingsEndpoint { get; }
+
+    /// <summary><c>Authorization: Bearer</c> with the provider key, for OpenAI-format upstreams.</summary>
+    public AuthenticationHeaderValue? BearerAuthorization { get; }
+
     public ProviderConfig Config { get; }
 
     public string Name => Config.Name;
 
     public HttpMessageInvoker Invoker { get; }
 
-    public HttpRequestMessage CreateRequest(ApiOperation operation, HttpContent content)
+    public HttpRequestMessage CreateRequest(Uri endpoint, HttpContent content) => new(HttpMethod.Post, endpoint)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, operation == ApiOperation.Embeddings ? _embeddings : _chatCompletions)
-        {
-            Version = _version,
-            VersionPolicy = _versionPolicy,
-            Content = content,
-        };
-        request.Headers.Authorization = _authorization;
-        return request;
-    }
+        Version = _version,
+        VersionPolicy = _versionPolicy,
+        Content = content,
+    };
 
     public void Dispose() => Invoker.Dispose();
 }

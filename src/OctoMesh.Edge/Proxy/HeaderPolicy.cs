@@ -1,4 +1,6 @@
 using System.Collections.Frozen;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
 
 namespace OctoMesh.Edge.Proxy;
 
@@ -33,4 +35,16 @@ internal static class HeaderPolicy
         !s_notToUpstream.Contains(name) && !name.StartsWith("x-octomesh-", StringComparison.OrdinalIgnoreCase);
 
     public static bool ForwardToClient(string name) => s_toClient.Contains(name);
+
+    /// <summary>Copies the headers an OpenAI client may see from an upstream response.</summary>
+    public static void CopyToClient(System.Net.Http.Headers.HttpHeaders from, IHeaderDictionary to)
+    {
+        foreach (var (name, values) in from.NonValidated)
+        {
+            if (ForwardToClient(name))
+            {
+                to[name] = values.Count == 1 ? new StringValues(values.ToString()) : new StringValues(values.ToArray());
+            }
+        }
+    }
 }

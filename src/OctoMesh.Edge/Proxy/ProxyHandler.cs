@@ -151,9 +151,13 @@ internal sealed class ProxyHandler
             var provider = _runtime.Providers[target.ProviderIndex];
 
             // Step 6: forward.
-            var edits = new BodyEdit[2];
-            var editCount = UpstreamBodyPlan.Build(inspected, target.UpstreamModelJson, edits, out var stripUsageChunk);
-            using var upstreamRequest = provider.CreateRequest(operation, new SplicedContent(body.Memory, edits, editCount));
+            var adapter = provider.Adapter;
+            using var upstreamRequest = adapter.CreateRequest(provider, operation, body, inspected, target, out var forward, out var unsupported);
+            if (upstreamRequest is null)
+            {
+                await OpenAIError.WriteAsync(response, StatusCodes.Status400BadRequest, unsupported!, OpenAIError.InvalidRequest, code: "unsupported_by_provider");
+                return;
+            }
             CopyRequestHeaders(request.Headers, upstreamRequest);
             upstreamRequest.Headers.TryAddWithoutValidation("x-request-id", requestId);
 
@@ -190,23 +194,7 @@ internal sealed class ProxyHandler
             using (upstreamResponse)
             {
                 deadline.CancelAfter(provider.Config.Timeouts.Total - Stopwatch.GetElapsedTime(started));
-                response.StatusCode = (int)upstreamResponse.StatusCode;
-                CopyResponseHeaders(upstreamResponse.Headers, response.Headers);
-                CopyResponseHeaders(upstreamResponse.Content.Headers, response.Headers);
-
-                var succeeded = upstreamResponse.IsSuccessStatusCode;
-                var isEventStream = upstreamResponse.Content.Headers.ContentType?.MediaType == "text/event-stream";
-                var upstreamBody = await upstreamResponse.Content.ReadAsStreamAsync(deadline.Token);
-                (ProxyOutcome Outcome, TokenUsage? Usage) copied;
-                if (succeeded && isEventStream)
-                {
-                    copied = await ResponseCopier.CopyStreamAsync(upstreamBody, response.BodyWriter, stripUsageChunk, aborted, deadline.Token);
-                }
-                else
-                {
-                    response.ContentLength = upstreamResponse.Content.Headers.ContentLength;
-                    copied = await ResponseCopier.CopyBodyAsync(upstreamBody, response.BodyWriter, succeeded, aborted, deadline.Token);
-                }
+                var copied = await adapter.SendResponseAsync(upstreamResponse, response, forward, aborted, deadline.Token);
 
                 if (copied.Outcome is ProxyOutcome.UpstreamCut or ProxyOutcome.UpstreamTimeout)
                 {
@@ -263,17 +251,6 @@ internal sealed class ProxyHandler
             else
             {
                 to.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
-            }
-        }
-    }
-
-    private static void CopyResponseHeaders(System.Net.Http.Headers.HttpHeaders from, IHeaderDictionary to)
-    {
-        foreach (var (name, values) in from.NonValidated)
-        {
-            if (HeaderPolicy.ForwardToClient(name))
-            {
-                to[name] = values.Count == 1 ? new StringValues(values.ToString()) : new StringValues(values.ToArray());
             }
         }
     }

@@ -5,8 +5,9 @@ namespace OctoMesh.Edge.Proxy;
 
 /// <summary>
 /// Copies an upstream body to the client as it arrives, segment by segment, and reads its usage on
-/// the way. Streams are cut only at event boundaries: complete events are written and flushed
-/// together, a partial one waits in the pipe for its rest.
+/// the way. Streams are handled only in whole events: complete events are handled and flushed
+/// together, a partial one waits in the pipe for its rest. A stream's trailing partial event (an
+/// upstream that ends without the blank line) is dropped, and the stream counts as cut.
 /// </summary>
 internal sealed class ResponseCopier
 {
@@ -19,25 +20,21 @@ internal sealed class ResponseCopier
     private static readonly byte[] s_timeoutEvent = OpenAIError.SerializeEvent(
         "The upstream provider did not finish in time.", OpenAIError.Upstream, "upstream_timeout");
 
-    private readonly bool _stripUsageChunk;
+    private readonly SseStreamHandler _handler;
     private ArrayBufferWriter<byte>? _scratch;
-    private bool _sawDone;
 
-    private ResponseCopier(bool stripUsageChunk) => _stripUsageChunk = stripUsageChunk;
-
-    /// <summary>The usage the upstream reported, if it did.</summary>
-    public TokenUsage? Usage { get; private set; }
+    private ResponseCopier(SseStreamHandler handler) => _handler = handler;
 
     /// <summary>
-    /// Copies an SSE stream. Ends with a well-formed error event when the upstream breaks, stops
-    /// early or times out after the first byte, since the status line has gone already.
+    /// Copies an SSE stream through <paramref name="handler"/>, which passes, translates or drops each
+    /// event. Ends with a well-formed error event when the upstream breaks, stops early or times out
+    /// after the first byte, since the status line has gone already.
     /// </summary>
-    /// <param name="stripUsageChunk">Remove the usage-only chunk the gateway asked for on the client's behalf.</param>
     /// <param name="clientAborted">Fires when the client goes away (distinguishes that from a timeout).</param>
     public static async Task<(ProxyOutcome Outcome, TokenUsage? Usage)> CopyStreamAsync(
-        Stream upstream, PipeWriter client, bool stripUsageChunk, CancellationToken clientAborted, CancellationToken cancellationToken)
+        Stream upstream, PipeWriter client, SseStreamHandler handler, CancellationToken clientAborted, CancellationToken cancellationToken)
     {
-        var copier = new ResponseCopier(stripUsageChunk);
+        var copier = new ResponseCopier(handler);
         var reader = PipeReader.Create(upstream, s_readerOptions);
         ProxyOutcome outcome;
         try
@@ -61,11 +58,11 @@ internal sealed class ResponseCopier
             await reader.CompleteAsync();
         }
 
-        if (outcome is ProxyOutcome.UpstreamCut or ProxyOutcome.UpstreamTimeout)
+        if ((outcome is ProxyOutcome.UpstreamCut or ProxyOutcome.UpstreamTimeout) && !handler.IsFailed)
         {
             await TryWriteAsync(client, outcome == ProxyOutcome.UpstreamCut ? s_cutEvent : s_timeoutEvent);
         }
-        return (outcome, copier.Usage);
+        return (outcome, handler.Usage);
     }
 
     private async Task<ProxyOutcome> PumpAsync(PipeReader reader, PipeWriter client, CancellationToken cancellationToken)
@@ -75,17 +72,17 @@ internal sealed class ResponseCopier
             var result = await reader.ReadAsync(cancellationToken);
             var buffer = result.Buffer;
             var consumed = buffer.Start;
-            var wrote = false;
+            var unflushed = client.UnflushedBytes;
             try
             {
-                consumed = ScanAndWrite(buffer, client, result.IsCompleted, ref wrote);
+                consumed = HandleEvents(buffer, client);
             }
             finally
             {
                 reader.AdvanceTo(consumed, buffer.End);
             }
 
-            if (wrote)
+            if (client.UnflushedBytes != unflushed)
             {
                 var flush = await client.FlushAsync(cancellationToken);
                 if (flush.IsCompleted || flush.IsCanceled)
@@ -93,42 +90,26 @@ internal sealed class ResponseCopier
                     return ProxyOutcome.ClientGone;
                 }
             }
+            if (_handler.IsFailed)
+            {
+                return ProxyOutcome.UpstreamCut;
+            }
             if (result.IsCompleted)
             {
-                return _sawDone ? ProxyOutcome.Completed : ProxyOutcome.UpstreamCut;
+                return _handler.IsComplete ? ProxyOutcome.Completed : ProxyOutcome.UpstreamCut;
             }
         }
     }
 
-    /// <summary>Writes every complete event in <paramref name="buffer"/> (all of it at the end of the stream); returns what was consumed.</summary>
-    private SequencePosition ScanAndWrite(in ReadOnlySequence<byte> buffer, PipeWriter client, bool isLast, ref bool wrote)
+    /// <summary>Hands every complete event in <paramref name="buffer"/> to the handler; returns what was consumed.</summary>
+    private SequencePosition HandleEvents(in ReadOnlySequence<byte> buffer, PipeWriter client)
     {
         var reader = new SequenceReader<byte>(buffer);
-        var pending = buffer.Start;
-        while (SseEventScanner.TryParse(ref reader, out var sseEvent))
+        while (!_handler.IsFailed && SseEventScanner.TryParse(ref reader, out var sseEvent))
         {
-            if (!sseEvent.HasData)
-            {
-                continue;
-            }
-            var data = DataOf(sseEvent);
-            if (SseEventScanner.IsDone(data))
-            {
-                _sawDone = true;
-            }
-            else if (UsageReader.MayHaveUsage(data) && UsageReader.TryRead(data, out var usage, out var choicesEmpty))
-            {
-                Usage = usage;
-                if (_stripUsageChunk && choicesEmpty)
-                {
-                    wrote |= Write(client, buffer.Slice(pending, sseEvent.Raw.Start));
-                    pending = sseEvent.Raw.End;
-                }
-            }
+            _handler.Handle(sseEvent, sseEvent.HasData ? DataOf(sseEvent) : default, client);
         }
-        var end = isLast ? buffer.End : reader.Position;
-        wrote |= Write(client, buffer.Slice(pending, end));
-        return end;
+        return reader.Position;
     }
 
     private ReadOnlySpan<byte> DataOf(in SseEvent sseEvent)

@@ -181,6 +181,12 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
     {
         switch (knobs.Fault)
         {
+            case SimFault.BadRequest:
+                await WriteErrorAsync(context.Response, 400, "Invalid request (simulated).", "invalid_request_error", null);
+                return true;
+            case SimFault.Unauthorized:
+                await WriteErrorAsync(context.Response, 401, "Incorrect API key provided (simulated).", "invalid_request_error", "invalid_api_key");
+                return true;
             case SimFault.RateLimited:
                 context.Response.Headers.RetryAfter = knobs.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 await WriteErrorAsync(context.Response, 429, $"Rate limit reached for requests (simulated). Please try again in {knobs.RetryAfterSeconds}s.", "requests", "rate_limit_exceeded");
@@ -288,10 +294,19 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
         async Task SendAsync()
         {
             await pipe.FlushAsync(ct);
-            if (knobs.Fault == SimFault.Cut && ++sent >= knobs.CutAfter)
+            sent++;
+            if (knobs.Fault == SimFault.Cut && sent >= knobs.CutAfter)
             {
                 await AbortAfterDeliveryAsync(context);
                 throw new OperationCanceledException("simulated cut");
+            }
+            if (knobs.Fault == SimFault.StreamError && sent >= knobs.CutAfter)
+            {
+                pipe.Write(s_dataPrefix);
+                pipe.Write(OpenAIError.Serialize("The server had an error while processing your request. Sorry about that!", "server_error", null, null));
+                pipe.Write(s_eventEnd);
+                await pipe.FlushAsync(ct);
+                throw new OperationCanceledException("simulated stream error");
             }
             if (knobs.TimePerTokenMs > 0)
             {
@@ -372,7 +387,7 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
     /// Drops the connection once what was sent has had time to arrive: a reset that overtakes unread
     /// bytes makes the peer's kernel discard them, which would turn "cut mid-way" into "never answered".
     /// </summary>
-    private static async Task AbortAfterDeliveryAsync(HttpContext context)
+    internal static async Task AbortAfterDeliveryAsync(HttpContext context)
     {
         await Task.Delay(100);
         context.Abort();

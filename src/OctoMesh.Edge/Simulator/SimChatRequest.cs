@@ -96,6 +96,144 @@ internal sealed class SimChatRequest
         };
     }
 
+    /// <summary>
+    /// Reads an Anthropic Messages request (Anthropic API reference, "Messages" › "Create a Message"),
+    /// counting its prompt by the same rule as an OpenAI one: 3, plus 3 for the system prompt and its
+    /// tokens, plus per message 3 and the tokens of its text, tool_use (name and input JSON) and
+    /// tool_result blocks, 85 per image, plus the tokens of the tools JSON.
+    /// </summary>
+    public static SimChatRequest? ParseAnthropic(JsonElement root, out string? error)
+    {
+        error = null;
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.String)
+        {
+            error = "model: Field required";
+            return null;
+        }
+        if (!root.TryGetProperty("max_tokens", out var maxTokens) || maxTokens.ValueKind != JsonValueKind.Number || maxTokens.GetInt32() < 1)
+        {
+            error = "max_tokens: Field required";
+            return null;
+        }
+        if (!root.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
+        {
+            error = "messages: Field required";
+            return null;
+        }
+
+        var promptTokens = 3;
+        if (root.TryGetProperty("system", out var system))
+        {
+            promptTokens += 3 + SimTokenizer.Count(BlocksText(system, out _, out _, out _));
+        }
+        string lastRole = "user", lastUser = "";
+        foreach (var message in messages.EnumerateArray())
+        {
+            var role = message.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()! : "";
+            if (role is not ("user" or "assistant"))
+            {
+                error = "messages: roles must be 'user' or 'assistant'";
+                return null;
+            }
+            var text = BlocksText(message.GetProperty("content"), out var images, out var toolTokens, out var onlyToolResults);
+            promptTokens += 3 + SimTokenizer.Count(text) + toolTokens + images * ImageTokens;
+            lastRole = role == "user" && onlyToolResults ? "tool" : role;
+            if (role == "user" && !onlyToolResults)
+            {
+                lastUser = text;
+            }
+        }
+
+        var tools = new List<SimTool>();
+        if (root.TryGetProperty("tools", out var toolsElement) && toolsElement.ValueKind == JsonValueKind.Array)
+        {
+            promptTokens += SimTokenizer.Count(toolsElement.GetRawText());
+            foreach (var tool in toolsElement.EnumerateArray())
+            {
+                if (tool.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
+                {
+                    tools.Add(new SimTool(name.GetString()!, tool.TryGetProperty("input_schema", out var schema) ? schema.Clone() : default));
+                }
+            }
+        }
+
+        var choice = "auto";
+        var parallel = true;
+        if (root.TryGetProperty("tool_choice", out var toolChoice) && toolChoice.ValueKind == JsonValueKind.Object)
+        {
+            choice = toolChoice.TryGetProperty("type", out var type) ? type.GetString() switch
+            {
+                "any" => "required",
+                "none" => "none",
+                "tool" when toolChoice.TryGetProperty("name", out var forced) => forced.GetString()!,
+                _ => "auto",
+            } : "auto";
+            parallel = !(toolChoice.TryGetProperty("disable_parallel_tool_use", out var disable) && disable.ValueKind == JsonValueKind.True);
+        }
+
+        return new SimChatRequest
+        {
+            Model = model.GetString()!,
+            Stream = root.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True,
+            IncludeUsage = true,
+            MaxTokens = maxTokens.GetInt32(),
+            Stop = root.TryGetProperty("stop_sequences", out var stop) && stop.ValueKind == JsonValueKind.Array
+                ? stop.EnumerateArray().Select(e => e.GetString()!).ToList()
+                : [],
+            LastRole = lastRole,
+            LastUserText = lastUser,
+            Tools = tools,
+            ToolChoice = choice,
+            ParallelToolCalls = parallel,
+            PromptTokens = promptTokens,
+        };
+    }
+
+    /// <summary>Text of an Anthropic content value (a string or blocks); tool blocks counted apart.</summary>
+    private static string BlocksText(JsonElement content, out int images, out int toolTokens, out bool onlyToolResults)
+    {
+        images = 0;
+        toolTokens = 0;
+        onlyToolResults = false;
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            return content.GetString()!;
+        }
+        if (content.ValueKind != JsonValueKind.Array)
+        {
+            return "";
+        }
+        var text = new StringBuilder();
+        var blocks = 0;
+        var results = 0;
+        foreach (var block in content.EnumerateArray())
+        {
+            blocks++;
+            var type = block.TryGetProperty("type", out var t) ? t.GetString() : null;
+            switch (type)
+            {
+                case "text":
+                    text.Append(block.GetProperty("text").GetString()).Append('\n');
+                    break;
+                case "image":
+                    images++;
+                    break;
+                case "tool_use":
+                    toolTokens += SimTokenizer.Count(block.GetProperty("name").GetString()) + SimTokenizer.Count(block.GetProperty("input").GetRawText());
+                    break;
+                case "tool_result":
+                    results++;
+                    if (block.TryGetProperty("content", out var result))
+                    {
+                        toolTokens += SimTokenizer.Count(result.ValueKind == JsonValueKind.String ? result.GetString() : result.GetRawText());
+                    }
+                    break;
+            }
+        }
+        onlyToolResults = blocks > 0 && results == blocks;
+        return text.ToString();
+    }
+
     /// <summary>A message's text: a string content, or its text parts joined; images counted apart.</summary>
     private static string TextOf(JsonElement message, out int images)
     {

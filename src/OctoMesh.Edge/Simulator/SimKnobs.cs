@@ -7,6 +7,10 @@ namespace OctoMesh.Edge.Simulator;
 internal enum SimFault
 {
     None,
+    /// <summary>400: the provider refuses the request.</summary>
+    BadRequest,
+    /// <summary>401: the provider refuses the key.</summary>
+    Unauthorized,
     /// <summary>429 with <c>retry-after</c>.</summary>
     RateLimited,
     /// <summary>500 server_error.</summary>
@@ -17,6 +21,8 @@ internal enum SimFault
     Reset,
     /// <summary>The body (stream or JSON) is cut after <see cref="SimKnobs.CutAfter"/> chunks.</summary>
     Cut,
+    /// <summary>The stream ends with the provider's own error event after <see cref="SimKnobs.CutAfter"/> chunks.</summary>
+    StreamError,
 }
 
 /// <summary>
@@ -25,7 +31,7 @@ internal enum SimFault
 /// </summary>
 internal readonly record struct SimKnobs(
     int TimeToFirstTokenMs, int TimePerTokenMs, int? Tokens, bool Echo, SimFault Fault, int RetryAfterSeconds, int CutAfter,
-    int CachedTokens, int ReasoningTokens)
+    int CachedTokens, int ReasoningTokens, int CacheWriteTokens)
 {
     public static SimKnobs From(IHeaderDictionary headers, SimulatedModel model)
     {
@@ -35,14 +41,20 @@ internal readonly record struct SimKnobs(
         switch (faultText)
         {
             case "": break;
+            case "400": fault = SimFault.BadRequest; break;
+            case "401": fault = SimFault.Unauthorized; break;
             case "429": fault = SimFault.RateLimited; break;
             case "500": fault = SimFault.ServerError; break;
-            case "503": fault = SimFault.Overloaded; break;
+            case "503" or "529": fault = SimFault.Overloaded; break;
             case "reset": fault = SimFault.Reset; break;
             default:
                 if (faultText.StartsWith("cut:", StringComparison.Ordinal) && int.TryParse(faultText.AsSpan(4), CultureInfo.InvariantCulture, out cutAfter))
                 {
                     fault = SimFault.Cut;
+                }
+                else if (faultText.StartsWith("stream-error:", StringComparison.Ordinal) && int.TryParse(faultText.AsSpan(13), CultureInfo.InvariantCulture, out cutAfter))
+                {
+                    fault = SimFault.StreamError;
                 }
                 break;
         }
@@ -55,7 +67,8 @@ internal readonly record struct SimKnobs(
             Int(headers, "x-sim-retry-after") ?? 1,
             cutAfter,
             Int(headers, "x-sim-cached-tokens") ?? 0,
-            Int(headers, "x-sim-reasoning-tokens") ?? 0);
+            Int(headers, "x-sim-reasoning-tokens") ?? 0,
+            Int(headers, "x-sim-cache-write-tokens") ?? 0);
     }
 
     private static int? Int(IHeaderDictionary headers, string name) =>

@@ -22,13 +22,18 @@ internal sealed partial class SimulatedAnswer
         "edge", "mesh", "latency", "budget", "provider", "simulated", "reply", "for", "your", "prompt",
     ];
 
-    private SimulatedAnswer(IReadOnlyList<string> tokens, IReadOnlyList<SimToolCall> toolCalls, string finishReason, int completionTokens)
+    private SimulatedAnswer(IReadOnlyList<string> tokens, IReadOnlyList<SimToolCall> toolCalls, string finishReason, int completionTokens,
+        string? stopSequence = null)
     {
         Tokens = tokens;
         ToolCalls = toolCalls;
         FinishReason = finishReason;
         CompletionTokens = completionTokens;
+        StopSequence = stopSequence;
     }
+
+    /// <summary>The stop sequence the answer was cut at, if any (Anthropic reports it).</summary>
+    public string? StopSequence { get; }
 
     /// <summary>The text answer as tokens; empty when the answer is tool calls.</summary>
     public IReadOnlyList<string> Tokens { get; }
@@ -88,11 +93,12 @@ internal sealed partial class SimulatedAnswer
             tokens.RemoveRange(max, tokens.Count - max);
             finish = "length";
         }
-        if (request.Stop.Count > 0 && CutAtStop(tokens, request.Stop))
+        var stopSequence = request.Stop.Count > 0 ? CutAtStop(tokens, request.Stop) : null;
+        if (stopSequence is not null)
         {
             finish = "stop";
         }
-        return new SimulatedAnswer(tokens, [], finish, tokens.Count);
+        return new SimulatedAnswer(tokens, [], finish, tokens.Count, stopSequence);
     }
 
     private static SimulatedAnswer CallTools(SimChatRequest request, ulong seed)
@@ -163,19 +169,28 @@ internal sealed partial class SimulatedAnswer
         }
     }
 
-    /// <summary>Cuts the answer before the first stop sequence, as OpenAI does (the sequence is not returned).</summary>
-    private static bool CutAtStop(List<string> tokens, IReadOnlyList<string> stops)
+    /// <summary>Cuts the answer before the first stop sequence, as the providers do (the sequence is not returned); returns that sequence.</summary>
+    private static string? CutAtStop(List<string> tokens, IReadOnlyList<string> stops)
     {
         var text = string.Concat(tokens);
-        var at = stops.Where(s => s.Length > 0).Select(s => text.IndexOf(s, StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
+        var at = -1;
+        string? stop = null;
+        foreach (var candidate in stops)
+        {
+            var found = candidate.Length == 0 ? -1 : text.IndexOf(candidate, StringComparison.Ordinal);
+            if (found >= 0 && (at < 0 || found < at))
+            {
+                (at, stop) = (found, candidate);
+            }
+        }
         if (at < 0)
         {
-            return false;
+            return null;
         }
         var kept = SimTokenizer.Split(text[..at]);
         tokens.Clear();
         tokens.AddRange(kept);
-        return true;
+        return stop;
     }
 
     /// <summary>Finds "A + B", "A - B" or "A * B" (whole numbers) in the prompt and computes it.</summary>

@@ -61,6 +61,7 @@ public sealed class SimulatorServer : IAsyncDisposable
         app.MapPost("/v1/chat/completions", openai.ChatCompletionsAsync);
         app.MapPost("/v1/embeddings", openai.EmbeddingsAsync);
         app.MapGet("/v1/models", openai.ModelsAsync);
+        app.MapPost("/v1/messages", new AnthropicSimulator(stats).MessagesAsync);
         app.MapGet("/sim/stats", context => WriteStatsAsync(context, stats));
         app.MapGet("/healthz", () => "ok");
 

@@ -58,7 +58,7 @@ public static class ConfigLoader
     private sealed class ConfigReader(Func<string, string?> environment)
     {
         private static readonly string[] s_rootFields = ["urls", "providers", "models", "clientKeys", "limits"];
-        private static readonly string[] s_providerFields = ["kind", "baseUrl", "apiKey", "http", "timeouts"];
+        private static readonly string[] s_providerFields = ["kind", "baseUrl", "apiKey", "http", "timeouts", "defaultMaxTokens"];
         private static readonly string[] s_timeoutFields = ["connectMs", "firstByteMs", "totalMs"];
         private static readonly string[] s_modelFields = ["provider", "model"];
         private static readonly string[] s_keyFields = ["name", "sha256", "workspace"];
@@ -183,9 +183,9 @@ public static class ConfigLoader
                 {
                     Error($"{path}.kind", $"unknown provider kind {Describe(kindElement)}", $"use one of {KindList}");
                 }
-                else if (kind is ProviderKind.Anthropic or ProviderKind.Gemini)
+                else if (kind is ProviderKind.Gemini)
                 {
-                    Error($"{path}.kind", $"provider kind {Describe(kindElement)} is not supported by this version", "use openai, openai-compatible or sim");
+                    Error($"{path}.kind", $"provider kind {Describe(kindElement)} is not supported by this version", "use openai, openai-compatible, anthropic or sim");
                     kind = null;
                 }
             }
@@ -198,6 +198,10 @@ public static class ConfigLoader
             else if (kind is ProviderKind.OpenAI)
             {
                 baseUrl = new Uri("https://api.openai.com/v1");
+            }
+            else if (kind is ProviderKind.Anthropic)
+            {
+                baseUrl = new Uri("https://api.anthropic.com/v1");
             }
             else if (kind is ProviderKind.OpenAICompatible)
             {
@@ -212,6 +216,10 @@ public static class ConfigLoader
             else if (kind is ProviderKind.OpenAI)
             {
                 Error($"{path}.apiKey", "missing; OpenAI requires a key", "add \"apiKey\": \"${OPENAI_API_KEY}\"");
+            }
+            else if (kind is ProviderKind.Anthropic)
+            {
+                Error($"{path}.apiKey", "missing; Anthropic requires a key", "add \"apiKey\": \"${ANTHROPIC_API_KEY}\"");
             }
 
             var http = UpstreamHttpVersion.Http11;
@@ -228,9 +236,12 @@ public static class ConfigLoader
             }
 
             var timeouts = fields.TryGetValue("timeouts", out var t) ? ReadTimeouts(t, $"{path}.timeouts") : TimeoutsConfig.Default;
+            var maxTokens = fields.TryGetValue("defaultMaxTokens", out var m)
+                ? (int)(Integer(m, $"{path}.defaultMaxTokens", 1, 1_000_000, "a whole number of tokens from 1 to 1000000") ?? 0)
+                : ProviderConfig.DefaultMaxTokensValue;
 
             return kind is { } k && _errors.Count == errorsBefore
-                ? new ProviderConfig(name, k, baseUrl, apiKey, http, timeouts)
+                ? new ProviderConfig(name, k, baseUrl, apiKey, http, timeouts, maxTokens)
                 : null;
         }
 

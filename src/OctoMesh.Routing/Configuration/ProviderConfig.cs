@@ -26,14 +26,18 @@ public enum UpstreamHttpVersion
 /// <param name="Name">The key under <c>providers</c>.</param>
 /// <param name="BaseUrl">Ends without a slash, e.g. <c>https://api.openai.com/v1</c>; null for an in-process simulator.</param>
 /// <param name="ApiKey">The resolved key (never logged); null when the provider needs none.</param>
+/// <param name="DefaultMaxTokens">Sent as <c>max_tokens</c> to providers that require it (Anthropic) when the client gives none.</param>
 public sealed record ProviderConfig(
     string Name,
     ProviderKind Kind,
     Uri? BaseUrl,
     string? ApiKey,
     UpstreamHttpVersion Http,
-    TimeoutsConfig Timeouts)
+    TimeoutsConfig Timeouts,
+    int DefaultMaxTokens = ProviderConfig.DefaultMaxTokensValue)
 {
+    public const int DefaultMaxTokensValue = 4096;
+
     /// <summary>Never prints the key.</summary>
     public override string ToString() => $"{Name} ({Kind}, {BaseUrl?.ToString() ?? "in-process"})";
 }

@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Text;
+using OctoMesh.Edge.Providers.OpenAI;
 using OctoMesh.Edge.Proxy;
 
 namespace OctoMesh.Edge.Tests.Proxy;
@@ -45,7 +46,7 @@ public class ResponseCopierTests
         var output = new MemoryStream();
         var writer = PipeWriter.Create(output);
         var (outcome, usage) = await ResponseCopier.CopyStreamAsync(
-            new TricklingStream(Encoding.UTF8.GetBytes(upstream), step, breakAtEnd), writer, strip, CancellationToken.None, CancellationToken.None);
+            new TricklingStream(Encoding.UTF8.GetBytes(upstream), step, breakAtEnd), writer, new OpenAIStreamHandler(strip), CancellationToken.None, CancellationToken.None);
         await writer.CompleteAsync();
         return (Encoding.UTF8.GetString(output.ToArray()), outcome, usage);
     }

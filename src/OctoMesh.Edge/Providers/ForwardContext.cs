@@ -1,0 +1,9 @@
+using OctoMesh.Edge.Proxy;
+
+namespace OctoMesh.Edge.Providers;
+
+/// <summary>What an adapter carries from building the upstream request to answering the client.</summary>
+/// <param name="Stream">The client asked for a stream.</param>
+/// <param name="IncludeUsage">The client asked for the usage chunk (<c>stream_options.include_usage</c>).</param>
+/// <param name="StripUsageChunk">Pass-through only: the gateway asked for usage on the client's behalf and must drop that chunk.</param>
+internal readonly record struct ForwardContext(ApiOperation Operation, bool Stream, bool IncludeUsage, bool StripUsageChunk);

@@ -1,0 +1,24 @@
+using Microsoft.AspNetCore.Http;
+using OctoMesh.Edge.Proxy;
+using OctoMesh.Routing;
+
+namespace OctoMesh.Edge.Providers;
+
+/// <summary>
+/// Speaks one provider's wire format for an OpenAI-format client: builds the upstream request and
+/// turns the upstream answer into the client's format. OpenAI-compatible upstreams pass bytes
+/// through (<see cref="OpenAI.OpenAIAdapter"/>); others translate both ways, streams event by event.
+/// </summary>
+internal interface IProviderAdapter
+{
+    /// <summary>
+    /// Builds the upstream request, or returns null with <paramref name="unsupported"/> saying what
+    /// this provider cannot do (the client gets a 400 in its own format).
+    /// </summary>
+    HttpRequestMessage? CreateRequest(UpstreamProvider provider, ApiOperation operation, BodyBuffer body, in InspectedRequest inspected,
+        ModelTarget target, out ForwardContext context, out string? unsupported);
+
+    /// <summary>Writes status, headers and body to the client; returns how the exchange ended and the usage the upstream reported.</summary>
+    Task<(ProxyOutcome Outcome, TokenUsage? Usage)> SendResponseAsync(HttpResponseMessage upstream, HttpResponse client, ForwardContext context,
+        CancellationToken clientAborted, CancellationToken deadline);
+}

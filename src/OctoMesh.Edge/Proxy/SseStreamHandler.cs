@@ -1,0 +1,22 @@
+using System.IO.Pipelines;
+
+namespace OctoMesh.Edge.Proxy;
+
+/// <summary>
+/// Decides, event by event, what the client receives of an upstream SSE stream: the event as it is
+/// (pass-through), a translation, or nothing. Runs on the copy loop: no blocking, no per-event allocation.
+/// </summary>
+internal abstract class SseStreamHandler
+{
+    /// <summary>The usage the upstream reported, once it has.</summary>
+    public TokenUsage? Usage { get; protected set; }
+
+    /// <summary>The upstream ended its stream properly (OpenAI's <c>[DONE]</c>, Anthropic's <c>message_stop</c>).</summary>
+    public bool IsComplete { get; protected set; }
+
+    /// <summary>The upstream reported an error inside the stream, already written to the client.</summary>
+    public bool IsFailed { get; protected set; }
+
+    /// <summary>Handles one complete event. <paramref name="data"/> is its data, joined; empty when it has none.</summary>
+    public abstract void Handle(in SseEvent sseEvent, ReadOnlySpan<byte> data, PipeWriter client);
+}
