@@ -144,8 +144,25 @@ public class ConfigLoaderTests
     public void ProviderKindsNotYetServedAreRefusedPlainly()
     {
         Assert.Equal(
-            ["$.providers.claude.kind: provider kind 'anthropic' is not supported by this version. Fix: use openai, openai-compatible or sim."],
-            Errors("""{ "providers": { "claude": { "kind": "anthropic", "baseUrl": "https://api.anthropic.com" } }, "models": { "*": { "provider": "claude" } } }"""));
+            ["$.providers.g.kind: provider kind 'gemini' is not supported by this version. Fix: use openai, openai-compatible, anthropic or sim."],
+            Errors("""{ "providers": { "g": { "kind": "gemini", "baseUrl": "https://generativelanguage.googleapis.com/v1beta" } }, "models": { "*": { "provider": "g" } } }"""));
+    }
+
+    [Fact]
+    public void AnthropicDefaultsAndRequirements()
+    {
+        var result = Load("""
+            { "providers": { "claude": { "kind": "anthropic", "apiKey": "${OPENAI_API_KEY}", "defaultMaxTokens": 8192 } }, "models": { "*": { "provider": "claude" } } }
+            """);
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        Assert.Equal(new Uri("https://api.anthropic.com/v1"), result.Config!.Providers["claude"].BaseUrl);
+        Assert.Equal(8192, result.Config.Providers["claude"].DefaultMaxTokens);
+
+        Assert.Equal(
+        [
+            "$.providers.claude.apiKey: missing; Anthropic requires a key. Fix: add \"apiKey\": \"${ANTHROPIC_API_KEY}\".",
+            "$.providers.claude.defaultMaxTokens: 0 is out of range. Fix: write a whole number of tokens from 1 to 1000000.",
+        ], Errors("""{ "providers": { "claude": { "kind": "anthropic", "defaultMaxTokens": 0 } }, "models": { "*": { "provider": "claude" } } }"""));
     }
 
     [Fact]
