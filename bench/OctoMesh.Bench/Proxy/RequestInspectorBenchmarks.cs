@@ -33,6 +33,6 @@ public class RequestInspectorBenchmarks
     public int InspectAndPlanSplice()
     {
         RequestInspector.Inspect(_body, ApiOperation.ChatCompletions, out var request);
-        return UpstreamBodyPlan.Build(request, s_upstreamModel, _edits, out _);
+        return UpstreamBodyPlan.Build(request, s_upstreamModel, askForUsage: true, _edits, out _);
     }
 }

@@ -10,19 +10,20 @@ namespace OctoMesh.Edge.Providers;
 /// </summary>
 internal sealed class UpstreamProvider : IDisposable
 {
+    private readonly string _root;
     private readonly Version _version;
     private readonly HttpVersionPolicy _versionPolicy;
 
     public UpstreamProvider(ProviderConfig config, Uri baseUrl)
     {
         Config = config;
-        var root = baseUrl.ToString().TrimEnd('/');
+        var root = _root = baseUrl.ToString().TrimEnd('/');
         (Adapter, ChatEndpoint, EmbeddingsEndpoint) = config.Kind switch
         {
             ProviderKind.Anthropic => ((IProviderAdapter)Anthropic.AnthropicAdapter.Instance, new Uri(root + "/messages"), (Uri?)null),
             _ => (OpenAI.OpenAIAdapter.Instance, new Uri(root + "/chat/completions"), new Uri(root + "/embeddings")),
         };
-        BearerAuthorization = config.ApiKey is null ? null : new AuthenticationHeaderValue("Bearer", config.ApiKey);
+        BearerAuthorization = config.ApiKey is null || config.Kind == ProviderKind.AzureOpenAI ? null : new AuthenticationHeaderValue("Bearer", config.ApiKey);
         (_version, _versionPolicy) = config.Http == UpstreamHttpVersion.Http2
             ? (HttpVersion.Version20, baseUrl.Scheme == "https" ? HttpVersionPolicy.RequestVersionOrLower : HttpVersionPolicy.RequestVersionExact)
             : (HttpVersion.Version11, HttpVersionPolicy.RequestVersionOrLower);
@@ -44,13 +45,28 @@ internal sealed class UpstreamProvider : IDisposable
     /// <summary>Speaks this provider's wire format.</summary>
     public IProviderAdapter Adapter { get; }
 
+    /// <summary>
+    /// Where a request for <paramref name="model"/> goes. Azure OpenAI addresses a deployment by path,
+    /// <c>{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=…</c> (Azure OpenAI
+    /// REST reference, "Chat completions"); everyone else has fixed endpoints.
+    /// </summary>
+    public Uri EndpointFor(bool embeddings, string model)
+    {
+        if (Config.Kind != ProviderKind.AzureOpenAI)
+        {
+            return embeddings ? EmbeddingsEndpoint! : ChatEndpoint;
+        }
+        var operation = embeddings ? "embeddings" : "chat/completions";
+        return new Uri($"{_root}/openai/deployments/{Uri.EscapeDataString(model)}/{operation}?api-version={Config.ApiVersion}");
+    }
+
     /// <summary>Where chat requests go: <c>…/chat/completions</c>, or <c>…/messages</c> for Anthropic.</summary>
     public Uri ChatEndpoint { get; }
 
     /// <summary><c>…/embeddings</c>; null for providers without an embeddings API.</summary>
     public Uri? EmbeddingsEndpoint { get; }
 
-    /// <summary><c>Authorization: Bearer</c> with the provider key, for OpenAI-format upstreams.</summary>
+    /// <summary><c>Authorization: Bearer</c> with the provider key, for OpenAI-format upstreams other than Azure (which takes <c>api-key</c>).</summary>
     public AuthenticationHeaderValue? BearerAuthorization { get; }
 
     public ProviderConfig Config { get; }

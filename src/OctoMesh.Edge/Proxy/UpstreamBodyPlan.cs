@@ -15,8 +15,9 @@ internal static class UpstreamBodyPlan
 
     /// <summary>Fills <paramref name="edits"/> (length ≥ 2) and returns how many; sorted by offset.</summary>
     /// <param name="upstreamModelJson">The upstream model as a JSON string token, or null to keep the client's.</param>
+    /// <param name="askForUsage">The upstream accepts <c>stream_options</c>: ask it for the usage chunk.</param>
     /// <param name="stripUsageChunk">Set when the gateway added <c>include_usage</c> and must remove the chunk it brings.</param>
-    public static int Build(in InspectedRequest request, byte[]? upstreamModelJson, BodyEdit[] edits, out bool stripUsageChunk)
+    public static int Build(in InspectedRequest request, byte[]? upstreamModelJson, bool askForUsage, BodyEdit[] edits, out bool stripUsageChunk)
     {
         var count = 0;
         if (upstreamModelJson is not null)
@@ -24,7 +25,7 @@ internal static class UpstreamBodyPlan
             edits[count++] = new BodyEdit(request.ModelStart, request.ModelLength, upstreamModelJson);
         }
 
-        stripUsageChunk = request.Stream && !request.IncludeUsage;
+        stripUsageChunk = askForUsage && request.Stream && !request.IncludeUsage;
         if (stripUsageChunk)
         {
             edits[count++] = request switch

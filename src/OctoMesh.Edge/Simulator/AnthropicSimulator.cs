@@ -42,8 +42,7 @@ internal sealed class AnthropicSimulator(SimulatorStats stats)
         }
         using (document)
         {
-            stats.RecordChat(context.Request.Protocol, context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()),
-                document.RootElement.GetRawText());
+            stats.RecordChat(context.Request, document.RootElement.GetRawText());
             var request = SimChatRequest.ParseAnthropic(document.RootElement, out var error);
             if (request is null)
             {

@@ -28,7 +28,7 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
         {
             return;
         }
-        stats.RecordChat(context.Request.Protocol, context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()), document.RootElement.GetRawText());
+        stats.RecordChat(context.Request, document.RootElement.GetRawText());
         var request = SimChatRequest.Parse(document.RootElement, out var error);
         if (request is null)
         {
@@ -64,6 +64,25 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
         {
             stats.CountAborted();
         }
+    }
+
+    /// <summary>
+    /// Azure OpenAI's deployment routes (<c>/openai/deployments/{deployment}/…?api-version=…</c>, key in
+    /// <c>api-key</c>): checked as Azure checks them, then answered as OpenAI's endpoint.
+    /// </summary>
+    public async Task AzureAsync(HttpContext context)
+    {
+        if (string.IsNullOrEmpty(context.Request.Query["api-version"]))
+        {
+            await WriteErrorAsync(context.Response, 404, "Resource not found", "invalid_request_error", "404");
+            return;
+        }
+        if (string.IsNullOrEmpty(context.Request.Headers["api-key"]))
+        {
+            await WriteErrorAsync(context.Response, 401, "Access denied due to invalid subscription key or wrong API endpoint.", "invalid_request_error", "401");
+            return;
+        }
+        await (context.Request.RouteValues["operation"] as string == "embeddings" ? EmbeddingsAsync(context) : ChatCompletionsAsync(context));
     }
 
     public async Task EmbeddingsAsync(HttpContext context)

@@ -62,6 +62,7 @@ public sealed class SimulatorServer : IAsyncDisposable
         app.MapPost("/v1/embeddings", openai.EmbeddingsAsync);
         app.MapGet("/v1/models", openai.ModelsAsync);
         app.MapPost("/v1/messages", new AnthropicSimulator(stats).MessagesAsync);
+        app.MapPost("/openai/deployments/{deployment}/{**operation}", openai.AzureAsync);
         app.MapGet("/sim/stats", context => WriteStatsAsync(context, stats));
         app.MapGet("/healthz", () => "ok");
 

@@ -12,11 +12,16 @@ public sealed class SimulatorStats
     /// <summary>Answers the simulator could not finish because the caller went away.</summary>
     public long Aborted => Interlocked.Read(ref _aborted);
 
-    /// <summary>The headers and body of the last chat request, as received: lets tests see what the gateway sent upstream.</summary>
-    public (string Protocol, IReadOnlyDictionary<string, string> Headers, string Body)? LastChatRequest { get; private set; }
+    /// <summary>The last chat request as received: lets tests see what the gateway sent upstream.</summary>
+    public SimRequest? LastChatRequest { get; private set; }
 
     internal void CountChat() => Interlocked.Increment(ref _chatCompletions);
-    internal void RecordChat(string protocol, IReadOnlyDictionary<string, string> headers, string body) => LastChatRequest = (protocol, headers, body);
+    internal void RecordChat(Microsoft.AspNetCore.Http.HttpRequest request, string body) => LastChatRequest = new SimRequest(
+        request.Protocol, $"{request.Path}{request.QueryString}", request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()), body);
     internal void CountEmbeddings() => Interlocked.Increment(ref _embeddings);
     internal void CountAborted() => Interlocked.Increment(ref _aborted);
 }
+
+/// <param name="Target">Path and query, e.g. <c>/v1/chat/completions</c>.</param>
+/// <param name="Headers">Lower-cased names.</param>
+public sealed record SimRequest(string Protocol, string Target, IReadOnlyDictionary<string, string> Headers, string Body);

@@ -58,12 +58,12 @@ public static class ConfigLoader
     private sealed class ConfigReader(Func<string, string?> environment)
     {
         private static readonly string[] s_rootFields = ["urls", "providers", "models", "clientKeys", "limits"];
-        private static readonly string[] s_providerFields = ["kind", "baseUrl", "apiKey", "http", "timeouts", "defaultMaxTokens"];
+        private static readonly string[] s_providerFields = ["kind", "baseUrl", "apiKey", "http", "timeouts", "defaultMaxTokens", "apiVersion", "streamUsage"];
         private static readonly string[] s_timeoutFields = ["connectMs", "firstByteMs", "totalMs"];
         private static readonly string[] s_modelFields = ["provider", "model"];
         private static readonly string[] s_keyFields = ["name", "sha256", "workspace"];
         private static readonly string[] s_limitFields = ["maxBodyBytes", "headerTimeoutMs"];
-        private const string KindList = "openai, openai-compatible, anthropic, gemini, sim";
+        private const string KindList = "openai, openai-compatible, azure-openai, anthropic, gemini, sim";
 
         private readonly ImmutableArray<ConfigError>.Builder _errors = ImmutableArray.CreateBuilder<ConfigError>();
 
@@ -185,7 +185,7 @@ public static class ConfigLoader
                 }
                 else if (kind is ProviderKind.Gemini)
                 {
-                    Error($"{path}.kind", $"provider kind {Describe(kindElement)} is not supported by this version", "use openai, openai-compatible, anthropic or sim");
+                    Error($"{path}.kind", $"provider kind {Describe(kindElement)} is not supported by this version", "use openai, openai-compatible, azure-openai, anthropic or sim");
                     kind = null;
                 }
             }
@@ -207,6 +207,10 @@ public static class ConfigLoader
             {
                 Error($"{path}.baseUrl", "missing", "add the server's API root, e.g. \"http://127.0.0.1:8000/v1\"");
             }
+            else if (kind is ProviderKind.AzureOpenAI)
+            {
+                Error($"{path}.baseUrl", "missing", "add the resource endpoint, e.g. \"https://my-resource.openai.azure.com\"");
+            }
 
             string? apiKey = null;
             if (fields.TryGetValue("apiKey", out var keyElement))
@@ -220,6 +224,10 @@ public static class ConfigLoader
             else if (kind is ProviderKind.Anthropic)
             {
                 Error($"{path}.apiKey", "missing; Anthropic requires a key", "add \"apiKey\": \"${ANTHROPIC_API_KEY}\"");
+            }
+            else if (kind is ProviderKind.AzureOpenAI)
+            {
+                Error($"{path}.apiKey", "missing; Azure OpenAI requires a key", "add \"apiKey\": \"${AZURE_OPENAI_API_KEY}\"");
             }
 
             var http = UpstreamHttpVersion.Http11;
@@ -240,8 +248,34 @@ public static class ConfigLoader
                 ? (int)(Integer(m, $"{path}.defaultMaxTokens", 1, 1_000_000, "a whole number of tokens from 1 to 1000000") ?? 0)
                 : ProviderConfig.DefaultMaxTokensValue;
 
+            string? apiVersion = kind is ProviderKind.AzureOpenAI ? ProviderConfig.DefaultAzureApiVersion : null;
+            if (fields.TryGetValue("apiVersion", out var v))
+            {
+                if (kind is not ProviderKind.AzureOpenAI)
+                {
+                    Error($"{path}.apiVersion", "only Azure OpenAI providers take an apiVersion", "remove it");
+                }
+                else if (v.ValueKind != JsonValueKind.String || v.GetString()!.Length == 0 || !v.GetString()!.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.'))
+                {
+                    Error($"{path}.apiVersion", $"{Describe(v)} is not an API version", $"write e.g. \"{ProviderConfig.DefaultAzureApiVersion}\"");
+                }
+                else
+                {
+                    apiVersion = v.GetString();
+                }
+            }
+            var streamUsage = true;
+            if (fields.TryGetValue("streamUsage", out var su))
+            {
+                if (su.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                {
+                    Error($"{path}.streamUsage", $"expected true or false, got {Describe(su)}", "write false for servers that reject stream_options, else leave it out");
+                }
+                streamUsage = su.ValueKind != JsonValueKind.False;
+            }
+
             return kind is { } k && _errors.Count == errorsBefore
-                ? new ProviderConfig(name, k, baseUrl, apiKey, http, timeouts, maxTokens)
+                ? new ProviderConfig(name, k, baseUrl, apiKey, http, timeouts, maxTokens, apiVersion, streamUsage)
                 : null;
         }
 
@@ -249,6 +283,7 @@ public static class ConfigLoader
         {
             "openai" => ProviderKind.OpenAI,
             "openai-compatible" => ProviderKind.OpenAICompatible,
+            "azure-openai" => ProviderKind.AzureOpenAI,
             "anthropic" => ProviderKind.Anthropic,
             "gemini" => ProviderKind.Gemini,
             "sim" => ProviderKind.Sim,

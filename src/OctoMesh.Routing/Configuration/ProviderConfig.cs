@@ -7,6 +7,8 @@ public enum ProviderKind
     OpenAI,
     /// <summary>Any server that speaks OpenAI's API (vLLM, Ollama, Groq, Together, …).</summary>
     OpenAICompatible,
+    /// <summary>Azure OpenAI: deployment paths, <c>api-version</c>, the <c>api-key</c> header.</summary>
+    AzureOpenAI,
     /// <summary>Anthropic's Messages API.</summary>
     Anthropic,
     /// <summary>Google's Gemini generateContent API.</summary>
@@ -27,6 +29,8 @@ public enum UpstreamHttpVersion
 /// <param name="BaseUrl">Ends without a slash, e.g. <c>https://api.openai.com/v1</c>; null for an in-process simulator.</param>
 /// <param name="ApiKey">The resolved key (never logged); null when the provider needs none.</param>
 /// <param name="DefaultMaxTokens">Sent as <c>max_tokens</c> to providers that require it (Anthropic) when the client gives none.</param>
+/// <param name="ApiVersion">Azure OpenAI's <c>api-version</c> query parameter.</param>
+/// <param name="StreamUsage">Ask an OpenAI-format upstream for the usage chunk of streams; off for servers that reject <c>stream_options</c>.</param>
 public sealed record ProviderConfig(
     string Name,
     ProviderKind Kind,
@@ -34,9 +38,12 @@ public sealed record ProviderConfig(
     string? ApiKey,
     UpstreamHttpVersion Http,
     TimeoutsConfig Timeouts,
-    int DefaultMaxTokens = ProviderConfig.DefaultMaxTokensValue)
+    int DefaultMaxTokens = ProviderConfig.DefaultMaxTokensValue,
+    string? ApiVersion = null,
+    bool StreamUsage = true)
 {
     public const int DefaultMaxTokensValue = 4096;
+    public const string DefaultAzureApiVersion = "2024-10-21";
 
     /// <summary>Never prints the key.</summary>
     public override string ToString() => $"{Name} ({Kind}, {BaseUrl?.ToString() ?? "in-process"})";

@@ -58,8 +58,9 @@ public class GatewayServerTests
                 ("x-forwarded-for", "10.1.2.3"), ("x-octomesh-task", "chat"), ("openai-beta", "assistants=v2"), ("user-agent", "test-agent/1.0")]));
         await response.Content.ReadAsStringAsync();
 
-        var (protocol, headers, body) = test.Simulator.Stats.LastChatRequest!.Value;
+        var (protocol, target, headers, body) = test.Simulator.Stats.LastChatRequest!;
         Assert.Equal("HTTP/1.1", protocol);
+        Assert.Equal("/v1/chat/completions", target);
         Assert.Equal($"Bearer {TestGateway.ProviderKey}", headers["authorization"]);
         Assert.DoesNotContain(headers, h => h.Value.Contains("client-secret"));
         Assert.False(headers.ContainsKey("x-api-key"));
@@ -303,7 +304,7 @@ public class GatewayServerTests
         using var response = await test.Client.SendAsync(Post("""{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"""));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.EndsWith("data: [DONE]\n\n", await response.Content.ReadAsStringAsync());
-        Assert.Equal("HTTP/2", test.Simulator.Stats.LastChatRequest!.Value.Protocol);
+        Assert.Equal("HTTP/2", test.Simulator.Stats.LastChatRequest!.Protocol);
     }
 
     [Fact]

@@ -12,11 +12,11 @@ namespace OctoMesh.Edge.Tests.Providers;
 /// </summary>
 public class ConformanceTests
 {
-    public static TheoryData<string> Adapters => new() { "openai-compatible", "anthropic" };
+    public static TheoryData<string> Adapters => new() { "openai-compatible", "azure-openai", "anthropic" };
 
     private static Task<TestGateway> Start(string kind) => TestGateway.StartAsync($$"""
         {
-          "providers": { "up": { "kind": "{{kind}}", "baseUrl": "{SIM}", "apiKey": "${SIM_KEY}" } },
+          "providers": { "up": { "kind": "{{kind}}", "baseUrl": "{{(kind == "azure-openai" ? "{SIMROOT}" : "{SIM}")}}", "apiKey": "${SIM_KEY}" } },
           "models": { "m": { "provider": "up", "model": "sim-large" } }
         }
         """);
@@ -152,7 +152,7 @@ public class ConformanceTests
         await using var test = await Start(kind);
         var (status, _, _) = await Post(test, """{"model":"m","messages":[{"role":"system","content":"Answer like a pirate."},{"role":"user","content":"Hello"}]}""");
         Assert.Equal(HttpStatusCode.OK, status);
-        using var upstream = JsonDocument.Parse(test.Simulator.Stats.LastChatRequest!.Value.Body);
+        using var upstream = JsonDocument.Parse(test.Simulator.Stats.LastChatRequest!.Body);
         var system = kind == "anthropic"
             ? upstream.RootElement.GetProperty("system").GetString()
             : upstream.RootElement.GetProperty("messages")[0].GetProperty("content").GetString();
@@ -222,7 +222,7 @@ public class ConformanceTests
         Assert.StartsWith("Thanks, the tool result is in", body.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
         if (kind == "anthropic")
         {
-            using var upstream = JsonDocument.Parse(test.Simulator.Stats.LastChatRequest!.Value.Body);
+            using var upstream = JsonDocument.Parse(test.Simulator.Stats.LastChatRequest!.Body);
             var messages = upstream.RootElement.GetProperty("messages");
             Assert.Equal("tool_use", messages[1].GetProperty("content")[0].GetProperty("type").GetString());
             Assert.Equal("Oslo", messages[1].GetProperty("content")[0].GetProperty("input").GetProperty("city").GetString());
@@ -324,6 +324,30 @@ public class ConformanceTests
         Assert.NotNull(streamed.Error);
         Assert.Equal("server_error", streamed.Error!.Value.GetProperty("type").GetString());
         Assert.False(string.IsNullOrEmpty(streamed.Content));
+    }
+
+    [Fact]
+    public async Task AzureIsAddressedByDeploymentWithItsOwnKeyHeader()
+    {
+        await using var test = await Start("azure-openai");
+        var (status, _, _) = await Post(test, """{"model":"m","messages":[{"role":"user","content":"Hello"}]}""", ("authorization", "Bearer client-key"));
+        Assert.Equal(HttpStatusCode.OK, status);
+        var upstream = test.Simulator.Stats.LastChatRequest!;
+        Assert.Equal("/openai/deployments/sim-large/chat/completions?api-version=2024-10-21", upstream.Target);
+        Assert.Equal(TestGateway.ProviderKey, upstream.Headers["api-key"]);
+        Assert.False(upstream.Headers.ContainsKey("authorization"));
+    }
+
+    [Fact]
+    public async Task StreamUsageCanBeTurnedOffForServersWithoutStreamOptions()
+    {
+        await using var test = await TestGateway.StartAsync("""
+            { "providers": { "old": { "kind": "openai-compatible", "baseUrl": "{SIM}", "streamUsage": false } }, "models": { "*": { "provider": "old" } } }
+            """);
+        var streamed = await Stream(test, """{"model":"m","stream":true,"messages":[{"role":"user","content":"Hello"}]}""");
+        Assert.True(streamed.Done);
+        Assert.Null(streamed.Usage);
+        Assert.DoesNotContain("stream_options", test.Simulator.Stats.LastChatRequest!.Body);
     }
 
     [Fact]

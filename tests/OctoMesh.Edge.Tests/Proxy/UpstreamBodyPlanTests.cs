@@ -12,7 +12,7 @@ public class UpstreamBodyPlanTests
         Assert.Equal(InspectError.None, RequestInspector.Inspect(bytes, ApiOperation.ChatCompletions, out var request));
         var edits = new BodyEdit[2];
         var modelJson = upstreamModel is null ? null : Encoding.UTF8.GetBytes(JsonSerializer.Serialize(upstreamModel, TestJson.Default.String));
-        var count = UpstreamBodyPlan.Build(request, modelJson, edits, out var strip);
+        var count = UpstreamBodyPlan.Build(request, modelJson, askForUsage: true, edits, out var strip);
         using var content = new SplicedContent(bytes, edits, count);
         var spliced = await content.ReadAsByteArrayAsync();
         Assert.Equal(spliced.Length, content.Headers.ContentLength);

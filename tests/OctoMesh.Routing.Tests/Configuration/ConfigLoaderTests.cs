@@ -77,7 +77,7 @@ public class ConfigLoaderTests
         [
             "$.extra: unknown field. Fix: remove it; the fields here are urls, providers, models, clientKeys, limits.",
             "$.providers.openai.baseurl: unknown field. Fix: write it as 'baseUrl'.",
-            "$.providers.openai.kind: unknown provider kind 'opnai'. Fix: use one of openai, openai-compatible, anthropic, gemini, sim.",
+            "$.providers.openai.kind: unknown provider kind 'opnai'. Fix: use one of openai, openai-compatible, azure-openai, anthropic, gemini, sim.",
             "$.providers.Bad Name: provider name 'Bad Name' has characters other than a-z, 0-9, '-' and '_'. Fix: rename it, e.g. 'openai' or 'local-vllm'.",
             "$.providers.local.baseUrl: 'ftp://host/v1' is not an http(s) URL without query or fragment. Fix: write the API root, e.g. \"https://api.openai.com/v1\".",
             "$.providers.local.http: unknown HTTP version '3'. Fix: use \"1.1\" or \"2\" (h2c over plain http, ALPN over https).",
@@ -144,7 +144,7 @@ public class ConfigLoaderTests
     public void ProviderKindsNotYetServedAreRefusedPlainly()
     {
         Assert.Equal(
-            ["$.providers.g.kind: provider kind 'gemini' is not supported by this version. Fix: use openai, openai-compatible, anthropic or sim."],
+            ["$.providers.g.kind: provider kind 'gemini' is not supported by this version. Fix: use openai, openai-compatible, azure-openai, anthropic or sim."],
             Errors("""{ "providers": { "g": { "kind": "gemini", "baseUrl": "https://generativelanguage.googleapis.com/v1beta" } }, "models": { "*": { "provider": "g" } } }"""));
     }
 
@@ -163,6 +163,28 @@ public class ConfigLoaderTests
             "$.providers.claude.apiKey: missing; Anthropic requires a key. Fix: add \"apiKey\": \"${ANTHROPIC_API_KEY}\".",
             "$.providers.claude.defaultMaxTokens: 0 is out of range. Fix: write a whole number of tokens from 1 to 1000000.",
         ], Errors("""{ "providers": { "claude": { "kind": "anthropic", "defaultMaxTokens": 0 } }, "models": { "*": { "provider": "claude" } } }"""));
+    }
+
+    [Fact]
+    public void AzureTakesAnApiVersionAndOthersDoNot()
+    {
+        var result = Load("""
+            { "providers": { "az": { "kind": "azure-openai", "baseUrl": "https://r.openai.azure.com", "apiKey": "${OPENAI_API_KEY}" } }, "models": { "*": { "provider": "az" } } }
+            """);
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        Assert.Equal(ProviderConfig.DefaultAzureApiVersion, result.Config!.Providers["az"].ApiVersion);
+
+        Assert.Equal(
+        [
+            "$.providers.az.apiVersion: '2024 10' is not an API version. Fix: write e.g. \"2024-10-21\".",
+            "$.providers.local.apiVersion: only Azure OpenAI providers take an apiVersion. Fix: remove it.",
+            "$.providers.local.streamUsage: expected true or false, got 'no'. Fix: write false for servers that reject stream_options, else leave it out.",
+        ], Errors("""
+            { "providers": {
+                "az": { "kind": "azure-openai", "baseUrl": "https://r.openai.azure.com", "apiKey": "${OPENAI_API_KEY}", "apiVersion": "2024 10" },
+                "local": { "kind": "openai-compatible", "baseUrl": "http://127.0.0.1:8000/v1", "apiVersion": "1", "streamUsage": "no" } },
+              "models": { "*": { "provider": "az" } } }
+            """));
     }
 
     [Fact]

@@ -1,13 +1,16 @@
 using Microsoft.AspNetCore.Http;
 using OctoMesh.Edge.Proxy;
 using OctoMesh.Routing;
+using OctoMesh.Routing.Configuration;
 
 namespace OctoMesh.Edge.Providers.OpenAI;
 
 /// <summary>
-/// OpenAI and every OpenAI-compatible server (vLLM, Ollama, Groq, …): the fast path. The client's
+/// OpenAI, Azure OpenAI and every OpenAI-compatible server (vLLM, Ollama, Groq, …): the fast path. The client's
 /// body goes upstream spliced, not re-serialised, and the answer comes back byte for byte, except
-/// the usage chunk the gateway asked for on the client's behalf.
+/// the usage chunk the gateway asked for on the client's behalf. Provider differences are data
+/// (<see cref="ProviderConfig"/>): Azure's deployment path and <c>api-key</c> header, and whether the
+/// server accepts <c>stream_options</c>.
 /// </summary>
 internal sealed class OpenAIAdapter : IProviderAdapter
 {
@@ -18,12 +21,27 @@ internal sealed class OpenAIAdapter : IProviderAdapter
     {
         unsupported = null;
         var edits = new BodyEdit[2];
-        var editCount = UpstreamBodyPlan.Build(inspected, target.UpstreamModelJson, edits, out var stripUsageChunk);
+        var editCount = UpstreamBodyPlan.Build(inspected, target.UpstreamModelJson, provider.Config.StreamUsage, edits, out var stripUsageChunk);
         context = new ForwardContext(operation, inspected.Stream, inspected.IncludeUsage, stripUsageChunk);
-        var request = provider.CreateRequest(operation == ApiOperation.Embeddings ? provider.EmbeddingsEndpoint! : provider.ChatEndpoint,
-            new SplicedContent(body.Memory, edits, editCount));
-        request.Headers.Authorization = provider.BearerAuthorization;
+        var endpoint = provider.Config.Kind == ProviderKind.AzureOpenAI
+            ? provider.EndpointFor(operation == ApiOperation.Embeddings, target.UpstreamModel ?? ClientModel(body, inspected))
+            : provider.EndpointFor(operation == ApiOperation.Embeddings, "");
+        var request = provider.CreateRequest(endpoint, new SplicedContent(body.Memory, edits, editCount));
+        if (provider.Config.Kind == ProviderKind.AzureOpenAI)
+        {
+            request.Headers.TryAddWithoutValidation("api-key", provider.Config.ApiKey);
+        }
+        else
+        {
+            request.Headers.Authorization = provider.BearerAuthorization;
+        }
         return request;
+    }
+
+    private static string ClientModel(BodyBuffer body, in InspectedRequest inspected)
+    {
+        Span<char> name = stackalloc char[RequestInspector.MaxModelBytes];
+        return new string(name[..RequestInspector.CopyModel(body.Span, inspected, name)]);
     }
 
     public async Task<(ProxyOutcome Outcome, TokenUsage? Usage)> SendResponseAsync(HttpResponseMessage upstream, HttpResponse client, ForwardContext context,
