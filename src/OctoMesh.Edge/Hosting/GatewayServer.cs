@@ -75,6 +75,7 @@ public sealed class GatewayServer : IAsyncDisposable
 
         app.Map("/v1/chat/completions", context => proxy.HandleAsync(context, ApiOperation.ChatCompletions));
         app.Map("/v1/embeddings", context => proxy.HandleAsync(context, ApiOperation.Embeddings));
+        app.Map("/v1/messages", context => proxy.HandleAsync(context, ApiOperation.Messages));
         app.MapGet("/v1/models", proxy.ListModelsAsync);
         app.MapGet("/healthz", static context => WriteStatusAsync(context.Response, 200, "ok"));
         // Not ready while stopping, so a load balancer stops sending before the listener closes.
@@ -82,7 +83,7 @@ public sealed class GatewayServer : IAsyncDisposable
             ? WriteStatusAsync(context.Response, 503, "stopping")
             : WriteStatusAsync(context.Response, 200, "ready"));
         app.MapFallback(static context => OpenAIError.WriteAsync(context.Response, StatusCodes.Status404NotFound,
-            $"Unknown request URL: {context.Request.Method} {context.Request.Path}. This gateway serves /v1/chat/completions, /v1/embeddings and /v1/models.",
+            $"Unknown request URL: {context.Request.Method} {context.Request.Path}. This gateway serves /v1/chat/completions, /v1/embeddings, /v1/messages and /v1/models.",
             OpenAIError.InvalidRequest, code: "unknown_url"));
     }
 

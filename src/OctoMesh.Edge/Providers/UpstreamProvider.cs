@@ -42,8 +42,19 @@ internal sealed class UpstreamProvider : IDisposable
         }, disposeHandler: true);
     }
 
-    /// <summary>Speaks this provider's wire format.</summary>
+    /// <summary>Speaks this provider's wire format to OpenAI-format clients.</summary>
     public IProviderAdapter Adapter { get; }
+
+    /// <summary>The adapter for a client operation: OpenAI-format clients get <see cref="Adapter"/>; Anthropic clients the pass-through or the bridge.</summary>
+    public IProviderAdapter AdapterFor(Proxy.ApiOperation operation) => operation switch
+    {
+        Proxy.ApiOperation.Messages => Config.Kind switch
+        {
+            ProviderKind.Anthropic => Anthropic.AnthropicPassThroughAdapter.Instance,
+            _ => OpenAI.MessagesOverOpenAIAdapter.Instance,
+        },
+        _ => Adapter,
+    };
 
     /// <summary>
     /// Where a request for <paramref name="model"/> goes. Azure OpenAI addresses a deployment by path,

@@ -1,8 +1,12 @@
 namespace OctoMesh.Edge.Proxy;
 
-/// <summary>The OpenAI-format operations the front door accepts.</summary>
+/// <summary>The operations the front door accepts, each in its client's API format.</summary>
 internal enum ApiOperation
 {
+    /// <summary>OpenAI <c>POST /v1/chat/completions</c>.</summary>
     ChatCompletions,
+    /// <summary>OpenAI <c>POST /v1/embeddings</c>.</summary>
     Embeddings,
+    /// <summary>Anthropic <c>POST /v1/messages</c>: errors and answers in Anthropic's format.</summary>
+    Messages,
 }

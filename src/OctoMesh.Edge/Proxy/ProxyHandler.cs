@@ -11,14 +11,16 @@ using OctoMesh.Routing;
 namespace OctoMesh.Edge.Proxy;
 
 /// <summary>
-/// The OpenAI-format proxy path for <c>/v1/chat/completions</c> and <c>/v1/embeddings</c>.
+/// The proxy path for <c>/v1/chat/completions</c> and <c>/v1/embeddings</c> (OpenAI's format) and
+/// <c>/v1/messages</c> (Anthropic's); every error is written in the client's format.
 /// <list type="number">
 /// <item>Request id: the client's <c>x-request-id</c>, or a new one; returned either way.</item>
 /// <item>Admission: the client key, hashed and compared in constant time.</item>
 /// <item>Body: read into pooled memory, 413 past the limit.</item>
 /// <item>Inspect: one <see cref="System.Text.Json.Utf8JsonReader"/> pass; 400 with the field at fault.</item>
 /// <item>Route: the alias table gives the provider and upstream model; 404 for an unknown model.</item>
-/// <item>Forward: the body spliced, not re-serialised; 502 when the upstream cannot be reached, 504 when it is too slow.</item>
+/// <item>Forward: the provider's adapter for this client format builds the request (spliced, or translated);
+/// 502 when the upstream cannot be reached, 504 when it is too slow.</item>
 /// <item>Stream back: status, allowed headers and body as they arrive; usage read on the way.</item>
 /// </list>
 /// </summary>
@@ -44,7 +46,7 @@ internal sealed class ProxyHandler
     /// <summary><c>GET /v1/models</c>: the exact aliases (patterns such as <c>gpt-*</c> cannot be listed).</summary>
     public async Task ListModelsAsync(HttpContext context)
     {
-        if (await AdmitAsync(context))
+        if (await AdmitAsync(context, ApiOperation.ChatCompletions))
         {
             context.Response.ContentType = "application/json";
             context.Response.ContentLength = _modelList.Length;
@@ -53,7 +55,7 @@ internal sealed class ProxyHandler
     }
 
     /// <summary>Checks the client key when keys are configured; answers 401 and returns false when it is wrong.</summary>
-    private async ValueTask<bool> AdmitAsync(HttpContext context)
+    private async ValueTask<bool> AdmitAsync(HttpContext context, ApiOperation operation)
     {
         var headers = context.Request.Headers;
         if (!_runtime.Keys.IsEnabled
@@ -61,9 +63,8 @@ internal sealed class ProxyHandler
         {
             return true;
         }
-        await OpenAIError.WriteAsync(context.Response, StatusCodes.Status401Unauthorized,
-            "Incorrect or missing API key. Send your OctoMesh key as 'Authorization: Bearer <key>'.",
-            OpenAIError.InvalidRequest, code: "invalid_api_key");
+        await ClientError.WriteAsync(context.Response, operation, StatusCodes.Status401Unauthorized,
+            "Incorrect or missing API key. Send your OctoMesh key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.", code: "invalid_api_key");
         return false;
     }
 
@@ -81,21 +82,20 @@ internal sealed class ProxyHandler
         if (!HttpMethods.IsPost(request.Method))
         {
             response.Headers.Allow = "POST";
-            await OpenAIError.WriteAsync(response, StatusCodes.Status405MethodNotAllowed,
-                $"{request.Path} accepts POST only.", OpenAIError.InvalidRequest, code: "method_not_allowed");
+            await ClientError.WriteAsync(response, operation, StatusCodes.Status405MethodNotAllowed,
+                $"{request.Path} accepts POST only.", code: "method_not_allowed");
             return;
         }
 
         // Step 2: admission.
-        if (!await AdmitAsync(context))
+        if (!await AdmitAsync(context, operation))
         {
             return;
         }
         if (request.Headers.ContentEncoding is { Count: > 0 } encoding && encoding.ToString() != "identity")
         {
-            await OpenAIError.WriteAsync(response, StatusCodes.Status415UnsupportedMediaType,
-                "Compressed request bodies are not accepted. Send the JSON body without Content-Encoding.",
-                OpenAIError.InvalidRequest, code: "unsupported_content_encoding");
+            await ClientError.WriteAsync(response, operation, StatusCodes.Status415UnsupportedMediaType,
+                "Compressed request bodies are not accepted. Send the JSON body without Content-Encoding.", code: "unsupported_content_encoding");
             return;
         }
 
@@ -117,15 +117,14 @@ internal sealed class ProxyHandler
         }
         if (status == BodyReadStatus.TooLarge)
         {
-            await OpenAIError.WriteAsync(response, StatusCodes.Status413PayloadTooLarge,
-                $"The request body is larger than the {_runtime.Limits.MaxBodyBytes} bytes this gateway accepts.",
-                OpenAIError.InvalidRequest, code: "request_too_large");
+            await ClientError.WriteAsync(response, operation, StatusCodes.Status413PayloadTooLarge,
+                $"The request body is larger than the {_runtime.Limits.MaxBodyBytes} bytes this gateway accepts.", code: "request_too_large");
             return;
         }
         if (body is null)
         {
-            await OpenAIError.WriteAsync(response, StatusCodes.Status400BadRequest,
-                "The request body is empty. Send a JSON object.", OpenAIError.InvalidRequest, code: "invalid_json");
+            await ClientError.WriteAsync(response, operation, StatusCodes.Status400BadRequest,
+                "The request body is empty. Send a JSON object.", code: "invalid_json");
             return;
         }
 
@@ -135,27 +134,27 @@ internal sealed class ProxyHandler
             var error = RequestInspector.Inspect(body.Span, operation, out var inspected);
             if (error != InspectError.None)
             {
-                await OpenAIError.WriteAsync(response, StatusCodes.Status400BadRequest, RequestInspector.Describe(error, inspected),
-                    OpenAIError.InvalidRequest, inspected.ErrorParam, error == InspectError.InvalidJson ? "invalid_json" : null);
+                await ClientError.WriteAsync(response, operation, StatusCodes.Status400BadRequest, RequestInspector.Describe(error, inspected),
+                    inspected.ErrorParam, error == InspectError.InvalidJson ? "invalid_json" : null);
                 return;
             }
 
             // Step 5: route.
             if (!TryResolve(body, inspected, out var target))
             {
-                await OpenAIError.WriteAsync(response, StatusCodes.Status404NotFound,
+                await ClientError.WriteAsync(response, operation, StatusCodes.Status404NotFound,
                     $"The model '{ModelName(body, inspected)}' does not exist on this gateway. GET /v1/models lists the models it serves.",
-                    OpenAIError.InvalidRequest, "model", "model_not_found");
+                    "model", "model_not_found");
                 return;
             }
             var provider = _runtime.Providers[target.ProviderIndex];
 
             // Step 6: forward.
-            var adapter = provider.Adapter;
+            var adapter = provider.AdapterFor(operation);
             using var upstreamRequest = adapter.CreateRequest(provider, operation, body, inspected, target, out var forward, out var unsupported);
             if (upstreamRequest is null)
             {
-                await OpenAIError.WriteAsync(response, StatusCodes.Status400BadRequest, unsupported!, OpenAIError.InvalidRequest, code: "unsupported_by_provider");
+                await ClientError.WriteAsync(response, operation, StatusCodes.Status400BadRequest, unsupported!, code: "unsupported_by_provider");
                 return;
             }
             CopyRequestHeaders(request.Headers, upstreamRequest);
@@ -176,17 +175,16 @@ internal sealed class ProxyHandler
             catch (OperationCanceledException)
             {
                 Log.UpstreamTimeout(_logger, requestId, provider.Name);
-                await OpenAIError.WriteAsync(response, StatusCodes.Status504GatewayTimeout,
+                await ClientError.WriteAsync(response, operation, StatusCodes.Status504GatewayTimeout,
                     $"The upstream provider '{provider.Name}' did not answer within {provider.Config.Timeouts.FirstByte.TotalSeconds:0.###} s.",
-                    OpenAIError.Upstream, code: "upstream_timeout");
+                    code: "upstream_timeout");
                 return;
             }
             catch (HttpRequestException e)
             {
                 Log.UpstreamUnreachable(_logger, requestId, provider.Name, e.HttpRequestError.ToString());
-                await OpenAIError.WriteAsync(response, StatusCodes.Status502BadGateway,
-                    $"The upstream provider '{provider.Name}' could not be reached ({e.HttpRequestError}).",
-                    OpenAIError.Upstream, code: "upstream_unreachable");
+                await ClientError.WriteAsync(response, operation, StatusCodes.Status502BadGateway,
+                    $"The upstream provider '{provider.Name}' could not be reached ({e.HttpRequestError}).", code: "upstream_unreachable");
                 return;
             }
 
@@ -236,11 +234,12 @@ internal sealed class ProxyHandler
         return Guid.NewGuid().ToString("N");
     }
 
+    /// <summary>Copies the client's headers that may cross; a header the adapter set already (a provider key, an API version) wins.</summary>
     private static void CopyRequestHeaders(IHeaderDictionary from, HttpRequestMessage to)
     {
         foreach (var (name, values) in from)
         {
-            if (!HeaderPolicy.ForwardToUpstream(name))
+            if (!HeaderPolicy.ForwardToUpstream(name) || to.Headers.Contains(name))
             {
                 continue;
             }

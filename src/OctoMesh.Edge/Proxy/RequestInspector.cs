@@ -122,9 +122,14 @@ internal static class RequestInspector
         {
             return Fail(ref request, InspectError.MissingField, "model");
         }
-        if (operation == ApiOperation.ChatCompletions && (seen & Field.Messages) == 0)
+        if (operation is ApiOperation.ChatCompletions or ApiOperation.Messages && (seen & Field.Messages) == 0)
         {
             return Fail(ref request, InspectError.MissingField, "messages");
+        }
+        // Anthropic requires max_tokens; refusing here gives the same answer whichever provider serves the call.
+        if (operation == ApiOperation.Messages && (seen & Field.MaxTokens) == 0)
+        {
+            return Fail(ref request, InspectError.MissingField, "max_tokens");
         }
         if (operation == ApiOperation.Embeddings && (seen & Field.Input) == 0)
         {
@@ -142,6 +147,11 @@ internal static class RequestInspector
         }
         if (reader.ValueTextEquals("messages"u8)) return Field.Messages;
         if (reader.ValueTextEquals("stream"u8)) return Field.Stream;
+        if (operation == ApiOperation.Messages)
+        {
+            if (reader.ValueTextEquals("max_tokens"u8)) return Field.MaxTokens;
+            return reader.ValueTextEquals("tools"u8) ? Field.Tools : Field.None;
+        }
         if (reader.ValueTextEquals("stream_options"u8)) return Field.StreamOptions;
         if (reader.ValueTextEquals("max_tokens"u8)) return Field.MaxTokens;
         if (reader.ValueTextEquals("max_completion_tokens"u8)) return Field.MaxCompletionTokens;

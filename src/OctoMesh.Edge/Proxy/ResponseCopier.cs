@@ -15,10 +15,6 @@ internal sealed class ResponseCopier
     private const int TailBytes = 4096;
 
     private static readonly StreamPipeReaderOptions s_readerOptions = new(bufferSize: 16 * 1024, minimumReadSize: 2048, leaveOpen: true);
-    private static readonly byte[] s_cutEvent = OpenAIError.SerializeEvent(
-        "The upstream provider's stream ended before it was complete.", OpenAIError.Upstream, "upstream_stream_cut");
-    private static readonly byte[] s_timeoutEvent = OpenAIError.SerializeEvent(
-        "The upstream provider did not finish in time.", OpenAIError.Upstream, "upstream_timeout");
 
     private readonly SseStreamHandler _handler;
     private ArrayBufferWriter<byte>? _scratch;
@@ -60,7 +56,7 @@ internal sealed class ResponseCopier
 
         if ((outcome is ProxyOutcome.UpstreamCut or ProxyOutcome.UpstreamTimeout) && !handler.IsFailed)
         {
-            await TryWriteAsync(client, outcome == ProxyOutcome.UpstreamCut ? s_cutEvent : s_timeoutEvent);
+            await TryWriteAsync(client, handler.FailureEvent(outcome));
         }
         return (outcome, handler.Usage);
     }

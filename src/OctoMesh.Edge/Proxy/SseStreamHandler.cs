@@ -19,4 +19,15 @@ internal abstract class SseStreamHandler
 
     /// <summary>Handles one complete event. <paramref name="data"/> is its data, joined; empty when it has none.</summary>
     public abstract void Handle(in SseEvent sseEvent, ReadOnlySpan<byte> data, PipeWriter client);
+
+    /// <summary>
+    /// The event that ends the stream when the upstream breaks, stops early or times out after the first
+    /// byte: an OpenAI error event unless the client speaks another format.
+    /// </summary>
+    public virtual byte[] FailureEvent(ProxyOutcome outcome) => outcome == ProxyOutcome.UpstreamTimeout ? s_timeoutEvent : s_cutEvent;
+
+    private static readonly byte[] s_cutEvent = OpenAIError.SerializeEvent(
+        "The upstream provider's stream ended before it was complete.", OpenAIError.Upstream, "upstream_stream_cut");
+    private static readonly byte[] s_timeoutEvent = OpenAIError.SerializeEvent(
+        "The upstream provider did not finish in time.", OpenAIError.Upstream, "upstream_timeout");
 }

@@ -129,9 +129,15 @@ internal static class UsageReader
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray);
     }
 
+    /// <summary>
+    /// Reads a usage object in OpenAI's names, or in Anthropic's (<c>input_tokens</c>, cache reads and
+    /// writes apart, <c>output_tokens</c>), which is converted to OpenAI's terms.
+    /// </summary>
     private static TokenUsage ReadUsage(ref Utf8JsonReader reader)
     {
         int prompt = 0, completion = 0, total = 0, cached = 0, reasoning = 0;
+        int input = 0, cacheWrite = 0, cacheRead = 0, output = 0;
+        var anthropic = false;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("prompt_tokens"u8)) prompt = ReadInt(ref reader);
@@ -139,13 +145,19 @@ internal static class UsageReader
             else if (reader.ValueTextEquals("total_tokens"u8)) total = ReadInt(ref reader);
             else if (reader.ValueTextEquals("prompt_tokens_details"u8)) cached = ReadDetail(ref reader, "cached_tokens"u8);
             else if (reader.ValueTextEquals("completion_tokens_details"u8)) reasoning = ReadDetail(ref reader, "reasoning_tokens"u8);
+            else if (reader.ValueTextEquals("input_tokens"u8)) { input = ReadInt(ref reader); anthropic = true; }
+            else if (reader.ValueTextEquals("output_tokens"u8)) { output = ReadInt(ref reader); anthropic = true; }
+            else if (reader.ValueTextEquals("cache_creation_input_tokens"u8)) cacheWrite = ReadInt(ref reader);
+            else if (reader.ValueTextEquals("cache_read_input_tokens"u8)) cacheRead = ReadInt(ref reader);
             else
             {
                 reader.Read();
                 reader.TrySkip();
             }
         }
-        return new TokenUsage(prompt, completion, total, cached, reasoning);
+        return anthropic
+            ? Providers.Anthropic.AnthropicUsage.ToOpenAI(input, cacheWrite, cacheRead, output)
+            : new TokenUsage(prompt, completion, total, cached, reasoning);
     }
 
     private static int ReadInt(ref Utf8JsonReader reader)

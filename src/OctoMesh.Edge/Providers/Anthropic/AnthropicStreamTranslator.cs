@@ -39,41 +39,41 @@ internal sealed class AnthropicStreamTranslator(bool includeUsage) : SseStreamHa
         {
             return;
         }
-        var fields = ReadFields(data);
+        var fields = AnthropicEvent.Read(data);
         switch (fields.Type)
         {
-            case EventType.MessageStart:
+            case AnthropicEventType.MessageStart:
                 _head = Head(fields.Id, fields.Model);
                 AddUsage(fields);
                 WriteChunk(client, s_roleDelta, ReadOnlySpan<byte>.Empty);
                 break;
 
-            case EventType.ContentBlockStart when fields.BlockIsToolUse:
+            case AnthropicEventType.ContentBlockStart when fields.BlockIsToolUse:
                 SetToolIndex(fields.Index, _toolCalls);
                 WriteToolStart(client, _toolCalls++, fields.ToolId, fields.ToolName);
                 break;
 
-            case EventType.ContentBlockStart:
+            case AnthropicEventType.ContentBlockStart:
                 SetToolIndex(fields.Index, -1);
                 break;
 
-            case EventType.ContentBlockDelta when fields.DeltaKind == DeltaKind.Text:
+            case AnthropicEventType.ContentBlockDelta when fields.DeltaKind == AnthropicDeltaKind.Text:
                 WriteTextDelta(client, fields.Text);
                 break;
 
-            case EventType.ContentBlockDelta when fields.DeltaKind == DeltaKind.InputJson && !fields.Text.IsEmpty:
+            case AnthropicEventType.ContentBlockDelta when fields.DeltaKind == AnthropicDeltaKind.InputJson && !fields.Text.IsEmpty:
                 if (ToolIndex(fields.Index) is var tool and >= 0)
                 {
                     WriteArgumentsDelta(client, tool, fields.Text);
                 }
                 break;
 
-            case EventType.MessageDelta:
+            case AnthropicEventType.MessageDelta:
                 AddUsage(fields);
                 WriteChunk(client, "{}"u8, AnthropicUsage.FinishReason(fields.StopReason));
                 break;
 
-            case EventType.MessageStop:
+            case AnthropicEventType.MessageStop:
                 Usage = AnthropicUsage.ToOpenAI(_input, _cacheWrite, _cacheRead, _output);
                 if (includeUsage)
                 {
@@ -83,7 +83,7 @@ internal sealed class AnthropicStreamTranslator(bool includeUsage) : SseStreamHa
                 IsComplete = true;
                 break;
 
-            case EventType.Error:
+            case AnthropicEventType.Error:
                 Usage = AnthropicUsage.ToOpenAI(_input, _cacheWrite, _cacheRead, _output);
                 var (_, type, code) = AnthropicUsage.ToOpenAIError(500, fields.ErrorType);
                 client.Write(OpenAIError.SerializeEvent(fields.ErrorMessage ?? "The upstream provider reported an error.", type, code));
@@ -92,146 +92,8 @@ internal sealed class AnthropicStreamTranslator(bool includeUsage) : SseStreamHa
         }
     }
 
-    private enum EventType { Other, MessageStart, ContentBlockStart, ContentBlockDelta, MessageDelta, MessageStop, Error }
-
-    private enum DeltaKind { Other, Text, InputJson }
-
-    /// <summary>The fields of one event; the spans are raw JSON string contents inside the event's data.</summary>
-    private ref struct Fields
-    {
-        public EventType Type;
-        public int Index;
-        public bool BlockIsToolUse;
-        public DeltaKind DeltaKind;
-        public ReadOnlySpan<byte> Text;
-        public ReadOnlySpan<byte> Id;
-        public ReadOnlySpan<byte> Model;
-        public ReadOnlySpan<byte> ToolId;
-        public ReadOnlySpan<byte> ToolName;
-        public ReadOnlySpan<byte> StopReason;
-        public int Input, CacheWrite, CacheRead, Output;
-        public bool HasInput, HasCacheWrite, HasCacheRead, HasOutput;
-        public string? ErrorType;
-        public string? ErrorMessage;
-    }
-
-    private static Fields ReadFields(ReadOnlySpan<byte> data)
-    {
-        var fields = new Fields();
-        var reader = new Utf8JsonReader(data);
-        try
-        {
-            if (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
-            {
-                ReadObject(ref reader, ref fields, Scope.Event);
-            }
-        }
-        catch (JsonException)
-        {
-            fields.Type = EventType.Other;
-        }
-        return fields;
-    }
-
-    private enum Scope { Event, Message, Block, Delta, Usage, Error }
-
-    /// <summary>Walks one object; the reader stands on its StartObject and ends on its EndObject.</summary>
-    private static void ReadObject(ref Utf8JsonReader reader, ref Fields fields, Scope scope)
-    {
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            var name = reader.ValueSpan;
-            reader.Read();
-            if (reader.TokenType == JsonTokenType.StartObject)
-            {
-                Scope? inner = null;
-                if (scope == Scope.Event && name.SequenceEqual("message"u8)) inner = Scope.Message;
-                else if (scope == Scope.Event && name.SequenceEqual("content_block"u8)) inner = Scope.Block;
-                else if (scope == Scope.Event && name.SequenceEqual("delta"u8)) inner = Scope.Delta;
-                else if (scope is Scope.Event or Scope.Message && name.SequenceEqual("usage"u8)) inner = Scope.Usage;
-                else if (scope == Scope.Event && name.SequenceEqual("error"u8)) inner = Scope.Error;
-                if (inner is { } next)
-                {
-                    ReadObject(ref reader, ref fields, next);
-                }
-                else
-                {
-                    reader.Skip();
-                }
-                continue;
-            }
-            if (reader.TokenType == JsonTokenType.StartArray)
-            {
-                reader.Skip();
-                continue;
-            }
-            ReadValue(ref reader, ref fields, scope, name);
-        }
-    }
-
-    private static void ReadValue(ref Utf8JsonReader reader, ref Fields fields, Scope scope, ReadOnlySpan<byte> name)
-    {
-        var isString = reader.TokenType == JsonTokenType.String;
-        switch (scope)
-        {
-            case Scope.Event when name.SequenceEqual("type"u8) && isString:
-                fields.Type = reader.ValueSpan switch
-                {
-                    var t when t.SequenceEqual("message_start"u8) => EventType.MessageStart,
-                    var t when t.SequenceEqual("content_block_start"u8) => EventType.ContentBlockStart,
-                    var t when t.SequenceEqual("content_block_delta"u8) => EventType.ContentBlockDelta,
-                    var t when t.SequenceEqual("message_delta"u8) => EventType.MessageDelta,
-                    var t when t.SequenceEqual("message_stop"u8) => EventType.MessageStop,
-                    var t when t.SequenceEqual("error"u8) => EventType.Error,
-                    _ => EventType.Other,
-                };
-                break;
-            case Scope.Event when name.SequenceEqual("index"u8) && reader.TokenType == JsonTokenType.Number:
-                fields.Index = reader.GetInt32();
-                break;
-            case Scope.Message when isString && name.SequenceEqual("id"u8):
-                fields.Id = reader.ValueSpan;
-                break;
-            case Scope.Message when isString && name.SequenceEqual("model"u8):
-                fields.Model = reader.ValueSpan;
-                break;
-            case Scope.Block when isString && name.SequenceEqual("type"u8):
-                fields.BlockIsToolUse = reader.ValueSpan.SequenceEqual("tool_use"u8);
-                break;
-            case Scope.Block when isString && name.SequenceEqual("id"u8):
-                fields.ToolId = reader.ValueSpan;
-                break;
-            case Scope.Block when isString && name.SequenceEqual("name"u8):
-                fields.ToolName = reader.ValueSpan;
-                break;
-            case Scope.Delta when isString && name.SequenceEqual("type"u8):
-                fields.DeltaKind = reader.ValueSpan.SequenceEqual("text_delta"u8) ? DeltaKind.Text
-                    : reader.ValueSpan.SequenceEqual("input_json_delta"u8) ? DeltaKind.InputJson
-                    : DeltaKind.Other;
-                break;
-            case Scope.Delta when isString && (name.SequenceEqual("text"u8) || name.SequenceEqual("partial_json"u8)):
-                fields.Text = reader.ValueSpan;
-                break;
-            case Scope.Delta when isString && name.SequenceEqual("stop_reason"u8):
-                fields.StopReason = reader.ValueSpan;
-                break;
-            case Scope.Usage when reader.TokenType == JsonTokenType.Number:
-                if (name.SequenceEqual("input_tokens"u8)) { fields.Input = reader.GetInt32(); fields.HasInput = true; }
-                else if (name.SequenceEqual("cache_creation_input_tokens"u8)) { fields.CacheWrite = reader.GetInt32(); fields.HasCacheWrite = true; }
-                else if (name.SequenceEqual("cache_read_input_tokens"u8)) { fields.CacheRead = reader.GetInt32(); fields.HasCacheRead = true; }
-                else if (name.SequenceEqual("output_tokens"u8)) { fields.Output = reader.GetInt32(); fields.HasOutput = true; }
-                break;
-            case Scope.Error when isString && name.SequenceEqual("type"u8):
-                fields.ErrorType = reader.GetString();
-                break;
-            case Scope.Error when isString && name.SequenceEqual("message"u8):
-                fields.ErrorMessage = reader.GetString();
-                break;
-        }
-    }
-
     /// <summary>message_start carries the input usage; message_delta the output (and, in newer versions, cumulative input).</summary>
-    private void AddUsage(in Fields fields)
+    private void AddUsage(in AnthropicEvent fields)
     {
         if (fields.HasInput) _input = fields.Input;
         if (fields.HasCacheWrite) _cacheWrite = fields.CacheWrite;
