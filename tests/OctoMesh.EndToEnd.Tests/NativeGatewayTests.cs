@@ -19,15 +19,22 @@ public sealed class NativeGatewayTests : IAsyncLifetime
         _configPath = Path.Combine(Path.GetTempPath(), $"octomesh-e2e-{Guid.NewGuid():N}.json");
         await File.WriteAllTextAsync(_configPath, $$"""
             {
-              // The simulator stands in for a provider; only configuration chooses upstream URLs.
-              "providers": { "upstream": { "kind": "openai-compatible", "baseUrl": "{{_sim.Address}}v1" } },
+              // The simulator stands in for every provider kind; only configuration chooses upstream URLs.
+              "providers": {
+                "upstream": { "kind": "openai-compatible", "baseUrl": "{{_sim.Address}}v1" },
+                "anthro": { "kind": "anthropic", "baseUrl": "{{_sim.Address}}v1", "apiKey": "${E2E_PROVIDER_KEY}" },
+                "azure": { "kind": "azure-openai", "baseUrl": "{{_sim.Address}}", "apiKey": "${E2E_PROVIDER_KEY}" },
+              },
               "models": {
                 "fast": { "provider": "upstream", "model": "sim-small" },
+                "claude": { "provider": "anthro", "model": "sim-large" },
+                "azure-gpt": { "provider": "azure", "model": "sim-medium" },
                 "embed": { "provider": "upstream", "model": "text-embedding-3-small" },
               },
             }
             """);
-        _gateway = await OctoMeshProcess.StartAsync("serve", "--config", _configPath, "--urls", "http://127.0.0.1:0");
+        _gateway = await OctoMeshProcess.StartAsync([new("E2E_PROVIDER_KEY", "sk-e2e-provider-key")],
+            "serve", "--config", _configPath, "--urls", "http://127.0.0.1:0");
     }
 
     public async Task DisposeAsync()
@@ -67,18 +74,39 @@ public sealed class NativeGatewayTests : IAsyncLifetime
         Assert.EndsWith("data: [DONE]\n\n", sse);
     }
 
-    [Fact]
-    public async Task OfficialOpenAINodeSdkWorks()
+    private static async Task<string> NodeAsync(string script, params string[] args)
     {
         var js = Path.Combine(NativeBinary.RepositoryRoot, "tests", "OctoMesh.EndToEnd.Tests", "js");
-        if (!Directory.Exists(Path.Combine(js, "node_modules", "openai")))
+        if (!Directory.Exists(Path.Combine(js, "node_modules", "@anthropic-ai", "sdk")))
         {
             var (npmCode, npmOutput) = await Run("npm", "ci", "--prefix", js, "--no-audit", "--no-fund");
             Assert.True(npmCode == 0, npmOutput);
         }
-        var (code, output) = await Run("node", Path.Combine(js, "openai-smoke.mjs"), $"{_gateway.Address}v1");
+        var (code, output) = await Run("node", [Path.Combine(js, script), .. args]);
         Assert.True(code == 0, output);
+        return output;
+    }
+
+    /// <summary>The openai npm SDK, with an OpenAI-compatible, an Anthropic and an Azure provider behind the gateway.</summary>
+    [Theory]
+    [InlineData("fast", "sim-small")]
+    [InlineData("claude", "sim-large")]
+    [InlineData("azure-gpt", "sim-medium")]
+    public async Task OfficialOpenAINodeSdkWorks(string model, string upstreamModel)
+    {
+        var output = await NodeAsync("openai-smoke.mjs", $"{_gateway.Address}v1", model, upstreamModel);
         Assert.Equal(["ok chat", "ok stream", "ok tools", "ok embeddings", "ok errors"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    /// <summary>The @anthropic-ai/sdk npm SDK on /v1/messages: Anthropic behind (pass-through) and an OpenAI-format provider behind (translation).</summary>
+    [Theory]
+    [InlineData("claude")]
+    [InlineData("fast")]
+    [InlineData("azure-gpt")]
+    public async Task OfficialAnthropicNodeSdkWorks(string model)
+    {
+        var output = await NodeAsync("anthropic-smoke.mjs", _gateway.Address.ToString().TrimEnd('/'), model);
+        Assert.Equal(["ok message", "ok stream", "ok tools", "ok errors"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
     [Fact]
@@ -101,9 +129,13 @@ public sealed class NativeGatewayTests : IAsyncLifetime
             Assert.Contains("$.listen: unknown field.", output);
             Assert.Contains("$.providers.p.kind: unknown provider kind 'opnai'.", output);
 
-            var (okCode, okOutput) = await OctoMeshProcess.RunAsync("check-config", _configPath);
+            var (unsetCode, unsetOutput) = await OctoMeshProcess.RunAsync("check-config", _configPath);
+            Assert.Equal(2, unsetCode);
+            Assert.Contains("environment variable E2E_PROVIDER_KEY is not set", unsetOutput);
+
+            var (okCode, okOutput) = await OctoMeshProcess.RunAsync([new("E2E_PROVIDER_KEY", "k")], "check-config", _configPath);
             Assert.Equal(0, okCode);
-            Assert.Contains("valid (1 providers, 2 models, 0 client keys)", okOutput);
+            Assert.Contains("valid (3 providers, 4 models, 0 client keys)", okOutput);
         }
         finally
         {

@@ -35,14 +35,22 @@ internal sealed partial class OctoMeshProcess : IAsyncDisposable
     }
 
     /// <summary>Starts <c>octomesh ARGS</c> and waits until it prints the address it listens on.</summary>
-    public static async Task<OctoMeshProcess> StartAsync(params string[] args)
+    public static Task<OctoMeshProcess> StartAsync(params string[] args) => StartAsync([], args);
+
+    /// <summary>Starts <c>octomesh ARGS</c> with extra environment variables (provider keys).</summary>
+    public static async Task<OctoMeshProcess> StartAsync(IEnumerable<KeyValuePair<string, string>> environment, params string[] args)
     {
-        var process = Process.Start(new ProcessStartInfo(NativeBinary.Path, args)
+        var start = new ProcessStartInfo(NativeBinary.Path, args)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-        })!;
+        };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+        var process = Process.Start(start)!;
         var running = new OctoMeshProcess(process);
         var started = await Task.WhenAny(running._listening.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(30)));
         Assert.True(started == running._listening.Task, $"octomesh {string.Join(' ', args)} did not start:\n{running.Output}");
@@ -50,13 +58,21 @@ internal sealed partial class OctoMeshProcess : IAsyncDisposable
     }
 
     /// <summary>Runs <c>octomesh ARGS</c> to its end.</summary>
-    public static async Task<(int ExitCode, string Output)> RunAsync(params string[] args)
+    public static Task<(int ExitCode, string Output)> RunAsync(params string[] args) => RunAsync([], args);
+
+    /// <summary>Runs <c>octomesh ARGS</c> to its end with extra environment variables.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(IEnumerable<KeyValuePair<string, string>> environment, params string[] args)
     {
-        var process = Process.Start(new ProcessStartInfo(NativeBinary.Path, args)
+        var start = new ProcessStartInfo(NativeBinary.Path, args)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-        })!;
+        };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+        var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
