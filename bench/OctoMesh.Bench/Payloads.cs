@@ -11,6 +11,25 @@ internal static class Payloads
     /// <summary>A streamed answer of 100 content chunks plus finish, usage and [DONE], as OpenAI frames it.</summary>
     public static byte[] ChatStream100 { get; } = BuildStream(100);
 
+    /// <summary>An Anthropic stream of 100 text deltas with its framing events, as the Messages API sends it.</summary>
+    public static byte[] AnthropicStream100 { get; } = BuildAnthropicStream(100);
+
+    private static byte[] BuildAnthropicStream(int deltas)
+    {
+        var sb = new StringBuilder();
+        sb.Append("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_014p7gG3wDgGV9EUtLvnow3U\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":812,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"output_tokens\":1}}}\n\n");
+        sb.Append("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+        sb.Append("event: ping\ndata: {\"type\": \"ping\"}\n\n");
+        for (var i = 0; i < deltas; i++)
+        {
+            sb.Append($"event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\" word{i}\"}}}}\n\n");
+        }
+        sb.Append("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n");
+        sb.Append("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":101}}\n\n");
+        sb.Append("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+        return Encoding.UTF8.GetBytes(sb.ToString());
+    }
+
     private static byte[] BuildChatRequest(int size)
     {
         var history = new StringBuilder();
