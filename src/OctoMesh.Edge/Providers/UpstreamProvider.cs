@@ -11,6 +11,7 @@ namespace OctoMesh.Edge.Providers;
 internal sealed class UpstreamProvider : IDisposable
 {
     private readonly string _root;
+    private readonly IProviderAdapter _messagesAdapter;
     private readonly Version _version;
     private readonly HttpVersionPolicy _versionPolicy;
 
@@ -21,7 +22,14 @@ internal sealed class UpstreamProvider : IDisposable
         (Adapter, ChatEndpoint, EmbeddingsEndpoint) = config.Kind switch
         {
             ProviderKind.Anthropic => ((IProviderAdapter)Anthropic.AnthropicAdapter.Instance, new Uri(root + "/messages"), (Uri?)null),
+            ProviderKind.Gemini => (Gemini.GeminiAdapter.Instance, new Uri(root + "/models"), null),
             _ => (OpenAI.OpenAIAdapter.Instance, new Uri(root + "/chat/completions"), new Uri(root + "/embeddings")),
+        };
+        _messagesAdapter = config.Kind switch
+        {
+            ProviderKind.Anthropic => Anthropic.AnthropicPassThroughAdapter.Instance,
+            ProviderKind.Gemini => new UnsupportedAdapter($"Provider '{config.Name}' (Gemini) does not serve Anthropic-format clients yet; call it through /v1/chat/completions."),
+            _ => OpenAI.MessagesOverOpenAIAdapter.Instance,
         };
         BearerAuthorization = config.ApiKey is null || config.Kind == ProviderKind.AzureOpenAI ? null : new AuthenticationHeaderValue("Bearer", config.ApiKey);
         (_version, _versionPolicy) = config.Http == UpstreamHttpVersion.Http2
@@ -46,15 +54,14 @@ internal sealed class UpstreamProvider : IDisposable
     public IProviderAdapter Adapter { get; }
 
     /// <summary>The adapter for a client operation: OpenAI-format clients get <see cref="Adapter"/>; Anthropic clients the pass-through or the bridge.</summary>
-    public IProviderAdapter AdapterFor(Proxy.ApiOperation operation) => operation switch
-    {
-        Proxy.ApiOperation.Messages => Config.Kind switch
-        {
-            ProviderKind.Anthropic => Anthropic.AnthropicPassThroughAdapter.Instance,
-            _ => OpenAI.MessagesOverOpenAIAdapter.Instance,
-        },
-        _ => Adapter,
-    };
+    public IProviderAdapter AdapterFor(Proxy.ApiOperation operation) => operation == Proxy.ApiOperation.Messages ? _messagesAdapter : Adapter;
+
+    /// <summary>
+    /// Gemini's endpoint for <paramref name="model"/>: <c>{base}/models/{model}:generateContent</c>, or
+    /// <c>:streamGenerateContent?alt=sse</c> for a stream (Gemini API reference, "Generating content").
+    /// </summary>
+    public Uri GeminiEndpoint(string model, bool stream) =>
+        new($"{_root}/models/{Uri.EscapeDataString(model)}:{(stream ? "streamGenerateContent?alt=sse" : "generateContent")}");
 
     /// <summary>
     /// Where a request for <paramref name="model"/> goes. Azure OpenAI addresses a deployment by path,

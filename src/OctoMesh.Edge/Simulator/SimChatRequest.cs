@@ -189,6 +189,118 @@ internal sealed class SimChatRequest
         };
     }
 
+    /// <summary>
+    /// Reads a Gemini <c>generateContent</c> request (Gemini API reference, "Generating content"),
+    /// counting its prompt by the same rule: 3, plus 3 and the tokens of the system instruction, plus
+    /// per content 3 and the tokens of its text, functionCall (name and args JSON) and functionResponse
+    /// (response JSON) parts, 85 per inline image, plus the tokens of the tools JSON.
+    /// </summary>
+    public static SimChatRequest? ParseGemini(JsonElement root, string model, bool stream, out string? error)
+    {
+        error = null;
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("contents", out var contents)
+            || contents.ValueKind != JsonValueKind.Array || contents.GetArrayLength() == 0)
+        {
+            error = "* GenerateContentRequest.contents: contents is not specified";
+            return null;
+        }
+        var promptTokens = 3;
+        if (root.TryGetProperty("systemInstruction", out var system))
+        {
+            promptTokens += 3 + SimTokenizer.Count(GeminiText(system, out _, out _, out _));
+        }
+        string lastRole = "user", lastUser = "";
+        foreach (var content in contents.EnumerateArray())
+        {
+            var role = content.TryGetProperty("role", out var r) ? r.GetString() : "user";
+            var text = GeminiText(content, out var images, out var toolTokens, out var onlyResponses);
+            promptTokens += 3 + SimTokenizer.Count(text) + toolTokens + images * ImageTokens;
+            lastRole = role == "model" ? "assistant" : onlyResponses ? "tool" : "user";
+            if (lastRole == "user")
+            {
+                lastUser = text;
+            }
+        }
+
+        var tools = new List<SimTool>();
+        if (root.TryGetProperty("tools", out var toolsElement) && toolsElement.ValueKind == JsonValueKind.Array)
+        {
+            promptTokens += SimTokenizer.Count(toolsElement.GetRawText());
+            foreach (var tool in toolsElement.EnumerateArray())
+            {
+                if (tool.TryGetProperty("functionDeclarations", out var declarations))
+                {
+                    tools.AddRange(declarations.EnumerateArray().Select(d =>
+                        new SimTool(d.GetProperty("name").GetString()!, d.TryGetProperty("parameters", out var p) ? p.Clone() : default)));
+                }
+            }
+        }
+        var choice = "auto";
+        if (root.TryGetProperty("toolConfig", out var toolConfig) && toolConfig.TryGetProperty("functionCallingConfig", out var calling))
+        {
+            var allowed = calling.TryGetProperty("allowedFunctionNames", out var names) && names.GetArrayLength() == 1 ? names[0].GetString() : null;
+            choice = calling.TryGetProperty("mode", out var mode) ? mode.GetString() switch
+            {
+                "NONE" => "none",
+                "ANY" => allowed ?? "required",
+                _ => "auto",
+            } : "auto";
+        }
+        var config = root.TryGetProperty("generationConfig", out var g) ? g : default;
+        return new SimChatRequest
+        {
+            Model = model,
+            Stream = stream,
+            IncludeUsage = true,
+            MaxTokens = config.ValueKind == JsonValueKind.Object && config.TryGetProperty("maxOutputTokens", out var max) ? max.GetInt32() : null,
+            Stop = config.ValueKind == JsonValueKind.Object && config.TryGetProperty("stopSequences", out var stop)
+                ? stop.EnumerateArray().Select(e => e.GetString()!).ToList()
+                : [],
+            LastRole = lastRole,
+            LastUserText = lastUser,
+            Tools = tools,
+            ToolChoice = choice,
+            PromptTokens = promptTokens,
+        };
+    }
+
+    /// <summary>Text of a Gemini content's parts; function calls and responses counted apart.</summary>
+    private static string GeminiText(JsonElement content, out int images, out int toolTokens, out bool onlyResponses)
+    {
+        images = 0;
+        toolTokens = 0;
+        onlyResponses = false;
+        if (!content.TryGetProperty("parts", out var parts) || parts.ValueKind != JsonValueKind.Array)
+        {
+            return "";
+        }
+        var text = new StringBuilder();
+        int count = 0, responses = 0;
+        foreach (var part in parts.EnumerateArray())
+        {
+            count++;
+            if (part.TryGetProperty("text", out var t))
+            {
+                text.Append(text.Length > 0 ? "\n" : "").Append(t.GetString());
+            }
+            else if (part.TryGetProperty("inlineData", out _))
+            {
+                images++;
+            }
+            else if (part.TryGetProperty("functionCall", out var call))
+            {
+                toolTokens += SimTokenizer.Count(call.GetProperty("name").GetString()) + SimTokenizer.Count(call.TryGetProperty("args", out var a) ? a.GetRawText() : "");
+            }
+            else if (part.TryGetProperty("functionResponse", out var response))
+            {
+                responses++;
+                toolTokens += SimTokenizer.Count(response.TryGetProperty("response", out var body) ? body.GetRawText() : "");
+            }
+        }
+        onlyResponses = count > 0 && responses == count;
+        return text.ToString();
+    }
+
     /// <summary>Text of an Anthropic content value (a string or blocks); tool blocks counted apart.</summary>
     private static string BlocksText(JsonElement content, out int images, out int toolTokens, out bool onlyToolResults)
     {
@@ -213,7 +325,7 @@ internal sealed class SimChatRequest
             switch (type)
             {
                 case "text":
-                    text.Append(block.GetProperty("text").GetString()).Append('\n');
+                    text.Append(text.Length > 0 ? "\n" : "").Append(block.GetProperty("text").GetString());
                     break;
                 case "image":
                     images++;
@@ -255,7 +367,7 @@ internal sealed class SimChatRequest
         {
             if (part.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
             {
-                text.Append(t.GetString()).Append('\n');
+                text.Append(text.Length > 0 ? "\n" : "").Append(t.GetString());
             }
             else if (part.TryGetProperty("type", out var type) && type.ValueEquals("image_url"))
             {

@@ -34,6 +34,9 @@ public sealed class SimulatorServer : IAsyncDisposable
     /// <summary>The OpenAI API root on this simulator (<c>…/v1</c>), for a provider's base URL.</summary>
     public Uri OpenAIBaseUrl => new(Address, "/v1");
 
+    /// <summary>The Gemini API root on this simulator (<c>…/v1beta</c>).</summary>
+    public Uri GeminiBaseUrl => new(Address, "/v1beta");
+
     /// <param name="embedded">Hosted inside another server (the gateway, a test): leave SIGTERM to the host, which stops it last.</param>
     /// <param name="h2c">Speak HTTP/2 only, with prior knowledge over plain http (h2c), as vLLM behind an h2 proxy or a gRPC-era server does.</param>
     public static async Task<SimulatorServer> StartAsync(string urls, bool embedded, LogLevel logLevel = LogLevel.Warning,
@@ -63,6 +66,7 @@ public sealed class SimulatorServer : IAsyncDisposable
         app.MapGet("/v1/models", openai.ModelsAsync);
         app.MapPost("/v1/messages", new AnthropicSimulator(stats).MessagesAsync);
         app.MapPost("/openai/deployments/{deployment}/{**operation}", openai.AzureAsync);
+        app.MapPost("/v1beta/models/{**target}", new GeminiSimulator(stats).GenerateAsync);
         app.MapGet("/sim/stats", context => WriteStatsAsync(context, stats));
         app.MapGet("/healthz", () => "ok");
 

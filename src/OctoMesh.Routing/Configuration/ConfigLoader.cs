@@ -183,11 +183,7 @@ public static class ConfigLoader
                 {
                     Error($"{path}.kind", $"unknown provider kind {Describe(kindElement)}", $"use one of {KindList}");
                 }
-                else if (kind is ProviderKind.Gemini)
-                {
-                    Error($"{path}.kind", $"provider kind {Describe(kindElement)} is not supported by this version", "use openai, openai-compatible, azure-openai, anthropic or sim");
-                    kind = null;
-                }
+
             }
 
             Uri? baseUrl = null;
@@ -202,6 +198,10 @@ public static class ConfigLoader
             else if (kind is ProviderKind.Anthropic)
             {
                 baseUrl = new Uri("https://api.anthropic.com/v1");
+            }
+            else if (kind is ProviderKind.Gemini)
+            {
+                baseUrl = new Uri("https://generativelanguage.googleapis.com/v1beta");
             }
             else if (kind is ProviderKind.OpenAICompatible)
             {
@@ -228,6 +228,10 @@ public static class ConfigLoader
             else if (kind is ProviderKind.AzureOpenAI)
             {
                 Error($"{path}.apiKey", "missing; Azure OpenAI requires a key", "add \"apiKey\": \"${AZURE_OPENAI_API_KEY}\"");
+            }
+            else if (kind is ProviderKind.Gemini)
+            {
+                Error($"{path}.apiKey", "missing; Gemini requires a key", "add \"apiKey\": \"${GEMINI_API_KEY}\"");
             }
 
             var http = UpstreamHttpVersion.Http11;

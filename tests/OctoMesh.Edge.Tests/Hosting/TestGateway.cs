@@ -23,7 +23,7 @@ internal sealed class TestGateway : IAsyncDisposable
     public HttpClient Client { get; }
     public Uri BaseUrl => Gateway.Addresses[0];
 
-    /// <param name="config">The configuration; <c>{SIM}</c> stands for the simulator's OpenAI base URL, <c>{SIMROOT}</c> for its root.</param>
+    /// <param name="config">The configuration; <c>{SIM}</c> stands for the simulator's OpenAI base URL, <c>{SIMROOT}</c> for its root, <c>{SIMGEMINI}</c> for its Gemini root.</param>
     public static async Task<TestGateway> StartAsync(string? config = null, bool h2c = false)
     {
         var simulator = await SimulatorServer.StartAsync("http://127.0.0.1:0", embedded: true, h2c: h2c);
@@ -33,7 +33,8 @@ internal sealed class TestGateway : IAsyncDisposable
               "models": { "fast": { "provider": "sim", "model": "sim-small" }, "*": { "provider": "sim" } }
             }
             """;
-        var json = config.Replace("{SIM}", simulator.OpenAIBaseUrl.ToString()).Replace("{SIMROOT}", simulator.Address.ToString());
+        var json = config.Replace("{SIM}", simulator.OpenAIBaseUrl.ToString()).Replace("{SIMROOT}", simulator.Address.ToString())
+            .Replace("{SIMGEMINI}", simulator.GeminiBaseUrl.ToString());
         var loaded = ConfigLoader.Load(Encoding.UTF8.GetBytes(json), name => name == "SIM_KEY" ? ProviderKey : null);
         Assert.True(loaded.Succeeded, string.Join("\n", loaded.Errors));
         var gateway = await GatewayServer.StartAsync(loaded.Config!, ["http://127.0.0.1:0"], LogLevel.Warning, embedded: true);

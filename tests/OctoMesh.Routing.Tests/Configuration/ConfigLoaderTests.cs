@@ -141,11 +141,14 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void ProviderKindsNotYetServedAreRefusedPlainly()
+    public void GeminiDefaultsAndRequirements()
     {
+        var result = Load("""{ "providers": { "g": { "kind": "gemini", "apiKey": "${OPENAI_API_KEY}" } }, "models": { "*": { "provider": "g" } } }""");
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        Assert.Equal(new Uri("https://generativelanguage.googleapis.com/v1beta"), result.Config!.Providers["g"].BaseUrl);
         Assert.Equal(
-            ["$.providers.g.kind: provider kind 'gemini' is not supported by this version. Fix: use openai, openai-compatible, azure-openai, anthropic or sim."],
-            Errors("""{ "providers": { "g": { "kind": "gemini", "baseUrl": "https://generativelanguage.googleapis.com/v1beta" } }, "models": { "*": { "provider": "g" } } }"""));
+            ["$.providers.g.apiKey: missing; Gemini requires a key. Fix: add \"apiKey\": \"${GEMINI_API_KEY}\"."],
+            Errors("""{ "providers": { "g": { "kind": "gemini" } }, "models": { "*": { "provider": "g" } } }"""));
     }
 
     [Fact]

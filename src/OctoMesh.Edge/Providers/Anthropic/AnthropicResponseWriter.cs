@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Buffers.Text;
 using System.Text;
 using System.Text.Json;
 using OctoMesh.Edge.Proxy;
@@ -100,7 +98,7 @@ internal static class AnthropicResponseWriter
             writer.WriteEndObject();
             writer.WriteEndArray();
             writer.WritePropertyName("usage");
-            writer.WriteRawValue(UsageJson(usage), skipInputValidation: true);
+            writer.WriteRawValue(OpenAIUsageJson.Serialize(usage), skipInputValidation: true);
             writer.WriteEndObject();
         }
         return true;
@@ -110,35 +108,5 @@ internal static class AnthropicResponseWriter
     {
         int Read(string name) => usage.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : 0;
         return AnthropicUsage.ToOpenAI(Read("input_tokens"), Read("cache_creation_input_tokens"), Read("cache_read_input_tokens"), Read("output_tokens"));
-    }
-
-    private static byte[] UsageJson(TokenUsage usage)
-    {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        WriteUsageJson(buffer, usage);
-        return buffer.WrittenSpan.ToArray();
-    }
-
-    /// <summary>OpenAI's <c>usage</c> object, as the chat completion and the final stream chunk carry it.</summary>
-    public static void WriteUsageJson(IBufferWriter<byte> output, TokenUsage usage)
-    {
-        output.Write("{\"prompt_tokens\":"u8);
-        Number(output, usage.PromptTokens);
-        output.Write(",\"completion_tokens\":"u8);
-        Number(output, usage.CompletionTokens);
-        output.Write(",\"total_tokens\":"u8);
-        Number(output, usage.TotalTokens);
-        output.Write(",\"prompt_tokens_details\":{\"cached_tokens\":"u8);
-        Number(output, usage.CachedTokens);
-        output.Write(",\"audio_tokens\":0},\"completion_tokens_details\":{\"reasoning_tokens\":"u8);
-        Number(output, usage.ReasoningTokens);
-        output.Write(",\"audio_tokens\":0,\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}"u8);
-    }
-
-    private static void Number(IBufferWriter<byte> output, int value)
-    {
-        var span = output.GetSpan(11);
-        Utf8Formatter.TryFormat(value, span, out var written);
-        output.Advance(written);
     }
 }
