@@ -24,11 +24,13 @@ public sealed class NativeGatewayTests : IAsyncLifetime
                 "upstream": { "kind": "openai-compatible", "baseUrl": "{{_sim.Address}}v1" },
                 "anthro": { "kind": "anthropic", "baseUrl": "{{_sim.Address}}v1", "apiKey": "${E2E_PROVIDER_KEY}" },
                 "azure": { "kind": "azure-openai", "baseUrl": "{{_sim.Address}}", "apiKey": "${E2E_PROVIDER_KEY}" },
+                "google": { "kind": "gemini", "baseUrl": "{{_sim.Address}}v1beta", "apiKey": "${E2E_PROVIDER_KEY}" },
               },
               "models": {
                 "fast": { "provider": "upstream", "model": "sim-small" },
                 "claude": { "provider": "anthro", "model": "sim-large" },
                 "azure-gpt": { "provider": "azure", "model": "sim-medium" },
+                "gemini": { "provider": "google", "model": "sim-small" },
                 "embed": { "provider": "upstream", "model": "text-embedding-3-small" },
               },
             }
@@ -87,11 +89,12 @@ public sealed class NativeGatewayTests : IAsyncLifetime
         return output;
     }
 
-    /// <summary>The openai npm SDK, with an OpenAI-compatible, an Anthropic and an Azure provider behind the gateway.</summary>
+    /// <summary>The openai npm SDK, with an OpenAI-compatible, an Anthropic, an Azure and a Gemini provider behind the gateway.</summary>
     [Theory]
     [InlineData("fast", "sim-small")]
     [InlineData("claude", "sim-large")]
     [InlineData("azure-gpt", "sim-medium")]
+    [InlineData("gemini", "sim-small")]
     public async Task OfficialOpenAINodeSdkWorks(string model, string upstreamModel)
     {
         var output = await NodeAsync("openai-smoke.mjs", $"{_gateway.Address}v1", model, upstreamModel);
@@ -135,7 +138,7 @@ public sealed class NativeGatewayTests : IAsyncLifetime
 
             var (okCode, okOutput) = await OctoMeshProcess.RunAsync([new("E2E_PROVIDER_KEY", "k")], "check-config", _configPath);
             Assert.Equal(0, okCode);
-            Assert.Contains("valid (3 providers, 4 models, 0 client keys)", okOutput);
+            Assert.Contains("valid (4 providers, 5 models, 0 client keys)", okOutput);
         }
         finally
         {

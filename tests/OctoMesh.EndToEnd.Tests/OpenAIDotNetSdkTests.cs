@@ -21,12 +21,14 @@ public sealed class OpenAIDotNetSdkTests : IAsyncLifetime
               "providers": {
                 "upstream": { "kind": "openai-compatible", "baseUrl": "{{_sim.Address}}v1" },
                 "anthro": { "kind": "anthropic", "baseUrl": "{{_sim.Address}}v1", "apiKey": "${E2E_PROVIDER_KEY}" },
-                "azure": { "kind": "azure-openai", "baseUrl": "{{_sim.Address}}", "apiKey": "${E2E_PROVIDER_KEY}" }
+                "azure": { "kind": "azure-openai", "baseUrl": "{{_sim.Address}}", "apiKey": "${E2E_PROVIDER_KEY}" },
+                "google": { "kind": "gemini", "baseUrl": "{{_sim.Address}}v1beta", "apiKey": "${E2E_PROVIDER_KEY}" }
               },
               "models": {
                 "fast": { "provider": "upstream", "model": "sim-small" },
                 "claude": { "provider": "anthro", "model": "sim-large" },
-                "azure-gpt": { "provider": "azure", "model": "sim-medium" }
+                "azure-gpt": { "provider": "azure", "model": "sim-medium" },
+                "gemini": { "provider": "google", "model": "sim-small" }
               }
             }
             """);
@@ -45,6 +47,7 @@ public sealed class OpenAIDotNetSdkTests : IAsyncLifetime
     [InlineData("fast")]
     [InlineData("claude")]
     [InlineData("azure-gpt")]
+    [InlineData("gemini")]
     public async Task ChatStreamAndTools(string model)
     {
         var client = new ChatClient(model, new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = new Uri(_gateway.Address, "/v1") });
