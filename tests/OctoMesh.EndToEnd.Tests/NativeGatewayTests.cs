@@ -101,11 +101,12 @@ public sealed class NativeGatewayTests : IAsyncLifetime
         Assert.Equal(["ok chat", "ok stream", "ok tools", "ok embeddings", "ok errors"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
-    /// <summary>The @anthropic-ai/sdk npm SDK on /v1/messages: Anthropic behind (pass-through) and an OpenAI-format provider behind (translation).</summary>
+    /// <summary>The @anthropic-ai/sdk npm SDK on /v1/messages: Anthropic behind (pass-through), OpenAI-format and Gemini providers behind (translation).</summary>
     [Theory]
     [InlineData("claude")]
     [InlineData("fast")]
     [InlineData("azure-gpt")]
+    [InlineData("gemini")]
     public async Task OfficialAnthropicNodeSdkWorks(string model)
     {
         var output = await NodeAsync("anthropic-smoke.mjs", _gateway.Address.ToString().TrimEnd('/'), model);

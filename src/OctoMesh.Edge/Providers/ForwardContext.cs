@@ -6,4 +6,5 @@ namespace OctoMesh.Edge.Providers;
 /// <param name="Stream">The client asked for a stream.</param>
 /// <param name="IncludeUsage">The client asked for the usage chunk (<c>stream_options.include_usage</c>).</param>
 /// <param name="StripUsageChunk">Pass-through only: the gateway asked for usage on the client's behalf and must drop that chunk.</param>
-internal readonly record struct ForwardContext(ApiOperation Operation, bool Stream, bool IncludeUsage, bool StripUsageChunk);
+/// <param name="UpstreamModel">The model the request went to, for answers that do not name it (Gemini).</param>
+internal readonly record struct ForwardContext(ApiOperation Operation, bool Stream, bool IncludeUsage, bool StripUsageChunk, string? UpstreamModel = null);

@@ -28,7 +28,6 @@ internal sealed class UpstreamProvider : IDisposable
         _messagesAdapter = config.Kind switch
         {
             ProviderKind.Anthropic => Anthropic.AnthropicPassThroughAdapter.Instance,
-            ProviderKind.Gemini => new UnsupportedAdapter($"Provider '{config.Name}' (Gemini) does not serve Anthropic-format clients yet; call it through /v1/chat/completions."),
             _ => OpenAI.MessagesOverOpenAIAdapter.Instance,
         };
         BearerAuthorization = config.ApiKey is null || config.Kind == ProviderKind.AzureOpenAI ? null : new AuthenticationHeaderValue("Bearer", config.ApiKey);
@@ -53,7 +52,7 @@ internal sealed class UpstreamProvider : IDisposable
     /// <summary>Speaks this provider's wire format to OpenAI-format clients.</summary>
     public IProviderAdapter Adapter { get; }
 
-    /// <summary>The adapter for a client operation: OpenAI-format clients get <see cref="Adapter"/>; Anthropic clients the pass-through or the bridge.</summary>
+    /// <summary>The adapter for a client operation: OpenAI-format clients get <see cref="Adapter"/>; Anthropic clients the pass-through (Anthropic) or the bridge (everyone else).</summary>
     public IProviderAdapter AdapterFor(Proxy.ApiOperation operation) => operation == Proxy.ApiOperation.Messages ? _messagesAdapter : Adapter;
 
     /// <summary>

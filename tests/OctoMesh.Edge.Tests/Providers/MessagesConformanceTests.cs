@@ -7,16 +7,16 @@ namespace OctoMesh.Edge.Tests.Providers;
 
 /// <summary>
 /// The Anthropic-format front door (<c>/v1/messages</c>) over every provider kind: Anthropic upstreams
-/// by pass-through, OpenAI-format upstreams by translation. An Anthropic client must see Anthropic's
+/// by pass-through, OpenAI-format upstreams by translation, Gemini by translation through OpenAI's format. An Anthropic client must see Anthropic's
 /// shapes, event sequence, stop reasons, tool use, usage and errors either way.
 /// </summary>
 public class MessagesConformanceTests
 {
-    public static TheoryData<string> Upstreams => new() { "anthropic", "openai-compatible" };
+    public static TheoryData<string> Upstreams => new() { "anthropic", "openai-compatible", "gemini" };
 
     private static Task<TestGateway> Start(string kind) => TestGateway.StartAsync($$"""
         {
-          "providers": { "up": { "kind": "{{kind}}", "baseUrl": "{SIM}", "apiKey": "${SIM_KEY}" } },
+          "providers": { "up": { "kind": "{{kind}}", "baseUrl": "{{(kind == "gemini" ? "{SIMGEMINI}" : "{SIM}")}}", "apiKey": "${SIM_KEY}" } },
           "models": { "claude-x": { "provider": "up", "model": "sim-large" } }
         }
         """);
@@ -168,6 +168,11 @@ public class MessagesConformanceTests
         if (kind == "anthropic")
         {
             Assert.Equal("Be terse.", upstream.RootElement.GetProperty("system").GetString());
+        }
+        else if (kind == "gemini")
+        {
+            Assert.Equal("Be terse.", upstream.RootElement.GetProperty("systemInstruction").GetProperty("parts")[0].GetProperty("text").GetString());
+            Assert.Equal("get_weather", upstream.RootElement.GetProperty("contents")[2].GetProperty("parts")[0].GetProperty("functionResponse").GetProperty("name").GetString());
         }
         else
         {

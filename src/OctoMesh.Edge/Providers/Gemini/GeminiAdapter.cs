@@ -33,6 +33,7 @@ internal sealed class GeminiAdapter : IProviderAdapter
         }
         Span<char> name = stackalloc char[RequestInspector.MaxModelBytes];
         var model = target.UpstreamModel ?? new string(name[..RequestInspector.CopyModel(body.Span, inspected, name)]);
+        context = context with { UpstreamModel = model };
         var translated = new ArrayBufferWriter<byte>(body.Length + 256);
         using (var document = JsonDocument.Parse(body.Memory))
         using (var writer = new Utf8JsonWriter(translated, OpenAIError.WriterOptions))
@@ -50,18 +51,14 @@ internal sealed class GeminiAdapter : IProviderAdapter
         {
             request.Headers.TryAddWithoutValidation("x-goog-api-key", key);
         }
-        request.Options.Set(s_model, model);
         return request;
     }
-
-    /// <summary>The upstream model, for answers that do not name it.</summary>
-    private static readonly HttpRequestOptionsKey<string> s_model = new("octomesh.gemini.model");
 
     public async Task<(ProxyOutcome Outcome, TokenUsage? Usage)> SendResponseAsync(HttpResponseMessage upstream, HttpResponse client, ForwardContext context,
         CancellationToken clientAborted, CancellationToken deadline)
     {
         HeaderPolicy.CopyToClient(upstream.Headers, client.Headers);
-        var model = upstream.RequestMessage?.Options.TryGetValue(s_model, out var m) == true ? m : "";
+        var model = context.UpstreamModel ?? "";
         var body = await upstream.Content.ReadAsStreamAsync(deadline);
         if (upstream.IsSuccessStatusCode && upstream.Content.Headers.ContentType?.MediaType == "text/event-stream")
         {
@@ -117,7 +114,7 @@ internal sealed class GeminiAdapter : IProviderAdapter
     }
 
     /// <summary>The <c>error.message</c> of a Gemini (Google API) error body.</summary>
-    private static string? ErrorMessage(ReadOnlySpan<byte> body)
+    internal static string? ErrorMessage(ReadOnlySpan<byte> body)
     {
         try
         {

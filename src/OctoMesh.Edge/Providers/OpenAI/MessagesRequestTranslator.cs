@@ -18,7 +18,8 @@ namespace OctoMesh.Edge.Providers.OpenAI;
 /// </summary>
 internal static class MessagesRequestTranslator
 {
-    public static string? Write(JsonElement request, Utf8JsonWriter writer)
+    /// <param name="askForUsage">Streams ask for the usage chunk (<c>stream_options.include_usage</c>), which carries the counts Anthropic's <c>message_delta</c> reports.</param>
+    public static string? Write(JsonElement request, bool askForUsage, Utf8JsonWriter writer)
     {
         if (request.TryGetProperty("thinking", out var thinking) && thinking.ValueKind == JsonValueKind.Object)
         {
@@ -62,6 +63,12 @@ internal static class MessagesRequestTranslator
         if (request.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True)
         {
             writer.WriteBoolean("stream", true);
+            if (askForUsage)
+            {
+                writer.WriteStartObject("stream_options");
+                writer.WriteBoolean("include_usage", true);
+                writer.WriteEndObject();
+            }
         }
         if (request.TryGetProperty("metadata", out var metadata) && metadata.ValueKind == JsonValueKind.Object
             && metadata.TryGetProperty("user_id", out var user) && user.ValueKind == JsonValueKind.String)
