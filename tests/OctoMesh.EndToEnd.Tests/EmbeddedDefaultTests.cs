@@ -10,6 +10,7 @@ public sealed class EmbeddedDefaultTests
     public async Task BannerCurlLineGetsASimulatedCompletion()
     {
         await using var gateway = await OctoMeshProcess.StartAsync("serve", "--urls", "http://127.0.0.1:0");
+        await gateway.WaitForOutputAsync("curl ");
         Assert.Contains("SIMULATED", gateway.Output);
         Assert.Contains("authentication is OFF", gateway.Output);
 

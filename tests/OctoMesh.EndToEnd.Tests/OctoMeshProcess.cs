@@ -79,6 +79,17 @@ internal sealed partial class OctoMeshProcess : IAsyncDisposable
         return (process.ExitCode, await stdout + await stderr);
     }
 
+    /// <summary>Waits until the process has printed <paramref name="text"/> (output arrives line by line, after the address).</summary>
+    public async Task WaitForOutputAsync(string text)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"octomesh never printed '{text}':\n{Output}");
+            await Task.Delay(10);
+        }
+    }
+
     private void OnLine(string? line)
     {
         if (line is null)
