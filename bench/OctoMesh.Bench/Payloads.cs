@@ -14,6 +14,24 @@ internal static class Payloads
     /// <summary>An Anthropic stream of 100 text deltas with its framing events, as the Messages API sends it.</summary>
     public static byte[] AnthropicStream100 { get; } = BuildAnthropicStream(100);
 
+    /// <summary>A Gemini alt=sse stream of 100 text events, the last with finish reason and usage.</summary>
+    public static byte[] GeminiStream100 { get; } = BuildGeminiStream(100);
+
+    private static byte[] BuildGeminiStream(int events)
+    {
+        var sb = new StringBuilder();
+        for (var i = 0; i < events; i++)
+        {
+            var last = i == events - 1;
+            sb.Append("data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\" word").Append(i).Append("\"}],\"role\":\"model\"}")
+              .Append(last ? ",\"finishReason\":\"STOP\"" : "")
+              .Append(",\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":812")
+              .Append(last ? ",\"candidatesTokenCount\":100,\"totalTokenCount\":912" : ",\"totalTokenCount\":812")
+              .Append("},\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"mB3fZ9qXIv6N2PgP4uLJ0Qs\"}\r\n\r\n");
+        }
+        return Encoding.UTF8.GetBytes(sb.ToString());
+    }
+
     private static byte[] BuildAnthropicStream(int deltas)
     {
         var sb = new StringBuilder();
