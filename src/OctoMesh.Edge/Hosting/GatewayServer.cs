@@ -76,6 +76,7 @@ public sealed class GatewayServer : IAsyncDisposable
         app.Map("/v1/chat/completions", context => proxy.HandleAsync(context, ApiOperation.ChatCompletions));
         app.Map("/v1/embeddings", context => proxy.HandleAsync(context, ApiOperation.Embeddings));
         app.Map("/v1/messages", context => proxy.HandleAsync(context, ApiOperation.Messages));
+        app.Map("/v1/messages/count_tokens", context => proxy.HandleAsync(context, ApiOperation.CountTokens));
         app.MapGet("/v1/models", proxy.ListModelsAsync);
         app.MapGet("/healthz", static context => WriteStatusAsync(context.Response, 200, "ok"));
         // Not ready while stopping, so a load balancer stops sending before the listener closes.

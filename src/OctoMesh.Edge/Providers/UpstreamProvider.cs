@@ -12,6 +12,7 @@ internal sealed class UpstreamProvider : IDisposable
 {
     private readonly string _root;
     private readonly IProviderAdapter _messagesAdapter;
+    private readonly IProviderAdapter _countTokensAdapter;
     private readonly Version _version;
     private readonly HttpVersionPolicy _versionPolicy;
 
@@ -30,6 +31,10 @@ internal sealed class UpstreamProvider : IDisposable
             ProviderKind.Anthropic => Anthropic.AnthropicPassThroughAdapter.Instance,
             _ => OpenAI.MessagesOverOpenAIAdapter.Instance,
         };
+        // Only Anthropic counts Anthropic's tokens; a guess from another tokenizer would mislead.
+        _countTokensAdapter = config.Kind == ProviderKind.Anthropic
+            ? Anthropic.AnthropicPassThroughAdapter.Instance
+            : new UnsupportedAdapter($"count_tokens is answered by Anthropic providers only, and the model's provider '{config.Name}' is not one.");
         BearerAuthorization = config.ApiKey is null || config.Kind == ProviderKind.AzureOpenAI ? null : new AuthenticationHeaderValue("Bearer", config.ApiKey);
         (_version, _versionPolicy) = config.Http == UpstreamHttpVersion.Http2
             ? (HttpVersion.Version20, baseUrl.Scheme == "https" ? HttpVersionPolicy.RequestVersionOrLower : HttpVersionPolicy.RequestVersionExact)
@@ -53,7 +58,12 @@ internal sealed class UpstreamProvider : IDisposable
     public IProviderAdapter Adapter { get; }
 
     /// <summary>The adapter for a client operation: OpenAI-format clients get <see cref="Adapter"/>; Anthropic clients the pass-through (Anthropic) or the bridge (everyone else).</summary>
-    public IProviderAdapter AdapterFor(Proxy.ApiOperation operation) => operation == Proxy.ApiOperation.Messages ? _messagesAdapter : Adapter;
+    public IProviderAdapter AdapterFor(Proxy.ApiOperation operation) => operation switch
+    {
+        Proxy.ApiOperation.Messages => _messagesAdapter,
+        Proxy.ApiOperation.CountTokens => _countTokensAdapter,
+        _ => Adapter,
+    };
 
     /// <summary>
     /// Gemini's endpoint for <paramref name="model"/>: <c>{base}/models/{model}:generateContent</c>, or
@@ -76,6 +86,9 @@ internal sealed class UpstreamProvider : IDisposable
         var operation = embeddings ? "embeddings" : "chat/completions";
         return new Uri($"{_root}/openai/deployments/{Uri.EscapeDataString(model)}/{operation}?api-version={Config.ApiVersion}");
     }
+
+    /// <summary>Anthropic's <c>…/messages/count_tokens</c>.</summary>
+    public Uri CountTokensEndpoint => new(ChatEndpoint + "/count_tokens");
 
     /// <summary>Where chat requests go: <c>…/chat/completions</c>, or <c>…/messages</c> for Anthropic.</summary>
     public Uri ChatEndpoint { get; }

@@ -9,4 +9,12 @@ internal enum ApiOperation
     Embeddings,
     /// <summary>Anthropic <c>POST /v1/messages</c>: errors and answers in Anthropic's format.</summary>
     Messages,
+    /// <summary>Anthropic <c>POST /v1/messages/count_tokens</c>.</summary>
+    CountTokens,
+}
+
+internal static class ApiOperationExtensions
+{
+    /// <summary>The client speaks Anthropic's API: its errors are written in Anthropic's format.</summary>
+    public static bool IsAnthropic(this ApiOperation operation) => operation is ApiOperation.Messages or ApiOperation.CountTokens;
 }

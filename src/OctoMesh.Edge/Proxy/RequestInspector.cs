@@ -122,7 +122,7 @@ internal static class RequestInspector
         {
             return Fail(ref request, InspectError.MissingField, "model");
         }
-        if (operation is ApiOperation.ChatCompletions or ApiOperation.Messages && (seen & Field.Messages) == 0)
+        if (operation is ApiOperation.ChatCompletions or ApiOperation.Messages or ApiOperation.CountTokens && (seen & Field.Messages) == 0)
         {
             return Fail(ref request, InspectError.MissingField, "messages");
         }
@@ -147,7 +147,7 @@ internal static class RequestInspector
         }
         if (reader.ValueTextEquals("messages"u8)) return Field.Messages;
         if (reader.ValueTextEquals("stream"u8)) return Field.Stream;
-        if (operation == ApiOperation.Messages)
+        if (operation.IsAnthropic())
         {
             if (reader.ValueTextEquals("max_tokens"u8)) return Field.MaxTokens;
             return reader.ValueTextEquals("tools"u8) ? Field.Tools : Field.None;

@@ -99,6 +99,40 @@ internal sealed class AnthropicSimulator(SimulatorStats stats)
         }
     }
 
+    /// <summary><c>POST /v1/messages/count_tokens</c>: <c>{"input_tokens": N}</c> by the prompt rule (Anthropic API reference, "Count Message tokens").</summary>
+    public async Task CountTokensAsync(HttpContext context)
+    {
+        var response = context.Response;
+        if (string.IsNullOrEmpty(context.Request.Headers["x-api-key"]))
+        {
+            await WriteErrorAsync(response, 401, "authentication_error", "x-api-key header is required");
+            return;
+        }
+        JsonDocument document;
+        try
+        {
+            document = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted);
+        }
+        catch (JsonException)
+        {
+            await WriteErrorAsync(response, 400, "invalid_request_error", "There was an issue with the request body: it is not valid JSON.");
+            return;
+        }
+        using (document)
+        {
+            var request = SimChatRequest.ParseAnthropic(document.RootElement, out var error, countOnly: true);
+            if (request is null)
+            {
+                await WriteErrorAsync(response, 400, "invalid_request_error", error!);
+                return;
+            }
+            var body = System.Text.Encoding.UTF8.GetBytes($"{{\"input_tokens\":{request.PromptTokens}}}");
+            response.ContentType = "application/json";
+            response.ContentLength = body.Length;
+            await response.Body.WriteAsync(body);
+        }
+    }
+
     /// <summary>Anthropic's usage: <c>input_tokens</c> excludes the cache reads and writes reported beside it.</summary>
     private readonly record struct Usage(int Input, int CacheWrite, int CacheRead, int Output);
 

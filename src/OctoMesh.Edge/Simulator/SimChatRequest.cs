@@ -102,7 +102,8 @@ internal sealed class SimChatRequest
     /// tokens, plus per message 3 and the tokens of its text, tool_use (name and input JSON) and
     /// tool_result blocks, 85 per image, plus the tokens of the tools JSON.
     /// </summary>
-    public static SimChatRequest? ParseAnthropic(JsonElement root, out string? error)
+    /// <param name="countOnly">A count_tokens request: no <c>max_tokens</c> needed.</param>
+    public static SimChatRequest? ParseAnthropic(JsonElement root, out string? error, bool countOnly = false)
     {
         error = null;
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.String)
@@ -110,7 +111,8 @@ internal sealed class SimChatRequest
             error = "model: Field required";
             return null;
         }
-        if (!root.TryGetProperty("max_tokens", out var maxTokens) || maxTokens.ValueKind != JsonValueKind.Number || maxTokens.GetInt32() < 1)
+        var hasMaxTokens = root.TryGetProperty("max_tokens", out var maxTokens) && maxTokens.ValueKind == JsonValueKind.Number && maxTokens.GetInt32() >= 1;
+        if (!hasMaxTokens && !countOnly)
         {
             error = "max_tokens: Field required";
             return null;
@@ -176,7 +178,7 @@ internal sealed class SimChatRequest
             Model = model.GetString()!,
             Stream = root.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True,
             IncludeUsage = true,
-            MaxTokens = maxTokens.GetInt32(),
+            MaxTokens = hasMaxTokens ? maxTokens.GetInt32() : null,
             Stop = root.TryGetProperty("stop_sequences", out var stop) && stop.ValueKind == JsonValueKind.Array
                 ? stop.EnumerateArray().Select(e => e.GetString()!).ToList()
                 : [],

@@ -64,7 +64,9 @@ public sealed class SimulatorServer : IAsyncDisposable
         app.MapPost("/v1/chat/completions", openai.ChatCompletionsAsync);
         app.MapPost("/v1/embeddings", openai.EmbeddingsAsync);
         app.MapGet("/v1/models", openai.ModelsAsync);
-        app.MapPost("/v1/messages", new AnthropicSimulator(stats).MessagesAsync);
+        var anthropic = new AnthropicSimulator(stats);
+        app.MapPost("/v1/messages", anthropic.MessagesAsync);
+        app.MapPost("/v1/messages/count_tokens", anthropic.CountTokensAsync);
         app.MapPost("/openai/deployments/{deployment}/{**operation}", openai.AzureAsync);
         app.MapPost("/v1beta/models/{**target}", new GeminiSimulator(stats).GenerateAsync);
         app.MapGet("/sim/stats", context => WriteStatsAsync(context, stats));

@@ -288,18 +288,21 @@ public class ConformanceTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public async Task UsageIsExactWithCachedTokens(string kind)
+    public async Task UsageIsExactWithCachedAndReasoningTokens(string kind)
     {
         await using var test = await Start(kind);
         const string ask = """{"model":"m","messages":[{"role":"user","content":"Summarise the quarterly report for the board."}]}""";
-        (string, string)[] knobs = [("x-sim-cached-tokens", "4"), ("x-sim-cache-write-tokens", "2"), ("x-sim-tokens", "9")];
+        (string, string)[] knobs = [("x-sim-cached-tokens", "4"), ("x-sim-cache-write-tokens", "2"), ("x-sim-reasoning-tokens", "3"), ("x-sim-tokens", "9")];
         var (_, body, _) = await Post(test, ask, knobs);
         var usage = body.GetProperty("usage");
-        // The simulator's rule: 3 + (3 + 8 tokens); OpenAI counts cache reads and writes inside prompt_tokens.
+        // The simulator's rule: 3 + (3 + 8 tokens); OpenAI counts cache reads and writes inside prompt_tokens,
+        // and reasoning inside completion_tokens. Anthropic reports no reasoning count.
+        var reasoning = kind == "anthropic" ? 0 : 3;
         Assert.Equal(14, usage.GetProperty("prompt_tokens").GetInt32());
-        Assert.Equal(9, usage.GetProperty("completion_tokens").GetInt32());
-        Assert.Equal(23, usage.GetProperty("total_tokens").GetInt32());
+        Assert.Equal(9 + reasoning, usage.GetProperty("completion_tokens").GetInt32());
+        Assert.Equal(23 + reasoning, usage.GetProperty("total_tokens").GetInt32());
         Assert.Equal(4, usage.GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32());
+        Assert.Equal(reasoning, usage.GetProperty("completion_tokens_details").GetProperty("reasoning_tokens").GetInt32());
 
         var streamed = await Stream(test, ask.Replace("\"m\",", "\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"), knobs);
         Assert.Equal(usage.GetRawText(), streamed.Usage?.GetRawText());

@@ -251,4 +251,33 @@ public class MessagesConformanceTests
         Assert.NotNull(streamed.Error);
         Assert.DoesNotContain("message_stop", streamed.Events);
     }
+
+    [Theory]
+    [MemberData(nameof(Upstreams))]
+    public async Task CountTokensComesFromAnthropicOnly(string kind)
+    {
+        await using var test = await Start(kind);
+        const string messages = "\"messages\":[{\"role\":\"user\",\"content\":\"Summarise the quarterly report for the board.\"}]";
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages/count_tokens")
+        {
+            Content = new StringContent($$"""{"model":"claude-x",{{messages}}}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.TryAddWithoutValidation("anthropic-version", "2023-06-01");
+        using var response = await test.Client.SendAsync(request);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        if (kind == "anthropic")
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var (_, message, _) = await Post(test, $$"""{"model":"claude-x","max_tokens":10,{{messages}}}""");
+            Assert.Equal(message.GetProperty("usage").GetProperty("input_tokens").GetInt32(), body.RootElement.GetProperty("input_tokens").GetInt32());
+        }
+        else
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("invalid_request_error", body.RootElement.GetProperty("error").GetProperty("type").GetString());
+            Assert.Equal("count_tokens is answered by Anthropic providers only, and the model's provider 'up' is not one.",
+                body.RootElement.GetProperty("error").GetProperty("message").GetString());
+            Assert.Equal(0, test.Simulator.Stats.ChatCompletions);
+        }
+    }
 }

@@ -7,7 +7,7 @@ using OctoMesh.Routing;
 namespace OctoMesh.Edge.Providers.Anthropic;
 
 /// <summary>
-/// An Anthropic client (<c>/v1/messages</c>) in front of an Anthropic upstream: the fast path. The
+/// An Anthropic client (<c>/v1/messages</c>, <c>/v1/messages/count_tokens</c>) in front of an Anthropic upstream: the fast path. The
 /// body goes upstream with only the model spliced, the client's <c>anthropic-version</c> and
 /// <c>anthropic-beta</c> headers pass, the provider key replaces the client's; the answer comes back
 /// byte for byte while its usage is read.
@@ -23,7 +23,8 @@ internal sealed class AnthropicPassThroughAdapter : IProviderAdapter
         context = new ForwardContext(operation, inspected.Stream, IncludeUsage: true, StripUsageChunk: false);
         var edits = new BodyEdit[2];
         var count = UpstreamBodyPlan.Build(inspected, target.UpstreamModelJson, askForUsage: false, edits, out _);
-        var request = provider.CreateRequest(provider.ChatEndpoint, new SplicedContent(body.Memory, edits, count));
+        var endpoint = operation == ApiOperation.CountTokens ? provider.CountTokensEndpoint : provider.ChatEndpoint;
+        var request = provider.CreateRequest(endpoint, new SplicedContent(body.Memory, edits, count));
         if (provider.Config.ApiKey is { } key)
         {
             request.Headers.TryAddWithoutValidation("x-api-key", key);
@@ -43,7 +44,9 @@ internal sealed class AnthropicPassThroughAdapter : IProviderAdapter
             return await ResponseCopier.CopyStreamAsync(body, client.BodyWriter, new UsageReadingHandler(), clientAborted, deadline);
         }
         client.ContentLength = upstream.Content.Headers.ContentLength;
-        return await ResponseCopier.CopyBodyAsync(body, client.BodyWriter, upstream.IsSuccessStatusCode, clientAborted, deadline);
+        // A token count is not a completion: it carries no usage to meter.
+        var readUsage = upstream.IsSuccessStatusCode && context.Operation == ApiOperation.Messages;
+        return await ResponseCopier.CopyBodyAsync(body, client.BodyWriter, readUsage, clientAborted, deadline);
     }
 
     /// <summary>Passes every event on; reads usage from message_start and message_delta; message_stop completes, error fails.</summary>
