@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
@@ -18,9 +17,6 @@ internal sealed class AnthropicAdapter : IProviderAdapter
 {
     /// <summary>The Messages API version this adapter speaks (Anthropic API reference, "Versions").</summary>
     public const string ApiVersion = "2023-06-01";
-
-    /// <summary>Bound on a non-streamed answer or an error body held for translation.</summary>
-    private const long MaxResponseBytes = 32 * 1024 * 1024;
 
     private static readonly MediaTypeHeaderValue s_json = new("application/json");
 
@@ -65,83 +61,17 @@ internal sealed class AnthropicAdapter : IProviderAdapter
     {
         HeaderPolicy.CopyToClient(upstream.Headers, client.Headers);
         var body = await upstream.Content.ReadAsStreamAsync(deadline);
-
         if (upstream.IsSuccessStatusCode && upstream.Content.Headers.ContentType?.MediaType == "text/event-stream")
         {
-            client.StatusCode = StatusCodes.Status200OK;
-            client.ContentType = "text/event-stream; charset=utf-8";
-            return await ResponseCopier.CopyStreamAsync(body, client.BodyWriter, new AnthropicStreamTranslator(context.IncludeUsage), clientAborted, deadline);
+            return await TranslatedResponse.StreamAsync(body, client, new AnthropicStreamTranslator(context.IncludeUsage), clientAborted, deadline);
         }
-
-        BodyReadStatus status;
-        BodyBuffer? whole;
-        try
-        {
-            (status, whole) = await BodyBuffer.ReadAsync(PipeReader.Create(body), upstream.Content.Headers.ContentLength, MaxResponseBytes, deadline);
-        }
-        catch (OperationCanceledException)
-        {
-            return (clientAborted.IsCancellationRequested ? ProxyOutcome.ClientGone : ProxyOutcome.UpstreamTimeout, null);
-        }
-        catch (IOException)
-        {
-            await OpenAIError.WriteAsync(client, StatusCodes.Status502BadGateway, "The upstream provider's answer broke off.", OpenAIError.Upstream, code: "upstream_stream_cut");
-            return (ProxyOutcome.UpstreamCut, null);
-        }
-
-        using (whole)
-        {
-            var bytes = whole is null ? ReadOnlySpan<byte>.Empty : whole.Span;
-            if (!upstream.IsSuccessStatusCode)
-            {
-                await WriteErrorAsync(client, (int)upstream.StatusCode, bytes);
-                return (ProxyOutcome.Completed, null);
-            }
-            var translated = new ArrayBufferWriter<byte>(bytes.Length + 512);
-            TokenUsage usage = default;
-            bool ok;
-            using (var writer = new Utf8JsonWriter(translated, OpenAIError.WriterOptions))
-            {
-                ok = status == BodyReadStatus.Complete && AnthropicResponseWriter.TryWrite(bytes, writer, out usage);
-            }
-            if (!ok)
-            {
-                await OpenAIError.WriteAsync(client, StatusCodes.Status502BadGateway, "The upstream provider's answer could not be read as an Anthropic message.",
-                    OpenAIError.Upstream, code: "upstream_invalid_response");
-                return (ProxyOutcome.UpstreamCut, null);
-            }
-            client.StatusCode = StatusCodes.Status200OK;
-            client.ContentType = "application/json";
-            client.ContentLength = translated.WrittenCount;
-            await client.Body.WriteAsync(translated.WrittenMemory, clientAborted);
-            return (ProxyOutcome.Completed, usage);
-        }
+        return await TranslatedResponse.SendWholeAsync(upstream, body, client, context.Operation, AnthropicResponseWriter.TryWrite, WriteErrorAsync,
+            "an Anthropic message", clientAborted, deadline);
     }
 
     /// <summary><c>{"type":"error","error":{"type","message"}}</c> → OpenAI's error, with the status mapped.</summary>
-    private static Task WriteErrorAsync(HttpResponse client, int status, ReadOnlySpan<byte> body)
+    private static Task WriteErrorAsync(HttpResponse client, int status, string? type, string? message)
     {
-        string? type = null, message = null;
-        try
-        {
-            var reader = new Utf8JsonReader(body);
-            if (JsonDocument.TryParseValue(ref reader, out var document))
-            {
-                using (document)
-                {
-                    if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("error", out var error)
-                        && error.ValueKind == JsonValueKind.Object)
-                    {
-                        type = error.TryGetProperty("type", out var t) ? t.GetString() : null;
-                        message = error.TryGetProperty("message", out var m) ? m.GetString() : null;
-                    }
-                }
-            }
-        }
-        catch (JsonException)
-        {
-            // Not Anthropic's error shape: the status alone speaks.
-        }
         var (mapped, openAIType, code) = AnthropicUsage.ToOpenAIError(status, type);
         return OpenAIError.WriteAsync(client, mapped, message ?? $"The upstream provider answered {status}.", openAIType, code: code);
     }

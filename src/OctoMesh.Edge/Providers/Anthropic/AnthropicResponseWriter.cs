@@ -15,94 +15,39 @@ internal static class AnthropicResponseWriter
     public static bool TryWrite(ReadOnlySpan<byte> anthropic, Utf8JsonWriter writer, out TokenUsage usage)
     {
         usage = default;
-        JsonDocument document;
-        try
-        {
-            var reader = new Utf8JsonReader(anthropic);
-            if (!JsonDocument.TryParseValue(ref reader, out var parsed))
-            {
-                return false;
-            }
-            document = parsed;
-        }
-        catch (JsonException)
+        using var document = OpenAICompletionWriter.TryParse(anthropic);
+        if (document is null || document.RootElement.ValueKind != JsonValueKind.Object
+            || !document.RootElement.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.Array)
         {
             return false;
         }
-        using (document)
+        var root = document.RootElement;
+        var text = new StringBuilder();
+        var hasText = false;
+        var calls = new List<ToolCall>();
+        foreach (var block in content.EnumerateArray())
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.Array)
+            switch (String(block, "type"))
             {
-                return false;
-            }
-            var text = new StringBuilder();
-            var hasText = false;
-            var tools = new List<JsonElement>();
-            foreach (var block in content.EnumerateArray())
-            {
-                var type = block.TryGetProperty("type", out var t) ? t.GetString() : null;
-                if (type == "text")
-                {
-                    text.Append(block.GetProperty("text").GetString());
+                case "text":
+                    text.Append(String(block, "text"));
                     hasText = true;
-                }
-                else if (type == "tool_use")
-                {
-                    tools.Add(block);
-                }
+                    break;
+                case "tool_use":
+                    calls.Add(new ToolCall(String(block, "id") ?? "", String(block, "name") ?? "",
+                        block.TryGetProperty("input", out var input) ? input.GetRawText() : "{}"));
+                    break;
             }
-            usage = root.TryGetProperty("usage", out var u) ? Usage(u) : default;
-            var stopReason = root.TryGetProperty("stop_reason", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString()! : "end_turn";
-
-            writer.WriteStartObject();
-            writer.WriteString("id", root.TryGetProperty("id", out var id) ? id.GetString() : "");
-            writer.WriteString("object", "chat.completion");
-            writer.WriteNumber("created", DateTimeOffset.UtcNow.ToUnixTimeSeconds());
-            writer.WriteString("model", root.TryGetProperty("model", out var model) ? model.GetString() : "");
-            writer.WriteStartArray("choices");
-            writer.WriteStartObject();
-            writer.WriteNumber("index", 0);
-            writer.WriteStartObject("message");
-            writer.WriteString("role", "assistant");
-            if (hasText || tools.Count == 0)
-            {
-                writer.WriteString("content", text.ToString());
-            }
-            else
-            {
-                writer.WriteNull("content");
-            }
-            writer.WriteNull("refusal");
-            if (tools.Count > 0)
-            {
-                writer.WriteStartArray("tool_calls");
-                foreach (var tool in tools)
-                {
-                    writer.WriteStartObject();
-                    writer.WriteString("id", tool.GetProperty("id").GetString());
-                    writer.WriteString("type", "function");
-                    writer.WriteStartObject("function");
-                    writer.WriteString("name", tool.GetProperty("name").GetString());
-                    writer.WriteString("arguments", tool.TryGetProperty("input", out var input) ? input.GetRawText() : "{}");
-                    writer.WriteEndObject();
-                    writer.WriteEndObject();
-                }
-                writer.WriteEndArray();
-            }
-            writer.WriteStartArray("annotations");
-            writer.WriteEndArray();
-            writer.WriteEndObject();
-            writer.WriteNull("logprobs");
-            writer.WriteString("finish_reason", AnthropicUsage.FinishReason(Encoding.UTF8.GetBytes(stopReason)));
-            writer.WriteEndObject();
-            writer.WriteEndArray();
-            writer.WritePropertyName("usage");
-            writer.WriteRawValue(OpenAIUsageJson.Serialize(usage), skipInputValidation: true);
-            writer.WriteEndObject();
         }
+        usage = root.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object ? Usage(u) : default;
+        var finish = AnthropicUsage.FinishReason(Encoding.UTF8.GetBytes(String(root, "stop_reason") ?? "end_turn"));
+        OpenAICompletionWriter.Write(writer, String(root, "id"), String(root, "model"), hasText || calls.Count == 0 ? text.ToString() : null,
+            calls, finish, usage);
         return true;
     }
+
+    private static string? String(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
     private static TokenUsage Usage(JsonElement usage)
     {

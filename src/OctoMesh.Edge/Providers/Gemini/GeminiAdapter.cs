@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
@@ -17,7 +16,6 @@ namespace OctoMesh.Edge.Providers.Gemini;
 /// </summary>
 internal sealed class GeminiAdapter : IProviderAdapter
 {
-    private const long MaxResponseBytes = 32 * 1024 * 1024;
     private static readonly MediaTypeHeaderValue s_json = new("application/json");
 
     public static GeminiAdapter Instance { get; } = new();
@@ -62,79 +60,17 @@ internal sealed class GeminiAdapter : IProviderAdapter
         var body = await upstream.Content.ReadAsStreamAsync(deadline);
         if (upstream.IsSuccessStatusCode && upstream.Content.Headers.ContentType?.MediaType == "text/event-stream")
         {
-            client.StatusCode = StatusCodes.Status200OK;
-            client.ContentType = "text/event-stream; charset=utf-8";
-            return await ResponseCopier.CopyStreamAsync(body, client.BodyWriter, new GeminiStreamTranslator(context.IncludeUsage, model), clientAborted, deadline);
+            return await TranslatedResponse.StreamAsync(body, client, new GeminiStreamTranslator(context.IncludeUsage, model), clientAborted, deadline);
         }
-
-        BodyReadStatus status;
-        BodyBuffer? whole;
-        try
-        {
-            (status, whole) = await BodyBuffer.ReadAsync(PipeReader.Create(body), upstream.Content.Headers.ContentLength, MaxResponseBytes, deadline);
-        }
-        catch (OperationCanceledException)
-        {
-            return (clientAborted.IsCancellationRequested ? ProxyOutcome.ClientGone : ProxyOutcome.UpstreamTimeout, null);
-        }
-        catch (IOException)
-        {
-            await OpenAIError.WriteAsync(client, StatusCodes.Status502BadGateway, "The upstream provider's answer broke off.", OpenAIError.Upstream, code: "upstream_stream_cut");
-            return (ProxyOutcome.UpstreamCut, null);
-        }
-        using (whole)
-        {
-            var bytes = whole is null ? ReadOnlySpan<byte>.Empty : whole.Span;
-            if (!upstream.IsSuccessStatusCode)
-            {
-                var code = (int)upstream.StatusCode;
-                var (type, errorCode) = GeminiUsage.ToOpenAIError(code);
-                await OpenAIError.WriteAsync(client, code, ErrorMessage(bytes) ?? $"The upstream provider answered {code}.", type, code: errorCode);
-                return (ProxyOutcome.Completed, null);
-            }
-            var translated = new ArrayBufferWriter<byte>(bytes.Length + 512);
-            TokenUsage usage = default;
-            bool ok;
-            using (var writer = new Utf8JsonWriter(translated, OpenAIError.WriterOptions))
-            {
-                ok = status == BodyReadStatus.Complete && GeminiResponseWriter.TryWrite(bytes, model, writer, out usage);
-            }
-            if (!ok)
-            {
-                await OpenAIError.WriteAsync(client, StatusCodes.Status502BadGateway, "The upstream provider's answer could not be read as a Gemini response.",
-                    OpenAIError.Upstream, code: "upstream_invalid_response");
-                return (ProxyOutcome.UpstreamCut, null);
-            }
-            client.StatusCode = StatusCodes.Status200OK;
-            client.ContentType = "application/json";
-            client.ContentLength = translated.WrittenCount;
-            await client.Body.WriteAsync(translated.WrittenMemory, clientAborted);
-            return (ProxyOutcome.Completed, usage);
-        }
+        return await TranslatedResponse.SendWholeAsync(upstream, body, client, context.Operation,
+            (ReadOnlySpan<byte> gemini, Utf8JsonWriter writer, out TokenUsage usage) => GeminiResponseWriter.TryWrite(gemini, model, writer, out usage),
+            WriteErrorAsync, "a Gemini response", clientAborted, deadline);
     }
 
-    /// <summary>The <c>error.message</c> of a Gemini (Google API) error body.</summary>
-    internal static string? ErrorMessage(ReadOnlySpan<byte> body)
+    /// <summary>Google's <c>{"error":{"code","message","status"}}</c> → OpenAI's error, status kept.</summary>
+    private static Task WriteErrorAsync(HttpResponse client, int status, string? type, string? message)
     {
-        try
-        {
-            var reader = new Utf8JsonReader(body);
-            if (!JsonDocument.TryParseValue(ref reader, out var document))
-            {
-                return null;
-            }
-            using (document)
-            {
-                return document.RootElement.ValueKind == JsonValueKind.Object
-                    && document.RootElement.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object
-                    && error.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.String
-                    ? message.GetString()
-                    : null;
-            }
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
+        var (openAIType, code) = GeminiUsage.ToOpenAIError(status);
+        return OpenAIError.WriteAsync(client, status, message ?? $"The upstream provider answered {status}.", openAIType, code: code);
     }
 }

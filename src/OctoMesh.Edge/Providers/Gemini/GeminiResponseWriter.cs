@@ -15,104 +15,45 @@ internal static class GeminiResponseWriter
     public static bool TryWrite(ReadOnlySpan<byte> gemini, string requestedModel, Utf8JsonWriter writer, out TokenUsage usage)
     {
         usage = default;
-        var reader = new Utf8JsonReader(gemini);
-        JsonDocument? document;
-        try
-        {
-            if (!JsonDocument.TryParseValue(ref reader, out document))
-            {
-                return false;
-            }
-        }
-        catch (JsonException)
+        using var document = OpenAICompletionWriter.TryParse(gemini);
+        if (document is null || document.RootElement.ValueKind != JsonValueKind.Object)
         {
             return false;
         }
-        using (document)
+        var root = document.RootElement;
+        usage = root.TryGetProperty("usageMetadata", out var metadata) && metadata.ValueKind == JsonValueKind.Object ? Usage(metadata) : default;
+        var text = new StringBuilder();
+        var calls = new List<ToolCall>();
+        var reason = "PROHIBITED_CONTENT";
+        if (root.TryGetProperty("candidates", out var candidates) && candidates.ValueKind == JsonValueKind.Array && candidates.GetArrayLength() > 0)
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
+            var candidate = candidates[0];
+            reason = candidate.TryGetProperty("finishReason", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString()! : "STOP";
+            if (candidate.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Object
+                && content.TryGetProperty("parts", out var parts) && parts.ValueKind == JsonValueKind.Array)
             {
-                return false;
-            }
-            usage = root.TryGetProperty("usageMetadata", out var metadata) ? Usage(metadata) : default;
-            var text = new StringBuilder();
-            var calls = new List<(string Name, string Arguments)>();
-            string? reason = null;
-            if (root.TryGetProperty("candidates", out var candidates) && candidates.ValueKind == JsonValueKind.Array && candidates.GetArrayLength() > 0)
-            {
-                var candidate = candidates[0];
-                reason = candidate.TryGetProperty("finishReason", out var f) ? f.GetString() : null;
-                if (candidate.TryGetProperty("content", out var content) && content.TryGetProperty("parts", out var parts))
+                foreach (var part in parts.EnumerateArray())
                 {
-                    foreach (var part in parts.EnumerateArray())
+                    if (part.ValueKind != JsonValueKind.Object || part.TryGetProperty("thought", out var thought) && thought.ValueKind == JsonValueKind.True)
                     {
-                        if (part.TryGetProperty("thought", out var thought) && thought.ValueKind == JsonValueKind.True)
-                        {
-                            continue;
-                        }
-                        if (part.TryGetProperty("text", out var t))
-                        {
-                            text.Append(t.GetString());
-                        }
-                        else if (part.TryGetProperty("functionCall", out var call))
-                        {
-                            calls.Add((call.GetProperty("name").GetString()!, call.TryGetProperty("args", out var args) ? args.GetRawText() : "{}"));
-                        }
+                        continue;
+                    }
+                    if (part.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
+                    {
+                        text.Append(t.GetString());
+                    }
+                    else if (part.TryGetProperty("functionCall", out var call) && call.ValueKind == JsonValueKind.Object
+                        && call.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
+                    {
+                        calls.Add(new ToolCall($"call_{calls.Count}", name.GetString()!, call.TryGetProperty("args", out var args) ? args.GetRawText() : "{}"));
                     }
                 }
             }
-            else
-            {
-                reason = "PROHIBITED_CONTENT";
-            }
-
-            writer.WriteStartObject();
-            writer.WriteString("id", root.TryGetProperty("responseId", out var id) ? id.GetString() : "chatcmpl-gemini");
-            writer.WriteString("object", "chat.completion");
-            writer.WriteNumber("created", DateTimeOffset.UtcNow.ToUnixTimeSeconds());
-            writer.WriteString("model", root.TryGetProperty("modelVersion", out var model) ? model.GetString() : requestedModel);
-            writer.WriteStartArray("choices");
-            writer.WriteStartObject();
-            writer.WriteNumber("index", 0);
-            writer.WriteStartObject("message");
-            writer.WriteString("role", "assistant");
-            if (text.Length > 0 || calls.Count == 0)
-            {
-                writer.WriteString("content", text.ToString());
-            }
-            else
-            {
-                writer.WriteNull("content");
-            }
-            writer.WriteNull("refusal");
-            if (calls.Count > 0)
-            {
-                writer.WriteStartArray("tool_calls");
-                for (var i = 0; i < calls.Count; i++)
-                {
-                    writer.WriteStartObject();
-                    writer.WriteString("id", $"call_{i}");
-                    writer.WriteString("type", "function");
-                    writer.WriteStartObject("function");
-                    writer.WriteString("name", calls[i].Name);
-                    writer.WriteString("arguments", calls[i].Arguments);
-                    writer.WriteEndObject();
-                    writer.WriteEndObject();
-                }
-                writer.WriteEndArray();
-            }
-            writer.WriteStartArray("annotations");
-            writer.WriteEndArray();
-            writer.WriteEndObject();
-            writer.WriteNull("logprobs");
-            writer.WriteString("finish_reason", GeminiUsage.FinishReason(reason, calls.Count > 0));
-            writer.WriteEndObject();
-            writer.WriteEndArray();
-            writer.WritePropertyName("usage");
-            writer.WriteRawValue(OpenAIUsageJson.Serialize(usage), skipInputValidation: true);
-            writer.WriteEndObject();
         }
+        var id = root.TryGetProperty("responseId", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : "chatcmpl-gemini";
+        var model = root.TryGetProperty("modelVersion", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : requestedModel;
+        OpenAICompletionWriter.Write(writer, id, model, text.Length > 0 || calls.Count == 0 ? text.ToString() : null, calls,
+            GeminiUsage.FinishReason(reason, calls.Count > 0), usage);
         return true;
     }
 

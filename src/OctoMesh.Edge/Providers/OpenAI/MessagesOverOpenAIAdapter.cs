@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using OctoMesh.Edge.Proxy;
@@ -17,8 +16,6 @@ namespace OctoMesh.Edge.Providers.OpenAI;
 /// </summary>
 internal sealed class MessagesOverOpenAIAdapter : IProviderAdapter
 {
-    private const long MaxResponseBytes = 32 * 1024 * 1024;
-
     public static MessagesOverOpenAIAdapter Instance { get; } = new();
 
     public HttpRequestMessage? CreateRequest(UpstreamProvider provider, ApiOperation operation, BodyBuffer body, in InspectedRequest inspected,
@@ -58,98 +55,35 @@ internal sealed class MessagesOverOpenAIAdapter : IProviderAdapter
     {
         HeaderPolicy.CopyToClient(upstream.Headers, client.Headers);
         var fromGemini = upstream.RequestMessage?.Options.TryGetValue(s_gemini, out var gemini) == true && gemini;
+        var model = context.UpstreamModel ?? "";
         var body = await upstream.Content.ReadAsStreamAsync(deadline);
         if (upstream.IsSuccessStatusCode && upstream.Content.Headers.ContentType?.MediaType == "text/event-stream")
         {
-            client.StatusCode = StatusCodes.Status200OK;
-            client.ContentType = "text/event-stream; charset=utf-8";
             SseStreamHandler handler = fromGemini
-                ? new ChainedStreamHandler(new Gemini.GeminiStreamTranslator(includeUsage: true, context.UpstreamModel ?? ""), new MessagesStreamTranslator())
+                ? new ChainedStreamHandler(new Gemini.GeminiStreamTranslator(includeUsage: true, model), new MessagesStreamTranslator())
                 : new MessagesStreamTranslator();
-            return await ResponseCopier.CopyStreamAsync(body, client.BodyWriter, handler, clientAborted, deadline);
+            return await TranslatedResponse.StreamAsync(body, client, handler, clientAborted, deadline);
         }
-
-        BodyReadStatus status;
-        BodyBuffer? whole;
-        try
-        {
-            (status, whole) = await BodyBuffer.ReadAsync(PipeReader.Create(body), upstream.Content.Headers.ContentLength, MaxResponseBytes, deadline);
-        }
-        catch (OperationCanceledException)
-        {
-            return (clientAborted.IsCancellationRequested ? ProxyOutcome.ClientGone : ProxyOutcome.UpstreamTimeout, null);
-        }
-        catch (IOException)
-        {
-            await AnthropicError.WriteAsync(client, StatusCodes.Status502BadGateway, "The upstream provider's answer broke off.");
-            return (ProxyOutcome.UpstreamCut, null);
-        }
-        using (whole)
-        {
-            var bytes = whole is null ? ReadOnlySpan<byte>.Empty : whole.Span;
-            if (!upstream.IsSuccessStatusCode)
-            {
-                var code = (int)upstream.StatusCode;
-                var message = fromGemini ? Gemini.GeminiAdapter.ErrorMessage(bytes) : OpenAIErrorMessage(bytes);
-                await AnthropicError.WriteAsync(client, code, message ?? $"The upstream provider answered {code}.");
-                return (ProxyOutcome.Completed, null);
-            }
-            var translated = new ArrayBufferWriter<byte>(bytes.Length + 256);
-            TokenUsage usage = default;
-            bool ok;
-            using (var writer = new Utf8JsonWriter(translated, OpenAIError.WriterOptions))
-            {
-                ok = status == BodyReadStatus.Complete && MessagesResponseWriter.TryWrite(fromGemini ? GeminiToOpenAI(bytes, context.UpstreamModel) : bytes, writer, out usage);
-            }
-            if (!ok)
-            {
-                await AnthropicError.WriteAsync(client, StatusCodes.Status502BadGateway, "The upstream provider's answer could not be read as a chat completion.");
-                return (ProxyOutcome.UpstreamCut, null);
-            }
-            client.StatusCode = StatusCodes.Status200OK;
-            client.ContentType = "application/json";
-            client.ContentLength = translated.WrittenCount;
-            await client.Body.WriteAsync(translated.WrittenMemory, clientAborted);
-            return (ProxyOutcome.Completed, usage);
-        }
+        TranslatedResponse.BodyTranslator translate = fromGemini
+            ? (ReadOnlySpan<byte> answer, Utf8JsonWriter writer, out TokenUsage usage) => FromGemini(answer, model, writer, out usage)
+            : MessagesResponseWriter.TryWrite;
+        return await TranslatedResponse.SendWholeAsync(upstream, body, client, context.Operation, translate,
+            (response, status, _, message) => AnthropicError.WriteAsync(response, status, message ?? $"The upstream provider answered {status}."),
+            "a chat completion", clientAborted, deadline);
     }
 
-    /// <summary>A Gemini answer in OpenAI's format, the middle step on the way to Anthropic's.</summary>
-    private static ReadOnlySpan<byte> GeminiToOpenAI(ReadOnlySpan<byte> gemini, string? model)
+    /// <summary>A Gemini answer to Anthropic's format, through OpenAI's.</summary>
+    private static bool FromGemini(ReadOnlySpan<byte> gemini, string model, Utf8JsonWriter writer, out TokenUsage usage)
     {
+        usage = default;
         var openAI = new ArrayBufferWriter<byte>(gemini.Length + 256);
-        using (var writer = new Utf8JsonWriter(openAI, OpenAIError.WriterOptions))
+        using (var middle = new Utf8JsonWriter(openAI, OpenAIError.WriterOptions))
         {
-            if (!Gemini.GeminiResponseWriter.TryWrite(gemini, model ?? "", writer, out _))
+            if (!Gemini.GeminiResponseWriter.TryWrite(gemini, model, middle, out _))
             {
-                return default;
+                return false;
             }
         }
-        return openAI.WrittenSpan;
-    }
-
-    /// <summary>The <c>error.message</c> of an OpenAI error body, if it is one.</summary>
-    private static string? OpenAIErrorMessage(ReadOnlySpan<byte> body)
-    {
-        try
-        {
-            var reader = new Utf8JsonReader(body);
-            if (!JsonDocument.TryParseValue(ref reader, out var document))
-            {
-                return null;
-            }
-            using (document)
-            {
-                return document.RootElement.ValueKind == JsonValueKind.Object
-                    && document.RootElement.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object
-                    && error.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.String
-                    ? message.GetString()
-                    : null;
-            }
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
+        return MessagesResponseWriter.TryWrite(openAI.WrittenSpan, writer, out usage);
     }
 }

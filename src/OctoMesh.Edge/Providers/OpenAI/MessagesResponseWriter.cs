@@ -33,65 +33,54 @@ internal static class MessagesResponseWriter
     public static bool TryWrite(ReadOnlySpan<byte> openAI, Utf8JsonWriter writer, out TokenUsage usage)
     {
         usage = default;
-        var reader = new Utf8JsonReader(openAI);
-        JsonDocument? document;
-        try
-        {
-            if (!JsonDocument.TryParseValue(ref reader, out document))
-            {
-                return false;
-            }
-        }
-        catch (JsonException)
+        using var document = OpenAICompletionWriter.TryParse(openAI);
+        if (document is null)
         {
             return false;
         }
-        using (document)
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array
+            || choices.GetArrayLength() == 0 || !choices[0].TryGetProperty("message", out var message) || message.ValueKind != JsonValueKind.Object)
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("choices", out var choices) || choices.GetArrayLength() == 0)
-            {
-                return false;
-            }
-            UsageReader.TryRead(openAI, out usage, out _);
-            var choice = choices[0];
-            var message = choice.GetProperty("message");
-            var text = message.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "";
-            var calls = message.TryGetProperty("tool_calls", out var tc) && tc.ValueKind == JsonValueKind.Array ? tc : default;
+            return false;
+        }
+        UsageReader.TryRead(openAI, out usage, out _);
+        var choice = choices[0];
+        var text = message.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "";
+        var calls = message.TryGetProperty("tool_calls", out var tc) && tc.ValueKind == JsonValueKind.Array ? tc : default;
 
+        writer.WriteStartObject();
+        writer.WriteString("id", root.TryGetProperty("id", out var id) ? id.GetString() : "");
+        writer.WriteString("type", "message");
+        writer.WriteString("role", "assistant");
+        writer.WriteString("model", root.TryGetProperty("model", out var model) ? model.GetString() : "");
+        writer.WriteStartArray("content");
+        if (text.Length > 0 || calls.ValueKind != JsonValueKind.Array)
+        {
             writer.WriteStartObject();
-            writer.WriteString("id", root.TryGetProperty("id", out var id) ? id.GetString() : "");
-            writer.WriteString("type", "message");
-            writer.WriteString("role", "assistant");
-            writer.WriteString("model", root.TryGetProperty("model", out var model) ? model.GetString() : "");
-            writer.WriteStartArray("content");
-            if (text.Length > 0 || calls.ValueKind != JsonValueKind.Array)
-            {
-                writer.WriteStartObject();
-                writer.WriteString("type", "text");
-                writer.WriteString("text", text);
-                writer.WriteEndObject();
-            }
-            if (calls.ValueKind == JsonValueKind.Array)
-            {
-                foreach (var call in calls.EnumerateArray())
-                {
-                    var function = call.GetProperty("function");
-                    writer.WriteStartObject();
-                    writer.WriteString("type", "tool_use");
-                    writer.WriteString("id", call.GetProperty("id").GetString());
-                    writer.WriteString("name", function.GetProperty("name").GetString());
-                    writer.WritePropertyName("input");
-                    WriteInput(writer, function.TryGetProperty("arguments", out var a) ? a.GetString() : null);
-                    writer.WriteEndObject();
-                }
-            }
-            writer.WriteEndArray();
-            writer.WriteString("stop_reason", StopReason(choice.TryGetProperty("finish_reason", out var f) ? f.GetString() : null));
-            writer.WriteNull("stop_sequence");
-            WriteUsage(writer, usage);
+            writer.WriteString("type", "text");
+            writer.WriteString("text", text);
             writer.WriteEndObject();
         }
+        if (calls.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var call in calls.EnumerateArray())
+            {
+                var function = call.GetProperty("function");
+                writer.WriteStartObject();
+                writer.WriteString("type", "tool_use");
+                writer.WriteString("id", call.GetProperty("id").GetString());
+                writer.WriteString("name", function.GetProperty("name").GetString());
+                writer.WritePropertyName("input");
+                WriteInput(writer, function.TryGetProperty("arguments", out var a) ? a.GetString() : null);
+                writer.WriteEndObject();
+            }
+        }
+        writer.WriteEndArray();
+        writer.WriteString("stop_reason", StopReason(choice.TryGetProperty("finish_reason", out var f) ? f.GetString() : null));
+        writer.WriteNull("stop_sequence");
+        WriteUsage(writer, usage);
+        writer.WriteEndObject();
         return true;
     }
 
