@@ -5,46 +5,22 @@ namespace OctoMesh.EndToEnd.Tests;
 
 /// <summary>
 /// The native binary as users run it: <c>octomesh sim</c> as the upstream, <c>octomesh serve</c> in
-/// front, curl and the official <c>openai</c> npm SDK as clients, SIGTERM to stop.
+/// front, curl and the official <c>openai</c> and <c>@anthropic-ai/sdk</c> npm SDKs as clients, SIGTERM to stop.
 /// </summary>
 public sealed class NativeGatewayTests : IAsyncLifetime
 {
+    private NativeGateway _native = null!;
     private OctoMeshProcess _sim = null!;
     private OctoMeshProcess _gateway = null!;
     private string _configPath = null!;
 
     public async Task InitializeAsync()
     {
-        _sim = await OctoMeshProcess.StartAsync("sim", "--urls", "http://127.0.0.1:0");
-        _configPath = Path.Combine(Path.GetTempPath(), $"octomesh-e2e-{Guid.NewGuid():N}.json");
-        await File.WriteAllTextAsync(_configPath, $$"""
-            {
-              // The simulator stands in for every provider kind; only configuration chooses upstream URLs.
-              "providers": {
-                "upstream": { "kind": "openai-compatible", "baseUrl": "{{_sim.Address}}v1" },
-                "anthro": { "kind": "anthropic", "baseUrl": "{{_sim.Address}}v1", "apiKey": "${E2E_PROVIDER_KEY}" },
-                "azure": { "kind": "azure-openai", "baseUrl": "{{_sim.Address}}", "apiKey": "${E2E_PROVIDER_KEY}" },
-                "google": { "kind": "gemini", "baseUrl": "{{_sim.Address}}v1beta", "apiKey": "${E2E_PROVIDER_KEY}" },
-              },
-              "models": {
-                "fast": { "provider": "upstream", "model": "sim-small" },
-                "claude": { "provider": "anthro", "model": "sim-large" },
-                "azure-gpt": { "provider": "azure", "model": "sim-medium" },
-                "gemini": { "provider": "google", "model": "sim-small" },
-                "embed": { "provider": "upstream", "model": "text-embedding-3-small" },
-              },
-            }
-            """);
-        _gateway = await OctoMeshProcess.StartAsync([new("E2E_PROVIDER_KEY", "sk-e2e-provider-key")],
-            "serve", "--config", _configPath, "--urls", "http://127.0.0.1:0");
+        _native = await NativeGateway.StartAsync();
+        (_sim, _gateway, _configPath) = (_native.Simulator, _native.Gateway, _native.ConfigPath);
     }
 
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        await _sim.DisposeAsync();
-        File.Delete(_configPath);
-    }
+    public async Task DisposeAsync() => await _native.DisposeAsync();
 
     private static async Task<(int ExitCode, string Output)> Run(string file, params string[] args)
     {
@@ -137,7 +113,7 @@ public sealed class NativeGatewayTests : IAsyncLifetime
             Assert.Equal(2, unsetCode);
             Assert.Contains("environment variable E2E_PROVIDER_KEY is not set", unsetOutput);
 
-            var (okCode, okOutput) = await OctoMeshProcess.RunAsync([new("E2E_PROVIDER_KEY", "k")], "check-config", _configPath);
+            var (okCode, okOutput) = await OctoMeshProcess.RunAsync([NativeGateway.ProviderKey], "check-config", _configPath);
             Assert.Equal(0, okCode);
             Assert.Contains("valid (4 providers, 5 models, 0 client keys)", okOutput);
         }

@@ -8,40 +8,11 @@ namespace OctoMesh.EndToEnd.Tests;
 /// <summary>The official OpenAI .NET SDK against the native gateway, with each provider kind behind it.</summary>
 public sealed class OpenAIDotNetSdkTests : IAsyncLifetime
 {
-    private OctoMeshProcess _sim = null!;
-    private OctoMeshProcess _gateway = null!;
-    private string _configPath = null!;
+    private NativeGateway _native = null!;
 
-    public async Task InitializeAsync()
-    {
-        _sim = await OctoMeshProcess.StartAsync("sim", "--urls", "http://127.0.0.1:0");
-        _configPath = Path.Combine(Path.GetTempPath(), $"octomesh-e2e-{Guid.NewGuid():N}.json");
-        await File.WriteAllTextAsync(_configPath, $$"""
-            {
-              "providers": {
-                "upstream": { "kind": "openai-compatible", "baseUrl": "{{_sim.Address}}v1" },
-                "anthro": { "kind": "anthropic", "baseUrl": "{{_sim.Address}}v1", "apiKey": "${E2E_PROVIDER_KEY}" },
-                "azure": { "kind": "azure-openai", "baseUrl": "{{_sim.Address}}", "apiKey": "${E2E_PROVIDER_KEY}" },
-                "google": { "kind": "gemini", "baseUrl": "{{_sim.Address}}v1beta", "apiKey": "${E2E_PROVIDER_KEY}" }
-              },
-              "models": {
-                "fast": { "provider": "upstream", "model": "sim-small" },
-                "claude": { "provider": "anthro", "model": "sim-large" },
-                "azure-gpt": { "provider": "azure", "model": "sim-medium" },
-                "gemini": { "provider": "google", "model": "sim-small" }
-              }
-            }
-            """);
-        _gateway = await OctoMeshProcess.StartAsync([new("E2E_PROVIDER_KEY", "sk-e2e-provider-key")],
-            "serve", "--config", _configPath, "--urls", "http://127.0.0.1:0");
-    }
+    public async Task InitializeAsync() => _native = await NativeGateway.StartAsync();
 
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        await _sim.DisposeAsync();
-        File.Delete(_configPath);
-    }
+    public async Task DisposeAsync() => await _native.DisposeAsync();
 
     [Theory]
     [InlineData("fast")]
@@ -50,7 +21,7 @@ public sealed class OpenAIDotNetSdkTests : IAsyncLifetime
     [InlineData("gemini")]
     public async Task ChatStreamAndTools(string model)
     {
-        var client = new ChatClient(model, new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = new Uri(_gateway.Address, "/v1") });
+        var client = new ChatClient(model, new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = new Uri(_native.Gateway.Address, "/v1") });
 
         ChatCompletion completion = await client.CompleteChatAsync([new SystemChatMessage("Be brief."), new UserChatMessage("What is 2 + 40?")]);
         Assert.Equal(ChatFinishReason.Stop, completion.FinishReason);
