@@ -34,11 +34,16 @@ internal static class TranslatedResponse
     public static async Task<(ProxyOutcome Outcome, TokenUsage? Usage)> SendWholeAsync(HttpResponseMessage upstream, Stream body, HttpResponse client,
         ApiOperation operation, BodyTranslator translate, ErrorTranslator translateError, string what, CancellationToken clientAborted, CancellationToken deadline)
     {
+        if (ClientError.IsUpstreamCredentialRefusal(upstream.StatusCode))
+        {
+            return await ClientError.WriteUpstreamCredentialRefusalAsync(client, operation, (int)upstream.StatusCode);
+        }
         BodyReadStatus status;
         BodyBuffer? whole;
+        var reader = PipeReader.Create(body);
         try
         {
-            (status, whole) = await BodyBuffer.ReadAsync(PipeReader.Create(body), upstream.Content.Headers.ContentLength, MaxResponseBytes, deadline);
+            (status, whole) = await BodyBuffer.ReadAsync(reader, upstream.Content.Headers.ContentLength, MaxResponseBytes, deadline);
         }
         catch (OperationCanceledException)
         {
@@ -48,6 +53,10 @@ internal static class TranslatedResponse
         {
             await ClientError.WriteAsync(client, operation, StatusCodes.Status502BadGateway, "The upstream provider's answer broke off.", code: "upstream_stream_cut");
             return (ProxyOutcome.UpstreamCut, null);
+        }
+        finally
+        {
+            await reader.CompleteAsync();
         }
 
         using (whole)
@@ -78,8 +87,17 @@ internal static class TranslatedResponse
     {
         var translated = new ArrayBufferWriter<byte>(whole.Length + 512);
         using var writer = new Utf8JsonWriter(translated, OpenAIError.WriterOptions);
-        if (!translate(whole.Span, writer, out usage))
+        try
         {
+            if (!translate(whole.Span, writer, out usage))
+            {
+                return null;
+            }
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException or KeyNotFoundException or IndexOutOfRangeException)
+        {
+            // A field of another type than the provider documents: the answer is unreadable, as if it were not JSON.
+            usage = default;
             return null;
         }
         writer.Flush();

@@ -21,6 +21,8 @@ internal enum BodyReadStatus
 /// </summary>
 internal sealed class BodyBuffer : IDisposable
 {
+    private const int InitialMaxBytes = 64 * 1024;
+
     private byte[] _array;
     private int _length;
     private bool _pooled = true;
@@ -46,7 +48,8 @@ internal sealed class BodyBuffer : IDisposable
             return (BodyReadStatus.Empty, null);
         }
 
-        var body = new BodyBuffer(ArrayPool<byte>.Shared.Rent((int)Math.Min(contentLength ?? 4096, maxBytes)));
+        // A declared length is a promise, not bytes: start at most at 64 KB and grow as data arrives.
+        var body = new BodyBuffer(ArrayPool<byte>.Shared.Rent((int)Math.Min(Math.Min(contentLength ?? 4096, maxBytes), InitialMaxBytes)));
         try
         {
             while (true)
@@ -96,6 +99,13 @@ internal sealed class BodyBuffer : IDisposable
         }
         data.CopyTo(_array.AsSpan(_length));
         _length = needed;
+    }
+
+    /// <summary>Lets the array go without returning it to the pool: something may still read it (see <see cref="SplicedContent.TryRelease"/>).</summary>
+    public void Abandon()
+    {
+        _pooled = false;
+        Dispose();
     }
 
     public void Dispose()

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
 using OctoMesh.Edge.Hosting;
+using OctoMesh.Edge.Providers;
 using OctoMesh.Edge.Tenancy;
 using OctoMesh.Edge.Telemetry;
 using OctoMesh.Routing;
@@ -151,62 +152,119 @@ internal sealed class ProxyHandler
 
             // Step 6: forward.
             var adapter = provider.AdapterFor(operation);
-            using var upstreamRequest = adapter.CreateRequest(provider, operation, body, inspected, target, out var forward, out var unsupported);
+            HttpRequestMessage? upstreamRequest;
+            ForwardContext forward;
+            string? unsupported;
+            try
+            {
+                upstreamRequest = adapter.CreateRequest(provider, operation, body, inspected, target, out forward, out unsupported);
+            }
+            catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException or IndexOutOfRangeException)
+            {
+                // Translation reads fields the inspector does not check; one of another JSON type than the API allows lands here.
+                await ClientError.WriteAsync(response, operation, StatusCodes.Status400BadRequest,
+                    $"The request has a field of a type the API does not allow, so it cannot be translated for provider '{provider.Name}': {e.Message}",
+                    code: "invalid_request");
+                return;
+            }
             if (upstreamRequest is null)
             {
                 await ClientError.WriteAsync(response, operation, StatusCodes.Status400BadRequest, unsupported!, code: "unsupported_by_provider");
                 return;
             }
-            CopyRequestHeaders(request.Headers, upstreamRequest);
-            upstreamRequest.Headers.TryAddWithoutValidation("x-request-id", requestId);
-
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-            deadline.CancelAfter(provider.Config.Timeouts.FirstByte);
-            HttpResponseMessage upstreamResponse;
+            using var sentRequest = upstreamRequest;
             try
             {
-                upstreamResponse = await provider.Invoker.SendAsync(upstreamRequest, deadline.Token);
+                await ForwardAsync(context, operation, requestId, started, provider, adapter, sentRequest, forward, body, inspected);
             }
-            catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+            finally
+            {
+                // An upstream may answer before it has read the whole body; the pooled array goes back only once nothing sends from it.
+                if (sentRequest.Content is SplicedContent spliced && !spliced.TryRelease())
+                {
+                    body.Abandon();
+                }
+            }
+        }
+    }
+
+    /// <summary>Steps 6 and 7 once the upstream request exists: send it, then answer the client.</summary>
+    private async Task ForwardAsync(HttpContext context, ApiOperation operation, string requestId, long started, UpstreamProvider provider,
+        IProviderAdapter adapter, HttpRequestMessage upstreamRequest, ForwardContext forward, BodyBuffer body, InspectedRequest inspected)
+    {
+        var request = context.Request;
+        var response = context.Response;
+        var aborted = context.RequestAborted;
+        CopyRequestHeaders(request.Headers, upstreamRequest);
+        upstreamRequest.Headers.TryAddWithoutValidation("x-request-id", requestId);
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        deadline.CancelAfter(provider.Config.Timeouts.FirstByte);
+        HttpResponseMessage upstreamResponse;
+        try
+        {
+            upstreamResponse = await provider.Invoker.SendAsync(upstreamRequest, deadline.Token);
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            Log.ClientDisconnected(_logger, requestId);
+            return;
+        }
+        catch (OperationCanceledException e) when (e.InnerException is TimeoutException)
+        {
+            // SocketsHttpHandler's ConnectTimeout: the provider was never reached.
+            Log.UpstreamUnreachable(_logger, requestId, provider.Name, "ConnectTimeout");
+            await ClientError.WriteAsync(response, operation, StatusCodes.Status502BadGateway,
+                $"The upstream provider '{provider.Name}' could not be reached (connect timeout).", code: "upstream_unreachable");
+            return;
+        }
+        catch (OperationCanceledException)
+        {
+            Log.UpstreamTimeout(_logger, requestId, provider.Name);
+            await ClientError.WriteAsync(response, operation, StatusCodes.Status504GatewayTimeout,
+                $"The upstream provider '{provider.Name}' did not answer within {provider.Config.Timeouts.FirstByte.TotalSeconds:0.###} s.",
+                code: "upstream_timeout");
+            return;
+        }
+        catch (HttpRequestException e)
+        {
+            Log.UpstreamUnreachable(_logger, requestId, provider.Name, e.HttpRequestError.ToString());
+            await ClientError.WriteAsync(response, operation, StatusCodes.Status502BadGateway,
+                $"The upstream provider '{provider.Name}' could not be reached ({e.HttpRequestError}).", code: "upstream_unreachable");
+            return;
+        }
+
+        // Step 7: stream back.
+        using (upstreamResponse)
+        {
+            // The total deadline counts from the start of the request; past it already, cancel now.
+            var remaining = provider.Config.Timeouts.Total - Stopwatch.GetElapsedTime(started);
+            if (remaining > TimeSpan.Zero)
+            {
+                deadline.CancelAfter(remaining);
+            }
+            else
+            {
+                deadline.Cancel();
+            }
+            var copied = await adapter.SendResponseAsync(upstreamResponse, response, forward, aborted, deadline.Token);
+
+            if (copied.Outcome is ProxyOutcome.UpstreamCut or ProxyOutcome.UpstreamTimeout)
+            {
+                Log.UpstreamStreamCut(_logger, requestId, provider.Name, copied.Outcome);
+            }
+            else if (copied.Outcome == ProxyOutcome.UpstreamRefusedCredentials)
+            {
+                Log.UpstreamRefusedCredentials(_logger, requestId, provider.Name);
+            }
+            else if (copied.Outcome == ProxyOutcome.ClientGone)
             {
                 Log.ClientDisconnected(_logger, requestId);
-                return;
             }
-            catch (OperationCanceledException)
+            if (_logger.IsEnabled(LogLevel.Debug))
             {
-                Log.UpstreamTimeout(_logger, requestId, provider.Name);
-                await ClientError.WriteAsync(response, operation, StatusCodes.Status504GatewayTimeout,
-                    $"The upstream provider '{provider.Name}' did not answer within {provider.Config.Timeouts.FirstByte.TotalSeconds:0.###} s.",
-                    code: "upstream_timeout");
-                return;
-            }
-            catch (HttpRequestException e)
-            {
-                Log.UpstreamUnreachable(_logger, requestId, provider.Name, e.HttpRequestError.ToString());
-                await ClientError.WriteAsync(response, operation, StatusCodes.Status502BadGateway,
-                    $"The upstream provider '{provider.Name}' could not be reached ({e.HttpRequestError}).", code: "upstream_unreachable");
-                return;
-            }
-
-            // Step 7: stream back.
-            using (upstreamResponse)
-            {
-                deadline.CancelAfter(provider.Config.Timeouts.Total - Stopwatch.GetElapsedTime(started));
-                var copied = await adapter.SendResponseAsync(upstreamResponse, response, forward, aborted, deadline.Token);
-
-                if (copied.Outcome is ProxyOutcome.UpstreamCut or ProxyOutcome.UpstreamTimeout)
-                {
-                    Log.UpstreamStreamCut(_logger, requestId, provider.Name, copied.Outcome);
-                }
-                else if (copied.Outcome == ProxyOutcome.ClientGone)
-                {
-                    Log.ClientDisconnected(_logger, requestId);
-                }
-                if (_logger.IsEnabled(LogLevel.Debug))
-                {
-                    Log.RequestCompleted(_logger, requestId, operation, ModelName(body, inspected), provider.Name, response.StatusCode, copied.Outcome,
-                        copied.Usage?.PromptTokens ?? 0, copied.Usage?.CompletionTokens ?? 0, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                }
+                Log.RequestCompleted(_logger, requestId, operation, ModelName(body, inspected), provider.Name, response.StatusCode, copied.Outcome,
+                    copied.Usage?.PromptTokens ?? 0, copied.Usage?.CompletionTokens ?? 0, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
         }
     }

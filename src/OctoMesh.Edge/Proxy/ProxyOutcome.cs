@@ -5,10 +5,8 @@ internal enum ProxyOutcome
 {
     /// <summary>The upstream answered (any status) and the whole answer reached the client.</summary>
     Completed,
-    /// <summary>The gateway refused the request (auth, size, shape, unknown model).</summary>
-    Rejected,
-    /// <summary>No connection to the upstream could be made, or it failed before answering: 502.</summary>
-    UpstreamUnreachable,
+    /// <summary>The upstream refused the gateway's own provider key (401/403): the client gets a 502, the operator a warning.</summary>
+    UpstreamRefusedCredentials,
     /// <summary>The upstream did not answer in time: 504, or an error event mid-stream.</summary>
     UpstreamTimeout,
     /// <summary>The upstream's body ended early or broke after the first byte reached the client.</summary>

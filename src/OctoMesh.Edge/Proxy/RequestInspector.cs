@@ -131,6 +131,10 @@ internal static class RequestInspector
         {
             return Fail(ref request, InspectError.MissingField, "max_tokens");
         }
+        if (operation == ApiOperation.Messages && request.MaxTokens < 1)
+        {
+            return Fail(ref request, InspectError.InvalidValue, "max_tokens");
+        }
         if (operation == ApiOperation.Embeddings && (seen & Field.Input) == 0)
         {
             return Fail(ref request, InspectError.MissingField, "input");
@@ -349,6 +353,7 @@ internal static class RequestInspector
         {
             "model" => $"Invalid 'model': expected a non-empty model name of at most {MaxModelBytes} bytes.",
             "messages" or "input" => $"Invalid '{request.ErrorParam}': empty. Expected at least one item.",
+            "max_tokens" => "Invalid 'max_tokens': expected a positive integer.",
             _ => $"Invalid '{request.ErrorParam}': expected a non-negative integer.",
         },
         _ => "The request is malformed.",

@@ -49,6 +49,11 @@ internal sealed class ResponseCopier
         {
             outcome = clientAborted.IsCancellationRequested ? ProxyOutcome.ClientGone : ProxyOutcome.UpstreamCut;
         }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException or IndexOutOfRangeException)
+        {
+            // An upstream event a translator could not read (a number where it wants an integer, …): the stream is broken.
+            outcome = ProxyOutcome.UpstreamCut;
+        }
         finally
         {
             await reader.CompleteAsync();

@@ -11,9 +11,12 @@ internal sealed class SplicedContent : HttpContent
 {
     private static readonly System.Net.Http.Headers.MediaTypeHeaderValue s_json = new("application/json");
 
+    private const int Idle = 0, Sending = 1, Sent = 2, Released = 3;
+
     private readonly ReadOnlyMemory<byte> _body;
     private readonly BodyEdit[] _edits;
     private readonly int _editCount;
+    private int _state;
 
     /// <param name="edits">Non-overlapping, sorted by offset; only the first <paramref name="editCount"/> are used.</param>
     public SplicedContent(ReadOnlyMemory<byte> body, BodyEdit[] edits, int editCount)
@@ -24,7 +27,34 @@ internal sealed class SplicedContent : HttpContent
         Headers.ContentType = s_json;
     }
 
+    /// <summary>
+    /// True when no send reads the body now or later, so its pooled array may be reused; after this,
+    /// a send that has not started fails instead of reading a reused array. False while a send is
+    /// still running (an upstream may answer before reading the whole body): the array must not return to the pool.
+    /// </summary>
+    public bool TryRelease() =>
+        Interlocked.CompareExchange(ref _state, Released, Idle) is Idle or Released
+        || Interlocked.CompareExchange(ref _state, Released, Sent) == Sent;
+
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+    {
+        // Idle, or Sent when the handler retries on a fresh connection; never after the body was released.
+        var state = Volatile.Read(ref _state);
+        if (state is not (Idle or Sent) || Interlocked.CompareExchange(ref _state, Sending, state) != state)
+        {
+            throw new ObjectDisposedException(nameof(SplicedContent), "The request body was released before it was sent.");
+        }
+        try
+        {
+            await WriteAsync(stream, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.CompareExchange(ref _state, Sent, Sending);
+        }
+    }
+
+    private async Task WriteAsync(Stream stream, CancellationToken cancellationToken)
     {
         var position = 0;
         for (var i = 0; i < _editCount; i++)

@@ -43,7 +43,7 @@ internal sealed class AnthropicSimulator(SimulatorStats stats)
         using (document)
         {
             stats.RecordChat(context.Request, document.RootElement.GetRawText());
-            var request = SimChatRequest.ParseAnthropic(document.RootElement, out var error);
+            var request = SimParse.Safely((out string? e) => SimChatRequest.ParseAnthropic(document.RootElement, out e), out var error);
             if (request is null)
             {
                 await WriteErrorAsync(response, 400, "invalid_request_error", error!);
@@ -120,7 +120,7 @@ internal sealed class AnthropicSimulator(SimulatorStats stats)
         }
         using (document)
         {
-            var request = SimChatRequest.ParseAnthropic(document.RootElement, out var error, countOnly: true);
+            var request = SimParse.Safely((out string? e) => SimChatRequest.ParseAnthropic(document.RootElement, out e, countOnly: true), out var error);
             if (request is null)
             {
                 await WriteErrorAsync(response, 400, "invalid_request_error", error!);

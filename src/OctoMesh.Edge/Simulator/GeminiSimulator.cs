@@ -54,7 +54,7 @@ internal sealed class GeminiSimulator(SimulatorStats stats)
         using (document)
         {
             stats.RecordChat(context.Request, document.RootElement.GetRawText());
-            var request = SimChatRequest.ParseGemini(document.RootElement, model, stream, out var error);
+            var request = SimParse.Safely((out string? e) => SimChatRequest.ParseGemini(document.RootElement, model, stream, out e), out var error);
             if (request is null)
             {
                 await WriteErrorAsync(response, 400, "INVALID_ARGUMENT", error!);

@@ -29,7 +29,7 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
             return;
         }
         stats.RecordChat(context.Request, document.RootElement.GetRawText());
-        var request = SimChatRequest.Parse(document.RootElement, out var error);
+        var request = SimParse.Safely((out string? e) => SimChatRequest.Parse(document.RootElement, out e), out var error);
         if (request is null)
         {
             await WriteErrorAsync(context.Response, 400, error!, "invalid_request_error", null);

@@ -26,6 +26,10 @@ internal static partial class Log
     [LoggerMessage(EventId = EventIds.UpstreamStreamCut, Level = LogLevel.Warning, Message = "{RequestId}: provider {Provider} stream ended early ({Outcome})")]
     public static partial void UpstreamStreamCut(ILogger logger, string requestId, string provider, ProxyOutcome outcome);
 
+    [LoggerMessage(EventId = EventIds.UpstreamRefusedCredentials, Level = LogLevel.Warning,
+        Message = "{RequestId}: provider {Provider} refused the gateway's key; check the environment variable its apiKey names")]
+    public static partial void UpstreamRefusedCredentials(ILogger logger, string requestId, string provider);
+
     [LoggerMessage(EventId = EventIds.ClientDisconnected, Level = LogLevel.Debug, Message = "{RequestId}: client disconnected; upstream call cancelled")]
     public static partial void ClientDisconnected(ILogger logger, string requestId);
 }

@@ -314,7 +314,8 @@ public class ConformanceTests
     {
         await using var test = await Start(kind);
         const string ask = """{"model":"m","messages":[{"role":"user","content":"Hello"}]}""";
-        foreach (var (fault, status, code) in new[] { ("400", 400, (string?)null), ("401", 401, "invalid_api_key"), ("429", 429, "rate_limit_exceeded"), ("500", 500, null) })
+        // A provider's 401 is about the gateway's key: the client gets a 502 that quotes nothing of it.
+        foreach (var (fault, status, code) in new[] { ("400", 400, (string?)null), ("401", 502, "upstream_auth_failed"), ("429", 429, "rate_limit_exceeded"), ("500", 500, null) })
         {
             var (actual, body, response) = await Post(test, ask, ("x-sim-fault", fault), ("x-sim-retry-after", "4"));
             Assert.Equal(status, (int)actual);
@@ -380,6 +381,41 @@ public class ConformanceTests
         var request = new HttpRequestMessage(HttpMethod.Post, "/v1/embeddings") { Content = new StringContent("""{"model":"m","input":"x"}""", Encoding.UTF8, "application/json") };
         using var embeddings = await test.Client.SendAsync(request);
         Assert.Equal(HttpStatusCode.BadRequest, embeddings.StatusCode);
+        Assert.Equal(0, test.Simulator.Stats.ChatCompletions);
+    }
+
+    [Theory]
+    [MemberData(nameof(Adapters))]
+    public async Task FieldsOfTheWrongTypeAreRefusedNotCrashed(string kind)
+    {
+        await using var test = await Start(kind);
+        foreach (var ask in new[]
+        {
+            """{"model":"m","messages":[{"role":"user","content":["not a part object"]}]}""",
+            """{"model":"m","n":1.5,"messages":[{"role":"user","content":"x"}]}""",
+            """{"model":"m","response_format":"json","messages":[{"role":"user","content":"x"}]}""",
+            """{"model":"m","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function"}]},{"role":"user","content":"x"}]}""",
+        })
+        {
+            var (status, body, _) = await Post(test, ask);
+            // Pass-through upstreams judge such requests themselves; translation must refuse them plainly.
+            Assert.True(status is HttpStatusCode.OK or HttpStatusCode.BadRequest, $"{kind}: {status} for {ask}");
+            if (status == HttpStatusCode.BadRequest)
+            {
+                Assert.Equal(JsonValueKind.String, body.GetProperty("error").GetProperty("message").ValueKind);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AzureDeploymentNamesCannotLeaveTheirPathSegment()
+    {
+        await using var test = await TestGateway.StartAsync("""
+            { "providers": { "az": { "kind": "azure-openai", "baseUrl": "{SIMROOT}", "apiKey": "${SIM_KEY}" } }, "models": { "*": { "provider": "az" } } }
+            """);
+        var (status, body, _) = await Post(test, """{"model":"..","messages":[{"role":"user","content":"x"}]}""");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.StartsWith("'..' is not an Azure OpenAI deployment name", body.GetProperty("error").GetProperty("message").GetString());
         Assert.Equal(0, test.Simulator.Stats.ChatCompletions);
     }
 }

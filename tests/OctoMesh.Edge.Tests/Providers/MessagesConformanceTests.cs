@@ -224,7 +224,7 @@ public class MessagesConformanceTests
     {
         await using var test = await Start(kind);
         const string ask = """{"model":"claude-x","max_tokens":100,"messages":[{"role":"user","content":"Hello"}]}""";
-        foreach (var (fault, status, type) in new[] { ("400", 400, "invalid_request_error"), ("429", 429, "rate_limit_error"), ("500", 500, "api_error") })
+        foreach (var (fault, status, type) in new[] { ("400", 400, "invalid_request_error"), ("401", 502, "api_error"), ("429", 429, "rate_limit_error"), ("500", 500, "api_error") })
         {
             var (actual, body, response) = await Post(test, ask, ("x-sim-fault", fault), ("x-sim-retry-after", "4"));
             Assert.Equal(status, (int)actual);
@@ -242,6 +242,11 @@ public class MessagesConformanceTests
         var (missing, missingBody, _) = await Post(test, """{"model":"claude-x","messages":[{"role":"user","content":"Hello"}]}""");
         Assert.Equal(HttpStatusCode.BadRequest, missing);
         Assert.Equal("Missing required parameter: 'max_tokens'.", missingBody.GetProperty("error").GetProperty("message").GetString());
+        var (nullMax, nullMaxBody, _) = await Post(test, """{"model":"claude-x","max_tokens":null,"messages":[{"role":"user","content":"Hello"}]}""");
+        Assert.Equal(HttpStatusCode.BadRequest, nullMax);
+        Assert.Equal("Invalid 'max_tokens': expected a positive integer.", nullMaxBody.GetProperty("error").GetProperty("message").GetString());
+        var (badBlock, _, _) = await Post(test, """{"model":"claude-x","max_tokens":5,"messages":[{"role":"user","content":[42]}]}""");
+        Assert.True(badBlock is HttpStatusCode.BadRequest, $"{kind}: {badBlock}");
         var (unknown, unknownBody, _) = await Post(test, """{"model":"nope","max_tokens":5,"messages":[{"role":"user","content":"Hello"}]}""");
         Assert.Equal(HttpStatusCode.NotFound, unknown);
         Assert.Equal("not_found_error", unknownBody.GetProperty("error").GetProperty("type").GetString());

@@ -35,6 +35,10 @@ internal sealed class AnthropicPassThroughAdapter : IProviderAdapter
     public async Task<(ProxyOutcome Outcome, TokenUsage? Usage)> SendResponseAsync(HttpResponseMessage upstream, HttpResponse client, ForwardContext context,
         CancellationToken clientAborted, CancellationToken deadline)
     {
+        if (ClientError.IsUpstreamCredentialRefusal(upstream.StatusCode))
+        {
+            return await ClientError.WriteUpstreamCredentialRefusalAsync(client, context.Operation, (int)upstream.StatusCode);
+        }
         client.StatusCode = (int)upstream.StatusCode;
         HeaderPolicy.CopyToClient(upstream.Headers, client.Headers);
         HeaderPolicy.CopyToClient(upstream.Content.Headers, client.Headers);

@@ -23,9 +23,23 @@ internal sealed class OpenAIAdapter : IProviderAdapter
         var edits = new BodyEdit[2];
         var editCount = UpstreamBodyPlan.Build(inspected, target.UpstreamModelJson, provider.Config.StreamUsage, edits, out var stripUsageChunk);
         context = new ForwardContext(operation, inspected.Stream, inspected.IncludeUsage, stripUsageChunk);
-        var endpoint = provider.Config.Kind == ProviderKind.AzureOpenAI
-            ? provider.EndpointFor(operation == ApiOperation.Embeddings, target.UpstreamModel ?? ClientModel(body, inspected))
-            : provider.EndpointFor(operation == ApiOperation.Embeddings, "");
+        Uri endpoint;
+        if (provider.Config.Kind == ProviderKind.AzureOpenAI)
+        {
+            // The deployment is a path segment: only Azure's name characters, so no name can step out of it ("..").
+            var deployment = target.UpstreamModel ?? ClientModel(body, inspected);
+            if (!IsDeploymentName(deployment))
+            {
+                context = default;
+                unsupported = $"'{deployment}' is not an Azure OpenAI deployment name: use letters, digits, '-', '_' and '.', starting with a letter or digit.";
+                return null;
+            }
+            endpoint = provider.EndpointFor(operation == ApiOperation.Embeddings, deployment);
+        }
+        else
+        {
+            endpoint = provider.EndpointFor(operation == ApiOperation.Embeddings, "");
+        }
         var request = provider.CreateRequest(endpoint, new SplicedContent(body.Memory, edits, editCount));
         if (provider.Config.Kind == ProviderKind.AzureOpenAI)
         {
@@ -38,6 +52,9 @@ internal sealed class OpenAIAdapter : IProviderAdapter
         return request;
     }
 
+    private static bool IsDeploymentName(string name) =>
+        name.Length is > 0 and <= 64 && char.IsAsciiLetterOrDigit(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+
     private static string ClientModel(BodyBuffer body, in InspectedRequest inspected)
     {
         Span<char> name = stackalloc char[RequestInspector.MaxModelBytes];
@@ -47,6 +64,10 @@ internal sealed class OpenAIAdapter : IProviderAdapter
     public async Task<(ProxyOutcome Outcome, TokenUsage? Usage)> SendResponseAsync(HttpResponseMessage upstream, HttpResponse client, ForwardContext context,
         CancellationToken clientAborted, CancellationToken deadline)
     {
+        if (ClientError.IsUpstreamCredentialRefusal(upstream.StatusCode))
+        {
+            return await ClientError.WriteUpstreamCredentialRefusalAsync(client, context.Operation, (int)upstream.StatusCode);
+        }
         client.StatusCode = (int)upstream.StatusCode;
         HeaderPolicy.CopyToClient(upstream.Headers, client.Headers);
         HeaderPolicy.CopyToClient(upstream.Content.Headers, client.Headers);
