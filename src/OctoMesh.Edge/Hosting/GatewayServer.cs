@@ -84,7 +84,7 @@ public sealed class GatewayServer : IAsyncDisposable
             ? WriteStatusAsync(context.Response, 503, "stopping")
             : WriteStatusAsync(context.Response, 200, "ready"));
         app.MapFallback(static context => OpenAIError.WriteAsync(context.Response, StatusCodes.Status404NotFound,
-            $"Unknown request URL: {context.Request.Method} {context.Request.Path}. This gateway serves /v1/chat/completions, /v1/embeddings, /v1/messages and /v1/models.",
+            $"Unknown request URL: {context.Request.Method} {context.Request.Path}. This gateway serves /v1/chat/completions, /v1/embeddings, /v1/models, /v1/messages and /v1/messages/count_tokens.",
             OpenAIError.InvalidRequest, code: "unknown_url"));
     }
 

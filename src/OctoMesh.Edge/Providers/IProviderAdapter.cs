@@ -5,9 +5,10 @@ using OctoMesh.Routing;
 namespace OctoMesh.Edge.Providers;
 
 /// <summary>
-/// Speaks one provider's wire format for an OpenAI-format client: builds the upstream request and
-/// turns the upstream answer into the client's format. OpenAI-compatible upstreams pass bytes
-/// through (<see cref="OpenAI.OpenAIAdapter"/>); others translate both ways, streams event by event.
+/// Speaks one provider's wire format for one client format: builds the upstream request and turns the
+/// upstream answer into the client's format. Same format on both sides passes bytes through
+/// (<see cref="OpenAI.OpenAIAdapter"/>, <see cref="Anthropic.AnthropicPassThroughAdapter"/>); otherwise
+/// the adapter translates both ways, streams event by event. <see cref="UpstreamProvider.AdapterFor"/> picks one.
 /// </summary>
 internal interface IProviderAdapter
 {

@@ -57,7 +57,10 @@ internal sealed class UpstreamProvider : IDisposable
     /// <summary>Speaks this provider's wire format to OpenAI-format clients.</summary>
     public IProviderAdapter Adapter { get; }
 
-    /// <summary>The adapter for a client operation: OpenAI-format clients get <see cref="Adapter"/>; Anthropic clients the pass-through (Anthropic) or the bridge (everyone else).</summary>
+    /// <summary>
+    /// The adapter for a client operation: OpenAI-format clients get <see cref="Adapter"/>; Anthropic
+    /// clients the pass-through (Anthropic) or the bridge (everyone else); count_tokens only Anthropic.
+    /// </summary>
     public IProviderAdapter AdapterFor(Proxy.ApiOperation operation) => operation switch
     {
         Proxy.ApiOperation.Messages => _messagesAdapter,

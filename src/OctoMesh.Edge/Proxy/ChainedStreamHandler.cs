@@ -24,7 +24,7 @@ internal sealed class ChainedStreamHandler(SseStreamHandler first, SseStreamHand
             var reader = new SequenceReader<byte>(result.Buffer);
             while (!second.IsFailed && SseEventScanner.TryParse(ref reader, out var produced))
             {
-                second.Handle(produced, produced.HasData ? DataOf(produced) : default, client);
+                second.Handle(produced, produced.HasData ? SseEventScanner.DataOf(produced, ref _scratch) : default, client);
             }
             _between.Reader.AdvanceTo(reader.Position, result.Buffer.End);
         }
@@ -34,16 +34,4 @@ internal sealed class ChainedStreamHandler(SseStreamHandler first, SseStreamHand
     }
 
     public override byte[] FailureEvent(ProxyOutcome outcome) => second.FailureEvent(outcome);
-
-    private ReadOnlySpan<byte> DataOf(in SseEvent sseEvent)
-    {
-        if (sseEvent.DataLines == 1 && sseEvent.FirstData.IsSingleSegment)
-        {
-            return sseEvent.FirstData.FirstSpan;
-        }
-        _scratch ??= new ArrayBufferWriter<byte>(1024);
-        _scratch.ResetWrittenCount();
-        SseEventScanner.CopyData(sseEvent, _scratch);
-        return _scratch.WrittenSpan;
-    }
 }

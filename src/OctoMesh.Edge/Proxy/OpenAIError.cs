@@ -7,12 +7,12 @@ namespace OctoMesh.Edge.Proxy;
 
 /// <summary>
 /// Errors in OpenAI's format: <c>{"error":{"message","type","param","code"}}</c>, the shape every
-/// OpenAI SDK parses (API reference, "Error codes"). Messages say what to change and never carry secrets.
+/// OpenAI SDK parses (API reference, "Error codes"). The gateway's own messages say what to change and
+/// carry no secret; a provider's credential errors are never passed on (<see cref="ClientError.IsUpstreamCredentialRefusal"/>).
 /// </summary>
 internal static class OpenAIError
 {
     public const string InvalidRequest = "invalid_request_error";
-    public const string Authentication = "authentication_error";
     public const string Upstream = "upstream_error";
 
     /// <summary>

@@ -13,7 +13,7 @@ namespace OctoMesh.Edge.Proxy;
 
 /// <summary>
 /// The proxy path for <c>/v1/chat/completions</c> and <c>/v1/embeddings</c> (OpenAI's format) and
-/// <c>/v1/messages</c> (Anthropic's); every error is written in the client's format.
+/// <c>/v1/messages</c> and <c>/v1/messages/count_tokens</c> (Anthropic's); every error is written in the client's format.
 /// <list type="number">
 /// <item>Request id: the client's <c>x-request-id</c>, or a new one; returned either way.</item>
 /// <item>Admission: the client key, hashed and compared in constant time.</item>

@@ -108,21 +108,9 @@ internal sealed class ResponseCopier
         var reader = new SequenceReader<byte>(buffer);
         while (!_handler.IsFailed && SseEventScanner.TryParse(ref reader, out var sseEvent))
         {
-            _handler.Handle(sseEvent, sseEvent.HasData ? DataOf(sseEvent) : default, client);
+            _handler.Handle(sseEvent, sseEvent.HasData ? SseEventScanner.DataOf(sseEvent, ref _scratch) : default, client);
         }
         return reader.Position;
-    }
-
-    private ReadOnlySpan<byte> DataOf(in SseEvent sseEvent)
-    {
-        if (sseEvent.DataLines == 1 && sseEvent.FirstData.IsSingleSegment)
-        {
-            return sseEvent.FirstData.FirstSpan;
-        }
-        _scratch ??= new ArrayBufferWriter<byte>(1024);
-        _scratch.ResetWrittenCount();
-        SseEventScanner.CopyData(sseEvent, _scratch);
-        return _scratch.WrittenSpan;
     }
 
     /// <summary>

@@ -64,6 +64,22 @@ internal static class SseEventScanner
         }
     }
 
+    /// <summary>
+    /// The event's data as one span: straight from the buffer for the usual single-line, single-segment
+    /// event; else joined into <paramref name="scratch"/> (made on first need, reused after).
+    /// </summary>
+    public static ReadOnlySpan<byte> DataOf(in SseEvent sseEvent, ref ArrayBufferWriter<byte>? scratch)
+    {
+        if (sseEvent.DataLines == 1 && sseEvent.FirstData.IsSingleSegment)
+        {
+            return sseEvent.FirstData.FirstSpan;
+        }
+        scratch ??= new ArrayBufferWriter<byte>(1024);
+        scratch.ResetWrittenCount();
+        CopyData(sseEvent, scratch);
+        return scratch.WrittenSpan;
+    }
+
     /// <summary>True when the data is exactly <c>[DONE]</c>, OpenAI's end-of-stream sentinel.</summary>
     public static bool IsDone(ReadOnlySpan<byte> data) => data.SequenceEqual("[DONE]"u8);
 

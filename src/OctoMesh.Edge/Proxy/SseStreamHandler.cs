@@ -4,7 +4,8 @@ namespace OctoMesh.Edge.Proxy;
 
 /// <summary>
 /// Decides, event by event, what the client receives of an upstream SSE stream: the event as it is
-/// (pass-through), a translation, or nothing. Runs on the copy loop: no blocking, no per-event allocation.
+/// (pass-through), a translation, or nothing. Runs on the copy loop: no blocking, and no allocation for
+/// content events (a stream's first and last events, errors and whole tool calls may allocate a little).
 /// </summary>
 internal abstract class SseStreamHandler
 {

@@ -301,6 +301,12 @@ public static class ConfigLoader
                 && uri.Scheme is "http" or "https"
                 && string.IsNullOrEmpty(uri.Query) && string.IsNullOrEmpty(uri.Fragment))
             {
+                if (uri.UserInfo.Length > 0)
+                {
+                    // Credentials in a URL end up in logs and banners; keys belong in apiKey.
+                    Error(path, "the URL carries a user name or password", "remove them from the URL and put the key in \"apiKey\": \"${ENV_NAME}\"");
+                    return null;
+                }
                 return new Uri(uri.GetLeftPart(UriPartial.Path).TrimEnd('/'));
             }
             Error(path, $"{Describe(element)} is not an http(s) URL without query or fragment", "write the API root, e.g. \"https://api.openai.com/v1\"");
@@ -339,10 +345,16 @@ public static class ConfigLoader
                 return d;
             }
             var fields = Fields(element, path, s_timeoutFields);
-            return new TimeoutsConfig(
+            var timeouts = new TimeoutsConfig(
                 Milliseconds(fields, "connectMs", path, d.Connect),
                 Milliseconds(fields, "firstByteMs", path, d.FirstByte),
                 Milliseconds(fields, "totalMs", path, d.Total));
+            if (timeouts.FirstByte > timeouts.Total)
+            {
+                Error($"{path}.firstByteMs", $"{timeouts.FirstByte.TotalMilliseconds} is longer than totalMs ({timeouts.Total.TotalMilliseconds})",
+                    "make firstByteMs at most totalMs: the total deadline includes the wait for the first byte");
+            }
+            return timeouts;
         }
 
         private TimeSpan Milliseconds(Dictionary<string, JsonElement> fields, string name, string path, TimeSpan fallback)
@@ -391,7 +403,9 @@ public static class ConfigLoader
                 else
                 {
                     provider = providerElement.GetString()!;
-                    if (!providers.ContainsKey(provider) && !_errors.Any(e => e.Path.StartsWith($"$.providers.{provider}", StringComparison.Ordinal)))
+                    var providerPath = $"$.providers.{provider}";
+                    var alreadyReported = _errors.Any(e => e.Path == providerPath || e.Path.StartsWith(providerPath + ".", StringComparison.Ordinal));
+                    if (!providers.ContainsKey(provider) && !alreadyReported)
                     {
                         Error($"{here}.provider", $"no provider is named '{provider}'", $"name one of the providers: {string.Join(", ", providers.Keys.Order(StringComparer.Ordinal))}");
                     }

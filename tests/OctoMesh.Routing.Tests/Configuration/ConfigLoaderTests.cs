@@ -191,6 +191,21 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void CredentialsInUrlsAndImpossibleTimeoutsAreErrors()
+    {
+        var errors = Errors("""
+            { "providers": { "p": { "kind": "openai-compatible", "baseUrl": "https://user:secret@llm.example/v1", "timeouts": { "firstByteMs": 9000, "totalMs": 5000 } } },
+              "models": { "*": { "provider": "p" } } }
+            """);
+        Assert.Equal(
+        [
+            "$.providers.p.baseUrl: the URL carries a user name or password. Fix: remove them from the URL and put the key in \"apiKey\": \"${ENV_NAME}\".",
+            "$.providers.p.timeouts.firstByteMs: 9000 is longer than totalMs (5000). Fix: make firstByteMs at most totalMs: the total deadline includes the wait for the first byte.",
+        ], errors);
+        Assert.DoesNotContain(errors, e => e.Contains("secret"));
+    }
+
+    [Fact]
     public void EmptySectionsAreErrors()
     {
         Assert.Equal(

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using OctoMesh.Edge.Proxy;
 
 namespace OctoMesh.Edge.Providers.Anthropic;
 
@@ -129,7 +130,7 @@ internal static class AnthropicRequestWriter
                 {
                     system.Append("\n\n");
                 }
-                system.Append(PlainText(content));
+                system.Append(OpenAIContent.Text(content));
                 return null;
 
             case "user":
@@ -145,7 +146,7 @@ internal static class AnthropicRequestWriter
                 var blocks = new List<Block>();
                 if (content.ValueKind != JsonValueKind.Null && content.ValueKind != JsonValueKind.Undefined)
                 {
-                    blocks.Add(new TextBlock(PlainText(content)));
+                    blocks.Add(new TextBlock(OpenAIContent.Text(content)));
                 }
                 if (message.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
                 {
@@ -179,7 +180,7 @@ internal static class AnthropicRequestWriter
                 {
                     return $"messages[{index}] is a tool message without 'tool_call_id'.";
                 }
-                turns.Add(new Turn("user", [new ToolResultBlock(id, PlainText(content))]));
+                turns.Add(new Turn("user", [new ToolResultBlock(id, OpenAIContent.Text(content))]));
                 return null;
             }
 
@@ -220,25 +221,8 @@ internal static class AnthropicRequestWriter
     }
 
     /// <summary><c>data:image/png;base64,…</c> becomes a base64 source; anything else a URL source.</summary>
-    private static ImageBlock ParseImage(string url)
-    {
-        const string Marker = ";base64,";
-        if (url.StartsWith("data:", StringComparison.Ordinal) && url.IndexOf(Marker, StringComparison.Ordinal) is > 5 and var at)
-        {
-            return new ImageBlock(null, url[5..at], url[(at + Marker.Length)..]);
-        }
-        return new ImageBlock(url, null, null);
-    }
-
-    /// <summary>A content value as text: a string, or the text parts joined.</summary>
-    private static string PlainText(JsonElement content) => content.ValueKind switch
-    {
-        JsonValueKind.String => content.GetString()!,
-        JsonValueKind.Array => string.Concat(content.EnumerateArray()
-            .Where(p => p.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
-            .Select(p => p.GetProperty("text").GetString())),
-        _ => "",
-    };
+    private static ImageBlock ParseImage(string url) =>
+        OpenAIContent.TryParseDataUrl(url, out var mediaType, out var data) ? new ImageBlock(null, mediaType, data) : new ImageBlock(url, null, null);
 
     private static void AppendResponseFormat(JsonElement request, StringBuilder system)
     {

@@ -23,8 +23,11 @@ namespace OctoMesh.Edge.Providers.Anthropic;
 internal sealed class AnthropicStreamTranslator(bool includeUsage) : SseStreamHandler
 {
     private readonly OpenAIChunkWriter _chunks = new(includeUsage);
-    /// <summary>OpenAI tool-call index per Anthropic content block index; -1 for text blocks.</summary>
-    private int[] _toolIndexOfBlock = new int[8];
+    /// <summary>Anthropic sends a few content blocks per message; an index past this is not a block worth a table entry.</summary>
+    private const int MaxBlocks = 1024;
+
+    /// <summary>OpenAI tool-call index per Anthropic content block index; -1 for text blocks and blocks not seen.</summary>
+    private int[] _toolIndexOfBlock = [-1, -1, -1, -1, -1, -1, -1, -1];
     private int _toolCalls;
     private int _input, _cacheWrite, _cacheRead, _output;
     private string _finishReason = "stop";
@@ -95,13 +98,16 @@ internal sealed class AnthropicStreamTranslator(bool includeUsage) : SseStreamHa
 
     private void SetToolIndex(int block, int tool)
     {
-        if (block < 0)
+        if (block is < 0 or >= MaxBlocks)
         {
             return;
         }
         if (block >= _toolIndexOfBlock.Length)
         {
-            Array.Resize(ref _toolIndexOfBlock, Math.Max(block + 1, _toolIndexOfBlock.Length * 2));
+            var larger = new int[Math.Max(block + 1, _toolIndexOfBlock.Length * 2)];
+            Array.Fill(larger, -1);
+            _toolIndexOfBlock.CopyTo(larger, 0);
+            _toolIndexOfBlock = larger;
         }
         _toolIndexOfBlock[block] = tool;
     }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using OctoMesh.Edge.Proxy;
 
 namespace OctoMesh.Edge.Providers.Gemini;
 
@@ -87,7 +88,7 @@ internal static class GeminiRequestWriter
         switch (role)
         {
             case "system" or "developer":
-                system.Append(system.Length > 0 ? "\n\n" : "").Append(PlainText(content));
+                system.Append(system.Length > 0 ? "\n\n" : "").Append(OpenAIContent.Text(content));
                 return null;
 
             case "user":
@@ -109,13 +110,10 @@ internal static class GeminiRequestWriter
                         else if (type == "image_url")
                         {
                             var url = part.GetProperty("image_url").GetProperty("url").GetString()!;
-                            const string Marker = ";base64,";
-                            var at = url.IndexOf(Marker, StringComparison.Ordinal);
-                            if (!url.StartsWith("data:", StringComparison.Ordinal) || at < 0)
+                            if (!OpenAIContent.TryParseDataUrl(url, out var mime, out var data))
                             {
                                 return $"messages[{index}]: Gemini takes images inline here; send them as data:image/…;base64,… URLs.";
                             }
-                            var (mime, data) = (url[5..at], url[(at + Marker.Length)..]);
                             parts.Add(w =>
                             {
                                 w.WriteStartObject("inlineData");
@@ -137,7 +135,7 @@ internal static class GeminiRequestWriter
             case "assistant":
             {
                 var parts = new List<Action<Utf8JsonWriter>>();
-                AddText(parts, PlainText(content));
+                AddText(parts, OpenAIContent.Text(content));
                 if (message.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
                 {
                     var call = 0;
@@ -179,7 +177,7 @@ internal static class GeminiRequestWriter
                 {
                     return $"messages[{index}]: tool_call_id '{id}' answers no earlier tool call; Gemini matches tool results by function name.";
                 }
-                var text = PlainText(content);
+                var text = OpenAIContent.Text(content);
                 JsonElement response;
                 try
                 {
@@ -244,15 +242,6 @@ internal static class GeminiRequestWriter
             contents.Add(new Content(role, parts));
         }
     }
-
-    private static string PlainText(JsonElement content) => content.ValueKind switch
-    {
-        JsonValueKind.String => content.GetString()!,
-        JsonValueKind.Array => string.Concat(content.EnumerateArray()
-            .Where(p => p.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
-            .Select(p => p.GetProperty("text").GetString())),
-        _ => "",
-    };
 
     private static void WriteTools(JsonElement request, Utf8JsonWriter writer)
     {

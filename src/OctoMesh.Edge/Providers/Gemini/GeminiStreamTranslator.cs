@@ -22,7 +22,7 @@ internal sealed class GeminiStreamTranslator(bool includeUsage, string requested
 
     public override void Handle(in SseEvent sseEvent, ReadOnlySpan<byte> data, PipeWriter client)
     {
-        if (data.IsEmpty)
+        if (data.IsEmpty || IsComplete)
         {
             return;
         }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Text;
 using System.IO.Pipelines;
 using System.Text.Json;
 using OctoMesh.Edge.Providers.Anthropic;
@@ -196,6 +195,8 @@ internal sealed class MessagesStreamTranslator : SseStreamHandler
                 reader.Skip();
             }
         }
+        // Servers that stream one call at a time may leave out the index: it is the first call then.
+        index = Math.Max(index, 0);
         if (!id.IsEmpty && index != _openAIToolIndex)
         {
             _openAIToolIndex = index;
@@ -310,10 +311,5 @@ internal sealed class MessagesStreamTranslator : SseStreamHandler
         client.Write("\n\n"u8);
     }
 
-    private static void WriteNumber(IBufferWriter<byte> writer, int value)
-    {
-        var span = writer.GetSpan(11);
-        Utf8Formatter.TryFormat(value, span, out var written);
-        writer.Advance(written);
-    }
+    private static void WriteNumber(IBufferWriter<byte> writer, int value) => OpenAIChunkWriter.WriteNumber(writer, value);
 }

@@ -1,0 +1,31 @@
+using System.Text.Json;
+
+namespace OctoMesh.Edge.Proxy;
+
+/// <summary>Reading OpenAI message content the same way in every translator.</summary>
+internal static class OpenAIContent
+{
+    /// <summary>A content value as text: a string, or its text parts joined; anything else is empty.</summary>
+    public static string Text(JsonElement content) => content.ValueKind switch
+    {
+        JsonValueKind.String => content.GetString()!,
+        JsonValueKind.Array => string.Concat(content.EnumerateArray()
+            .Where(p => p.ValueKind == JsonValueKind.Object && p.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
+            .Select(p => p.GetProperty("text").GetString())),
+        _ => "",
+    };
+
+    /// <summary>Splits <c>data:image/png;base64,…</c> (RFC 2397) into media type and base64 data.</summary>
+    public static bool TryParseDataUrl(string url, out string mediaType, out string data)
+    {
+        const string Marker = ";base64,";
+        var at = url.IndexOf(Marker, StringComparison.Ordinal);
+        if (url.StartsWith("data:", StringComparison.Ordinal) && at > 5)
+        {
+            (mediaType, data) = (url[5..at], url[(at + Marker.Length)..]);
+            return true;
+        }
+        (mediaType, data) = ("", "");
+        return false;
+    }
+}
