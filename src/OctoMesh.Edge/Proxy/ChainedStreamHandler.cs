@@ -34,4 +34,13 @@ internal sealed class ChainedStreamHandler(SseStreamHandler first, SseStreamHand
     }
 
     public override byte[] FailureEvent(ProxyOutcome outcome) => second.FailureEvent(outcome);
+
+    /// <summary>Completing both ends returns the pipe's pooled segments.</summary>
+    public override void Complete()
+    {
+        _between.Writer.Complete();
+        _between.Reader.Complete();
+        first.Complete();
+        second.Complete();
+    }
 }

@@ -195,6 +195,7 @@ internal sealed class ProxyHandler
         var request = context.Request;
         var response = context.Response;
         var aborted = context.RequestAborted;
+        // Step 6, continued: headers, then send with the first-byte deadline.
         CopyRequestHeaders(request.Headers, upstreamRequest);
         upstreamRequest.Headers.TryAddWithoutValidation("x-request-id", requestId);
 

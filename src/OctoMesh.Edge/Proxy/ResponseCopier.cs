@@ -57,6 +57,7 @@ internal sealed class ResponseCopier
         finally
         {
             await reader.CompleteAsync();
+            handler.Complete();
         }
 
         if ((outcome is ProxyOutcome.UpstreamCut or ProxyOutcome.UpstreamTimeout) && !handler.IsFailed)

@@ -21,6 +21,11 @@ internal abstract class SseStreamHandler
     /// <summary>Handles one complete event. <paramref name="data"/> is its data, joined; empty when it has none.</summary>
     public abstract void Handle(in SseEvent sseEvent, ReadOnlySpan<byte> data, PipeWriter client);
 
+    /// <summary>Called once when the copy loop is done with the stream, whatever the outcome.</summary>
+    public virtual void Complete()
+    {
+    }
+
     /// <summary>
     /// The event that ends the stream when the upstream breaks, stops early or times out after the first
     /// byte: an OpenAI error event unless the client speaks another format.

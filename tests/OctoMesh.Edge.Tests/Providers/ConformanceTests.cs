@@ -418,4 +418,28 @@ public class ConformanceTests
         Assert.StartsWith("'..' is not an Azure OpenAI deployment name", body.GetProperty("error").GetProperty("message").GetString());
         Assert.Equal(0, test.Simulator.Stats.ChatCompletions);
     }
+
+    [Theory]
+    [MemberData(nameof(Adapters))]
+    public async Task ClientThatLeavesCancelsTheUpstreamCall(string kind)
+    {
+        await using var test = await Start(kind);
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent("""{"model":"m","stream":true,"messages":[{"role":"user","content":"Hello"}]}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.TryAddWithoutValidation("x-sim-tokens", "1000");
+        request.Headers.TryAddWithoutValidation("x-sim-tpot-ms", "20");
+        using (var response = await test.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
+        {
+            var stream = await response.Content.ReadAsStreamAsync();
+            Assert.True(await stream.ReadAsync(new byte[64]) > 0);
+        }
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (test.Simulator.Stats.Aborted == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+        Assert.Equal(1, test.Simulator.Stats.Aborted);
+    }
 }
