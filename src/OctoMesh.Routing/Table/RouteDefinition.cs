@@ -1,0 +1,57 @@
+using System.Collections.Frozen;
+using System.Collections.Immutable;
+
+namespace OctoMesh.Routing.Table;
+
+/// <summary>How a route orders its targets for one request.</summary>
+public enum RouteStrategy
+{
+    /// <summary>In the order given: the first healthy target, the rest as fallbacks.</summary>
+    Priority,
+    /// <summary>One target drawn by weight (canaries, A/B), the rest by weight as fallbacks.</summary>
+    Weighted,
+    /// <summary>Lowest smoothed time to first token, errors counted as slow.</summary>
+    LeastLatency,
+    /// <summary>The cheapest target whose quality for the request's task clears the route's floor; stronger ones as fallbacks.</summary>
+    CheapestAboveQuality,
+}
+
+/// <summary>What a route matches on. Null or empty means "any".</summary>
+/// <param name="Model">An exact model name, a <c>prefix*</c> pattern, or null for any.</param>
+/// <param name="Headers">Request headers that must be present with these values (names case-insensitive).</param>
+/// <param name="MinPromptTokens">Inclusive lower bound of the estimated prompt tokens.</param>
+/// <param name="MaxPromptTokens">Inclusive upper bound of the estimated prompt tokens.</param>
+public sealed record RouteMatch(
+    string? Model = null,
+    string? Workspace = null,
+    string? Task = null,
+    FrozenDictionary<string, string>? Headers = null,
+    bool? Tools = null,
+    bool? Images = null,
+    bool? Stream = null,
+    int? MinPromptTokens = null,
+    int? MaxPromptTokens = null);
+
+/// <summary>One place a route may send a request.</summary>
+/// <param name="Weight">For <see cref="RouteStrategy.Weighted"/>: its share, relative to the others.</param>
+/// <param name="PricePerMillionTokens">For <see cref="RouteStrategy.CheapestAboveQuality"/>: a blended USD price per 1M tokens.</param>
+/// <param name="Quality">For <see cref="RouteStrategy.CheapestAboveQuality"/>: quality in [0, 1] per task; <c>*</c> for any other task.</param>
+public sealed record RouteTarget(
+    string Provider,
+    string Model,
+    int Weight = 1,
+    double PricePerMillionTokens = 0,
+    FrozenDictionary<string, double>? Quality = null)
+{
+    public double QualityFor(string? task) =>
+        Quality is null ? 0 : task is not null && Quality.TryGetValue(task, out var q) ? q : Quality.GetValueOrDefault("*");
+}
+
+/// <summary>A named route: what it matches, how it orders its targets, and the targets.</summary>
+/// <param name="QualityFloor">For <see cref="RouteStrategy.CheapestAboveQuality"/>: the least quality a target must have for the task.</param>
+public sealed record RouteDefinition(
+    string Name,
+    RouteMatch Match,
+    RouteStrategy Strategy,
+    ImmutableArray<RouteTarget> Targets,
+    double QualityFloor = 0);

@@ -1,0 +1,50 @@
+namespace OctoMesh.Routing.Table;
+
+/// <summary>
+/// What the gateway has seen of one target lately: a smoothed time to first token and error rate
+/// (exponentially weighted), and whether it may take traffic at all. Updated from many requests at
+/// once without locks: a lost update only delays the average a little.
+/// </summary>
+public sealed class TargetHealth
+{
+    /// <summary>Weight of the newest observation in the moving averages.</summary>
+    public const double Alpha = 0.2;
+
+    private long _ttftBits;
+    private long _errorBits;
+    private volatile bool _available = true;
+    private long _observations;
+
+    /// <summary>Smoothed time to first token in milliseconds; 0 until the first observation.</summary>
+    public double TimeToFirstTokenMs => BitConverter.Int64BitsToDouble(Volatile.Read(ref _ttftBits));
+
+    /// <summary>Smoothed share of failed calls, in [0, 1].</summary>
+    public double ErrorRate => BitConverter.Int64BitsToDouble(Volatile.Read(ref _errorBits));
+
+    public long Observations => Interlocked.Read(ref _observations);
+
+    /// <summary>False while a circuit breaker holds the target open: it is tried only after every available one.</summary>
+    public bool IsAvailable
+    {
+        get => _available;
+        set => _available = value;
+    }
+
+    public void Record(double timeToFirstTokenMs, bool succeeded)
+    {
+        var first = Interlocked.Increment(ref _observations) == 1;
+        if (succeeded)
+        {
+            Volatile.Write(ref _ttftBits, BitConverter.DoubleToInt64Bits(first ? timeToFirstTokenMs : Smooth(TimeToFirstTokenMs, timeToFirstTokenMs)));
+        }
+        Volatile.Write(ref _errorBits, BitConverter.DoubleToInt64Bits(first ? (succeeded ? 0 : 1) : Smooth(ErrorRate, succeeded ? 0 : 1)));
+    }
+
+    /// <summary>
+    /// The least-latency score: smoothed time to first token, made longer by errors (at a 50% error rate
+    /// a target counts as three times as slow). Untried targets score 0, so each is tried once early.
+    /// </summary>
+    public double LatencyScore => Observations == 0 ? 0 : Math.Max(TimeToFirstTokenMs, 1) * (1 + 4 * ErrorRate);
+
+    private static double Smooth(double average, double sample) => average + Alpha * (sample - average);
+}
