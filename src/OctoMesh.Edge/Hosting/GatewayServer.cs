@@ -52,7 +52,8 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = config.Limits.MaxBodyBytes;
+            // Kestrel's hard stop sits above the gateway's limit by what BodyBuffer drains, so a 413 is answered, not reset.
+            kestrel.Limits.MaxRequestBodySize = config.Limits.MaxBodyBytes + BodyBuffer.DrainBytes;
             kestrel.Limits.RequestHeadersTimeout = config.Limits.HeaderTimeout;
         });
         builder.Services.AddSingleton(runtime);

@@ -41,6 +41,11 @@ internal sealed class BodyBuffer : IDisposable
     {
         if (contentLength > maxBytes)
         {
+            // A body that is too large but close: take it in and drop it, so the answer is not lost to a reset.
+            if (contentLength <= maxBytes + DrainBytes)
+            {
+                await DrainAsync(reader, completed: false, cancellationToken);
+            }
             return (BodyReadStatus.TooLarge, null);
         }
         if (contentLength == 0)
@@ -60,6 +65,7 @@ internal sealed class BodyBuffer : IDisposable
                 {
                     reader.AdvanceTo(buffer.End);
                     body.Dispose();
+                    await DrainAsync(reader, result.IsCompleted, cancellationToken);
                     return (BodyReadStatus.TooLarge, null);
                 }
                 body.Append(buffer);
@@ -82,6 +88,25 @@ internal sealed class BodyBuffer : IDisposable
             return (BodyReadStatus.Empty, null);
         }
         return (BodyReadStatus.Complete, body);
+    }
+
+    /// <summary>
+    /// How much of an oversized body is read and dropped after the limit, so the 413 reaches the client:
+    /// closing a connection with unread bytes makes the kernel send a reset, which can overtake the answer.
+    /// A larger body gets the reset (the server's limit is this much above the configured one).
+    /// </summary>
+    public const long DrainBytes = 1024 * 1024;
+
+    private static async ValueTask DrainAsync(PipeReader reader, bool completed, CancellationToken cancellationToken)
+    {
+        long drained = 0;
+        while (!completed && drained < DrainBytes)
+        {
+            var result = await reader.ReadAsync(cancellationToken);
+            drained += result.Buffer.Length;
+            reader.AdvanceTo(result.Buffer.End);
+            completed = result.IsCompleted;
+        }
     }
 
     /// <summary>Wraps bytes already in hand (tests, benchmarks); the array is not returned to the pool.</summary>

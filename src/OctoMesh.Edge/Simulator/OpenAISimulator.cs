@@ -408,7 +408,8 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
     /// </summary>
     internal static async Task AbortAfterDeliveryAsync(HttpContext context)
     {
-        await Task.Delay(100);
+        // Generous on purpose: a busy test machine must not turn a cut into a reset.
+        await Task.Delay(250);
         context.Abort();
     }
 
