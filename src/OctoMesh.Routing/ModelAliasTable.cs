@@ -1,6 +1,5 @@
 using System.Collections.Frozen;
 using System.Collections.Immutable;
-using System.Text.Json;
 using OctoMesh.Routing.Configuration;
 
 namespace OctoMesh.Routing;
@@ -36,10 +35,7 @@ public sealed class ModelAliasTable
     public static ModelAliasTable Compile(GatewayConfig config)
     {
         var providers = config.Providers.Keys.Order(StringComparer.Ordinal).ToImmutableArray();
-        ModelTarget Target(ModelConfig m) => new(
-            providers.IndexOf(m.Provider),
-            m.UpstreamModel,
-            m.UpstreamModel is null ? null : JsonSerializedString(m.UpstreamModel));
+        ModelTarget Target(ModelConfig m) => ModelTarget.Create(providers.IndexOf(m.Provider), m.UpstreamModel);
 
         var exact = new Dictionary<string, ModelTarget>(StringComparer.Ordinal);
         var prefixes = new List<(string, ModelTarget)>();
@@ -80,15 +76,5 @@ public sealed class ModelAliasTable
         }
         target = _fallback!;
         return _fallback is not null;
-    }
-
-    private static byte[] JsonSerializedString(string value)
-    {
-        var encoded = JsonEncodedText.Encode(value);
-        var bytes = new byte[encoded.EncodedUtf8Bytes.Length + 2];
-        bytes[0] = (byte)'"';
-        encoded.EncodedUtf8Bytes.CopyTo(bytes.AsSpan(1));
-        bytes[^1] = (byte)'"';
-        return bytes;
     }
 }

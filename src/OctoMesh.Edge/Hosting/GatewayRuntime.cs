@@ -3,13 +3,14 @@ using OctoMesh.Edge.Providers;
 using OctoMesh.Edge.Tenancy;
 using OctoMesh.Routing;
 using OctoMesh.Routing.Configuration;
+using OctoMesh.Routing.Table;
 
 namespace OctoMesh.Edge.Hosting;
 
 /// <summary>
 /// Everything the request path reads, built once from a validated configuration and never changed
-/// afterwards: the alias table, one provider client per provider (indexed as the table indexes
-/// them), the key table and the limits.
+/// afterwards: the routing table and the alias table, one provider client per provider (indexed as
+/// the alias table indexes them), the key table and the limits.
 /// </summary>
 internal sealed class GatewayRuntime : IDisposable
 {
@@ -24,7 +25,19 @@ internal sealed class GatewayRuntime : IDisposable
                 ?? throw new InvalidOperationException($"provider '{p.Name}' has no base URL and no simulator is running")))
             .ToImmutableArray();
         Keys = new ClientKeyTable(config.ClientKeys);
+        Routes = RoutingTable.Compile(config.Routes);
+        RouteTargets = Routes.Routes
+            .Select(route => route.Definition.Targets
+                .Select(t => ModelTarget.Create(Models.Providers.IndexOf(t.Provider), t.Model))
+                .ToArray())
+            .ToArray();
     }
+
+    /// <summary>Routes, tried before the aliases; empty when none are configured.</summary>
+    public RoutingTable Routes { get; }
+
+    /// <summary>Each route's targets as provider index and upstream model, indexed [route][target].</summary>
+    public ModelTarget[][] RouteTargets { get; }
 
     public GatewayConfig Config { get; }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
@@ -8,6 +9,7 @@ using OctoMesh.Edge.Providers;
 using OctoMesh.Edge.Tenancy;
 using OctoMesh.Edge.Telemetry;
 using OctoMesh.Routing;
+using OctoMesh.Routing.Table;
 
 namespace OctoMesh.Edge.Proxy;
 
@@ -19,9 +21,11 @@ namespace OctoMesh.Edge.Proxy;
 /// <item>Admission: the client key, hashed and compared in constant time.</item>
 /// <item>Body: read into pooled memory, 413 past the limit.</item>
 /// <item>Inspect: one <see cref="System.Text.Json.Utf8JsonReader"/> pass; 400 with the field at fault.</item>
-/// <item>Route: the alias table gives the provider and upstream model; 404 for an unknown model.</item>
-/// <item>Forward: the provider's adapter for this client format builds the request (spliced, or translated);
-/// 502 when the upstream cannot be reached, 504 when it is too slow.</item>
+/// <item>Route: the first matching route orders its targets by its strategy; without one, the model alias is the
+/// one target; 404 when neither serves the model.</item>
+/// <item>Forward: per target, the provider's adapter for this client format builds the request (spliced, or
+/// translated); a target that fails before the first byte (no connection, too slow, 429, 5xx) gives way to the
+/// next; the last one's failure is the client's 502/504 or the provider's error.</item>
 /// <item>Stream back: status, allowed headers and body as they arrive; usage read on the way.</item>
 /// </list>
 /// </summary>
@@ -47,7 +51,7 @@ internal sealed class ProxyHandler
     /// <summary><c>GET /v1/models</c>: the exact aliases (patterns such as <c>gpt-*</c> cannot be listed).</summary>
     public async Task ListModelsAsync(HttpContext context)
     {
-        if (await AdmitAsync(context, ApiOperation.ChatCompletions))
+        if ((await AdmitAsync(context, ApiOperation.ChatCompletions)).Admitted)
         {
             context.Response.ContentType = "application/json";
             context.Response.ContentLength = _modelList.Length;
@@ -55,18 +59,21 @@ internal sealed class ProxyHandler
         }
     }
 
-    /// <summary>Checks the client key when keys are configured; answers 401 and returns false when it is wrong.</summary>
-    private async ValueTask<bool> AdmitAsync(HttpContext context, ApiOperation operation)
+    /// <summary>Checks the client key when keys are configured; answers 401 and returns false when it is wrong. The key's workspace comes back.</summary>
+    private async ValueTask<(bool Admitted, string? Workspace)> AdmitAsync(HttpContext context, ApiOperation operation)
     {
-        var headers = context.Request.Headers;
-        if (!_runtime.Keys.IsEnabled
-            || _runtime.Keys.Authenticate(ClientKeyTable.ReadPresentedKey(headers.Authorization.ToString(), headers["x-api-key"].ToString())) is not null)
+        if (!_runtime.Keys.IsEnabled)
         {
-            return true;
+            return (true, null);
+        }
+        var headers = context.Request.Headers;
+        if (_runtime.Keys.Authenticate(ClientKeyTable.ReadPresentedKey(headers.Authorization.ToString(), headers["x-api-key"].ToString())) is { } key)
+        {
+            return (true, key.Workspace);
         }
         await ClientError.WriteAsync(context.Response, operation, StatusCodes.Status401Unauthorized,
             "Incorrect or missing API key. Send your OctoMesh key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.", code: "invalid_api_key");
-        return false;
+        return (false, null);
     }
 
     public async Task HandleAsync(HttpContext context, ApiOperation operation)
@@ -89,7 +96,8 @@ internal sealed class ProxyHandler
         }
 
         // Step 2: admission.
-        if (!await AdmitAsync(context, operation))
+        var (admitted, workspace) = await AdmitAsync(context, operation);
+        if (!admitted)
         {
             return;
         }
@@ -141,66 +149,156 @@ internal sealed class ProxyHandler
             }
 
             // Step 5: route.
-            if (!TryResolve(body, inspected, out var target))
+            var order = ArrayPool<int>.Shared.Rent(RoutingTable.MaxTargets);
+            try
             {
-                await ClientError.WriteAsync(response, operation, StatusCodes.Status404NotFound,
-                    $"The model '{ModelName(body, inspected)}' does not exist on this gateway. GET /v1/models lists the models it serves.",
-                    "model", "model_not_found");
-                return;
-            }
-            var provider = _runtime.Providers[target.ProviderIndex];
+                var route = Route(context, body, inspected, workspace, order, out var candidates, out var aliasTarget);
+                if (candidates == 0)
+                {
+                    await ClientError.WriteAsync(response, operation, StatusCodes.Status404NotFound,
+                        $"The model '{ModelName(body, inspected)}' does not exist on this gateway. GET /v1/models lists the models it serves.",
+                        "model", "model_not_found");
+                    return;
+                }
+                if (route is not null)
+                {
+                    response.Headers["x-octomesh-route"] = route.Name;
+                }
 
-            // Step 6: forward.
-            var adapter = provider.AdapterFor(operation);
-            HttpRequestMessage? upstreamRequest;
-            ForwardContext forward;
-            string? unsupported;
-            try
-            {
-                upstreamRequest = adapter.CreateRequest(provider, operation, body, inspected, target, out forward, out unsupported);
-            }
-            catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException or IndexOutOfRangeException)
-            {
-                // Translation reads fields the inspector does not check; one of another JSON type than the API allows lands here.
-                await ClientError.WriteAsync(response, operation, StatusCodes.Status400BadRequest,
-                    $"The request has a field of a type the API does not allow, so it cannot be translated for provider '{provider.Name}': {e.Message}",
-                    code: "invalid_request");
-                return;
-            }
-            if (upstreamRequest is null)
-            {
-                await ClientError.WriteAsync(response, operation, StatusCodes.Status400BadRequest, unsupported!, code: "unsupported_by_provider");
-                return;
-            }
-            using var sentRequest = upstreamRequest;
-            try
-            {
-                await ForwardAsync(context, operation, requestId, started, provider, adapter, sentRequest, forward, body, inspected);
+                // Step 6: forward, trying the targets in the strategy's order while nothing has reached the client.
+                var abandon = false;
+                for (var attempt = 0; attempt < candidates; attempt++)
+                {
+                    var targetIndex = order[attempt];
+                    var target = route is null ? aliasTarget! : _runtime.RouteTargets[route.Index][targetIndex];
+                    var (answered, released) = await ForwardAsync(context, operation, requestId, started, target, route?.Health[targetIndex],
+                        isLast: attempt == candidates - 1, body, inspected);
+                    abandon |= !released;
+                    if (answered)
+                    {
+                        break;
+                    }
+                }
+                if (abandon)
+                {
+                    // An upstream may answer before it has read the whole body; the pooled array must not be reused under a send.
+                    body.Abandon();
+                }
             }
             finally
             {
-                // An upstream may answer before it has read the whole body; the pooled array goes back only once nothing sends from it.
-                if (sentRequest.Content is SplicedContent spliced && !spliced.TryRelease())
-                {
-                    body.Abandon();
-                }
+                ArrayPool<int>.Shared.Return(order);
             }
         }
     }
 
-    /// <summary>Steps 6 and 7 once the upstream request exists: send it, then answer the client.</summary>
-    private async Task ForwardAsync(HttpContext context, ApiOperation operation, string requestId, long started, UpstreamProvider provider,
-        IProviderAdapter adapter, HttpRequestMessage upstreamRequest, ForwardContext forward, BodyBuffer body, InspectedRequest inspected)
+    /// <summary>
+    /// The route for the request and its targets' order (into <paramref name="order"/>), or, when no route
+    /// matches, the model alias as the one target. Returns null for no route; <paramref name="candidates"/> is 0 when nothing serves the model.
+    /// </summary>
+    private CompiledRoute? Route(HttpContext context, BodyBuffer body, in InspectedRequest inspected, string? workspace, int[] order,
+        out int candidates, out ModelTarget? aliasTarget)
+    {
+        Span<char> name = stackalloc char[RequestInspector.MaxModelBytes];
+        var model = name[..RequestInspector.CopyModel(body.Span, inspected, name)];
+        aliasTarget = null;
+        if (!_runtime.Routes.Routes.IsEmpty)
+        {
+            var headers = context.Request.Headers;
+            var request = new RouteRequest(model)
+            {
+                Workspace = workspace,
+                Task = headers["x-octomesh-task"] is { Count: 1 } task ? task.ToString() : null,
+                Headers = _runtime.Routes.MatchesHeaders ? new RouteHeaders(headers) : null,
+                HasTools = inspected.HasTools,
+                Stream = inspected.Stream,
+                // A rough estimate until tokenizers arrive: about four bytes of JSON per token.
+                PromptTokens = body.Length / 4,
+            };
+            if (_runtime.Routes.TryRoute(request, order, out var decision))
+            {
+                candidates = decision.TargetCount;
+                return decision.Route;
+            }
+        }
+        if (_runtime.Models.TryResolve(model, out var target))
+        {
+            aliasTarget = target;
+            order[0] = 0;
+            candidates = 1;
+            return null;
+        }
+        candidates = 0;
+        return null;
+    }
+
+    /// <summary>Request headers as the routing table reads them.</summary>
+    private sealed class RouteHeaders(IHeaderDictionary headers) : IRouteHeaders
+    {
+        public string? Get(string name) => headers.TryGetValue(name, out var value) ? value.ToString() : null;
+    }
+
+    /// <summary>
+    /// Steps 6 and 7 for one target: build the request, send it with the first-byte deadline, and answer
+    /// the client. Returns whether the client was answered (else the next target may try) and whether the
+    /// request body can be reused. A target that fails before its first byte (no connection, too slow,
+    /// 429 or 5xx) gives way to the next unless it is the last; after the first byte nothing is retried.
+    /// </summary>
+    private async Task<(bool Answered, bool Released)> ForwardAsync(HttpContext context, ApiOperation operation, string requestId, long started,
+        ModelTarget target, TargetHealth? health, bool isLast, BodyBuffer body, InspectedRequest inspected)
     {
         var request = context.Request;
         var response = context.Response;
         var aborted = context.RequestAborted;
+        var provider = _runtime.Providers[target.ProviderIndex];
+        var adapter = provider.AdapterFor(operation);
+
+        HttpRequestMessage? upstreamRequest;
+        ForwardContext forward;
+        string? unsupported;
+        try
+        {
+            upstreamRequest = adapter.CreateRequest(provider, operation, body, inspected, target, out forward, out unsupported);
+        }
+        catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException or IndexOutOfRangeException)
+        {
+            // Translation reads fields the inspector does not check; one of another JSON type than the API allows lands here.
+            await ClientError.WriteAsync(response, operation, StatusCodes.Status400BadRequest,
+                $"The request has a field of a type the API does not allow, so it cannot be translated for provider '{provider.Name}': {e.Message}",
+                code: "invalid_request");
+            return (true, true);
+        }
+        if (upstreamRequest is null)
+        {
+            if (!isLast)
+            {
+                return (false, true);
+            }
+            await ClientError.WriteAsync(response, operation, StatusCodes.Status400BadRequest, unsupported!, code: "unsupported_by_provider");
+            return (true, true);
+        }
+
+        using (upstreamRequest)
+        {
+            var answered = await SendAndAnswerAsync(context, operation, requestId, started, provider, adapter, upstreamRequest, forward,
+                target, health, isLast, body, inspected);
+            return (answered, upstreamRequest.Content is not SplicedContent spliced || spliced.TryRelease());
+        }
+    }
+
+    private async Task<bool> SendAndAnswerAsync(HttpContext context, ApiOperation operation, string requestId, long started, UpstreamProvider provider,
+        IProviderAdapter adapter, HttpRequestMessage upstreamRequest, ForwardContext forward, ModelTarget target, TargetHealth? health, bool isLast,
+        BodyBuffer body, InspectedRequest inspected)
+    {
+        var response = context.Response;
+        var aborted = context.RequestAborted;
         // Step 6, continued: headers, then send with the first-byte deadline.
-        CopyRequestHeaders(request.Headers, upstreamRequest);
+        CopyRequestHeaders(context.Request.Headers, upstreamRequest);
         upstreamRequest.Headers.TryAddWithoutValidation("x-request-id", requestId);
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         deadline.CancelAfter(provider.Config.Timeouts.FirstByte);
+        var sent = Stopwatch.GetTimestamp();
         HttpResponseMessage upstreamResponse;
         try
         {
@@ -209,35 +307,49 @@ internal sealed class ProxyHandler
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
             Log.ClientDisconnected(_logger, requestId);
-            return;
+            return true;
         }
-        catch (OperationCanceledException e) when (e.InnerException is TimeoutException)
+        catch (Exception e) when (e is OperationCanceledException or HttpRequestException)
         {
-            // SocketsHttpHandler's ConnectTimeout: the provider was never reached.
-            Log.UpstreamUnreachable(_logger, requestId, provider.Name, "ConnectTimeout");
-            await ClientError.WriteAsync(response, operation, StatusCodes.Status502BadGateway,
-                $"The upstream provider '{provider.Name}' could not be reached (connect timeout).", code: "upstream_unreachable");
-            return;
-        }
-        catch (OperationCanceledException)
-        {
-            Log.UpstreamTimeout(_logger, requestId, provider.Name);
-            await ClientError.WriteAsync(response, operation, StatusCodes.Status504GatewayTimeout,
-                $"The upstream provider '{provider.Name}' did not answer within {provider.Config.Timeouts.FirstByte.TotalSeconds:0.###} s.",
-                code: "upstream_timeout");
-            return;
-        }
-        catch (HttpRequestException e)
-        {
-            Log.UpstreamUnreachable(_logger, requestId, provider.Name, e.HttpRequestError.ToString());
-            await ClientError.WriteAsync(response, operation, StatusCodes.Status502BadGateway,
-                $"The upstream provider '{provider.Name}' could not be reached ({e.HttpRequestError}).", code: "upstream_unreachable");
-            return;
+            health?.Record(Stopwatch.GetElapsedTime(sent).TotalMilliseconds, succeeded: false);
+            var (status, code, reason) = e switch
+            {
+                OperationCanceledException { InnerException: TimeoutException } => (StatusCodes.Status502BadGateway, "upstream_unreachable", "connect timeout"),
+                OperationCanceledException => (StatusCodes.Status504GatewayTimeout, "upstream_timeout", "timeout"),
+                HttpRequestException h => (StatusCodes.Status502BadGateway, "upstream_unreachable", h.HttpRequestError.ToString()),
+                _ => (StatusCodes.Status502BadGateway, "upstream_unreachable", "error"),
+            };
+            if (status == StatusCodes.Status504GatewayTimeout)
+            {
+                Log.UpstreamTimeout(_logger, requestId, provider.Name);
+            }
+            else
+            {
+                Log.UpstreamUnreachable(_logger, requestId, provider.Name, reason);
+            }
+            if (!isLast)
+            {
+                return false;
+            }
+            await ClientError.WriteAsync(response, operation, status, status == StatusCodes.Status504GatewayTimeout
+                ? $"The upstream provider '{provider.Name}' did not answer within {provider.Config.Timeouts.FirstByte.TotalSeconds:0.###} s."
+                : $"The upstream provider '{provider.Name}' could not be reached ({reason}).", code: code);
+            return true;
         }
 
-        // Step 7: stream back.
         using (upstreamResponse)
         {
+            var status = (int)upstreamResponse.StatusCode;
+            var failed = status is StatusCodes.Status429TooManyRequests or >= 500;
+            health?.Record(Stopwatch.GetElapsedTime(sent).TotalMilliseconds, succeeded: !failed);
+            if (failed && !isLast)
+            {
+                Log.UpstreamFailedOver(_logger, requestId, provider.Name, status);
+                return false;
+            }
+
+            // Step 7: stream back.
+            response.Headers["x-octomesh-model"] = target.UpstreamModel ?? ModelName(body, inspected);
             // The total deadline counts from the start of the request; past it already, cancel now.
             var remaining = provider.Config.Timeouts.Total - Stopwatch.GetElapsedTime(started);
             if (remaining > TimeSpan.Zero)
@@ -267,14 +379,8 @@ internal sealed class ProxyHandler
                 Log.RequestCompleted(_logger, requestId, operation, ModelName(body, inspected), provider.Name, response.StatusCode, copied.Outcome,
                     copied.Usage?.PromptTokens ?? 0, copied.Usage?.CompletionTokens ?? 0, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
+            return true;
         }
-    }
-
-    private bool TryResolve(BodyBuffer body, in InspectedRequest inspected, out ModelTarget target)
-    {
-        Span<char> name = stackalloc char[RequestInspector.MaxModelBytes];
-        var length = RequestInspector.CopyModel(body.Span, inspected, name);
-        return _runtime.Models.TryResolve(name[..length], out target);
     }
 
     private static string ModelName(BodyBuffer body, in InspectedRequest inspected)

@@ -37,7 +37,8 @@ internal readonly record struct SimKnobs(
     {
         var fault = SimFault.None;
         var cutAfter = 0;
-        var faultText = headers["x-sim-fault"].ToString();
+        // A model named fail-<fault> always fails so: lets a route's targets fail one by one.
+        var faultText = model.Name.StartsWith("fail-", StringComparison.Ordinal) ? model.Name[5..] : headers["x-sim-fault"].ToString();
         switch (faultText)
         {
             case "": break;

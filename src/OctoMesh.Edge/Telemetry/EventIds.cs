@@ -10,5 +10,6 @@ internal static class EventIds
     public const int UpstreamTimeout = 21;
     public const int UpstreamStreamCut = 22;
     public const int UpstreamRefusedCredentials = 23;
+    public const int UpstreamFailedOver = 24;
     public const int ClientDisconnected = 30;
 }

@@ -30,6 +30,10 @@ internal static partial class Log
         Message = "{RequestId}: provider {Provider} refused the gateway's key; check the environment variable its apiKey names")]
     public static partial void UpstreamRefusedCredentials(ILogger logger, string requestId, string provider);
 
+    [LoggerMessage(EventId = EventIds.UpstreamFailedOver, Level = LogLevel.Information,
+        Message = "{RequestId}: provider {Provider} answered {Status} before the first byte; trying the route's next target")]
+    public static partial void UpstreamFailedOver(ILogger logger, string requestId, string provider, int status);
+
     [LoggerMessage(EventId = EventIds.ClientDisconnected, Level = LogLevel.Debug, Message = "{RequestId}: client disconnected; upstream call cancelled")]
     public static partial void ClientDisconnected(ILogger logger, string requestId);
 }

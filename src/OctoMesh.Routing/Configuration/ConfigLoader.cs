@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Collections.Immutable;
 using System.Text;
 using System.Text.Json;
@@ -57,7 +58,12 @@ public static class ConfigLoader
     /// <summary>Walks the document once, building records and collecting errors as it goes.</summary>
     private sealed class ConfigReader(Func<string, string?> environment)
     {
-        private static readonly string[] s_rootFields = ["urls", "providers", "models", "clientKeys", "limits"];
+        private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "clientKeys", "limits"];
+        private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets"];
+        private static readonly string[] s_matchFields = ["model", "workspace", "task", "headers", "tools", "stream", "promptTokens"];
+        private static readonly string[] s_rangeFields = ["min", "max"];
+        private static readonly string[] s_targetFields = ["provider", "model", "weight", "price", "quality"];
+        private const string StrategyList = "priority, weighted, least-latency, cheapest-above-quality";
         private static readonly string[] s_providerFields = ["kind", "baseUrl", "apiKey", "http", "timeouts", "defaultMaxTokens", "apiVersion", "streamUsage"];
         private static readonly string[] s_timeoutFields = ["connectMs", "firstByteMs", "totalMs"];
         private static readonly string[] s_modelFields = ["provider", "model"];
@@ -87,8 +93,9 @@ public static class ConfigLoader
             {
                 Error("$.providers", "no providers are configured", "add at least one, e.g. \"providers\": { \"sim\": { \"kind\": \"sim\" } }");
             }
+            var routes = fields.TryGetValue("routes", out var r) ? ReadRoutes(r, "$.routes", providers) : [];
             var models = fields.TryGetValue("models", out var m) ? ReadModels(m, "$.models", providers) : [];
-            if (models.IsEmpty && !fields.ContainsKey("models"))
+            if (models.IsEmpty && !fields.ContainsKey("models") && !fields.ContainsKey("routes"))
             {
                 Error("$.models", "no models are configured", "add at least one, e.g. \"models\": { \"*\": { \"provider\": \"sim\" } }");
             }
@@ -96,6 +103,7 @@ public static class ConfigLoader
             {
                 Providers = providers,
                 Models = models,
+                Routes = routes,
                 ClientKeys = fields.TryGetValue("clientKeys", out var k) ? ReadClientKeys(k, "$.clientKeys") : [],
                 Limits = fields.TryGetValue("limits", out var l) ? ReadLimits(l, "$.limits") : new LimitsConfig(),
             };
@@ -426,6 +434,216 @@ public static class ConfigLoader
                 }
             }
             return models.ToImmutable();
+        }
+
+        private ImmutableArray<Table.RouteDefinition> ReadRoutes(JsonElement element, string path, ImmutableDictionary<string, ProviderConfig> providers)
+        {
+            if (element.ValueKind != JsonValueKind.Array)
+            {
+                Error(path, $"expected an array, got {Describe(element)}", "write [ { \"name\": …, \"match\": { … }, \"targets\": [ … ] } ]");
+                return [];
+            }
+            var routes = ImmutableArray.CreateBuilder<Table.RouteDefinition>();
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            var i = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                var here = $"{path}[{i++}]";
+                if (!ExpectObject(item, here, "write { \"name\": \"chat\", \"match\": { \"model\": \"fast\" }, \"targets\": [ { \"provider\": …, \"model\": … } ] }"))
+                {
+                    continue;
+                }
+                var errorsBefore = _errors.Count;
+                var fields = Fields(item, here, s_routeFields);
+                var name = RequiredString(fields, "name", here, "a route name such as \"chat-default\"");
+                if (name is not null && !names.Add(name))
+                {
+                    Error($"{here}.name", $"the route name '{name}' is used twice", "give every route its own name");
+                }
+                var match = fields.TryGetValue("match", out var matchElement) ? ReadMatch(matchElement, $"{here}.match") : new Table.RouteMatch();
+                var strategy = Table.RouteStrategy.Priority;
+                if (fields.TryGetValue("strategy", out var strategyElement))
+                {
+                    Table.RouteStrategy? parsed = strategyElement.ValueKind == JsonValueKind.String ? strategyElement.GetString() switch
+                    {
+                        "priority" => Table.RouteStrategy.Priority,
+                        "weighted" => Table.RouteStrategy.Weighted,
+                        "least-latency" => Table.RouteStrategy.LeastLatency,
+                        "cheapest-above-quality" => Table.RouteStrategy.CheapestAboveQuality,
+                        _ => null,
+                    } : null;
+                    if (parsed is null)
+                    {
+                        Error($"{here}.strategy", $"unknown strategy {Describe(strategyElement)}", $"use one of {StrategyList}");
+                    }
+                    strategy = parsed ?? strategy;
+                }
+                var floor = 0.0;
+                if (fields.TryGetValue("qualityFloor", out var floorElement))
+                {
+                    floor = Fraction(floorElement, $"{here}.qualityFloor") ?? 0;
+                }
+                var targets = fields.TryGetValue("targets", out var targetsElement)
+                    ? ReadTargets(targetsElement, $"{here}.targets", providers)
+                    : MissingTargets($"{here}.targets");
+                if (name is not null && _errors.Count == errorsBefore)
+                {
+                    routes.Add(new Table.RouteDefinition(name, match, strategy, targets, floor));
+                }
+            }
+            return routes.ToImmutable();
+        }
+
+        private ImmutableArray<Table.RouteTarget> MissingTargets(string path)
+        {
+            Error(path, "missing", "add at least one target, e.g. [ { \"provider\": \"openai\", \"model\": \"gpt-4o-mini\" } ]");
+            return [];
+        }
+
+        private Table.RouteMatch ReadMatch(JsonElement element, string path)
+        {
+            if (!ExpectObject(element, path, "write { \"model\": \"gpt-*\", \"task\": \"code\", … }"))
+            {
+                return new Table.RouteMatch();
+            }
+            var fields = Fields(element, path, s_matchFields);
+            string? Text(string name)
+            {
+                if (!fields.TryGetValue(name, out var value))
+                {
+                    return null;
+                }
+                if (value.ValueKind == JsonValueKind.String && value.GetString()!.Length > 0)
+                {
+                    return value.GetString();
+                }
+                Error($"{path}.{name}", $"expected a non-empty string, got {Describe(value)}", "write a string, or leave the field out to match any");
+                return null;
+            }
+            bool? Flag(string name)
+            {
+                if (!fields.TryGetValue(name, out var value))
+                {
+                    return null;
+                }
+                if (value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                {
+                    return value.GetBoolean();
+                }
+                Error($"{path}.{name}", $"expected true or false, got {Describe(value)}", "write true or false, or leave the field out to match either");
+                return null;
+            }
+            var model = Text("model");
+            var star = model?.IndexOf('*') ?? -1;
+            if (model is not null && star >= 0 && star != model.Length - 1)
+            {
+                Error($"{path}.model", $"'{model}' is not a model name or pattern", "write an exact name or a prefix ending in '*', such as 'gpt-*'");
+            }
+            System.Collections.Frozen.FrozenDictionary<string, string>? headers = null;
+            if (fields.TryGetValue("headers", out var headersElement))
+            {
+                if (ExpectObject(headersElement, $"{path}.headers", "write { \"x-tier\": \"gold\" }"))
+                {
+                    var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+                    foreach (var (header, value) in Fields(headersElement, $"{path}.headers", known: null))
+                    {
+                        if (value.ValueKind == JsonValueKind.String)
+                        {
+                            values[header] = value.GetString()!;
+                        }
+                        else
+                        {
+                            Error($"{path}.headers.{header}", $"expected the header's value as a string, got {Describe(value)}", "write the exact value to match");
+                        }
+                    }
+                    headers = values.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+                }
+            }
+            int? min = null, max = null;
+            if (fields.TryGetValue("promptTokens", out var range) && ExpectObject(range, $"{path}.promptTokens", "write { \"min\": 0, \"max\": 8000 }"))
+            {
+                var bounds = Fields(range, $"{path}.promptTokens", s_rangeFields);
+                if (bounds.TryGetValue("min", out var lo))
+                {
+                    min = (int?)Integer(lo, $"{path}.promptTokens.min", 0, int.MaxValue, "a whole number of tokens");
+                }
+                if (bounds.TryGetValue("max", out var hi))
+                {
+                    max = (int?)Integer(hi, $"{path}.promptTokens.max", 0, int.MaxValue, "a whole number of tokens");
+                }
+                if (min > max)
+                {
+                    Error($"{path}.promptTokens", $"min {min} is above max {max}", "make min at most max");
+                }
+            }
+            return new Table.RouteMatch(model, Text("workspace"), Text("task"), headers, Flag("tools"), null, Flag("stream"), min, max);
+        }
+
+        private ImmutableArray<Table.RouteTarget> ReadTargets(JsonElement element, string path, ImmutableDictionary<string, ProviderConfig> providers)
+        {
+            if (element.ValueKind != JsonValueKind.Array || element.GetArrayLength() is 0 or > Table.RoutingTable.MaxTargets)
+            {
+                Error(path, $"expected an array of 1 to {Table.RoutingTable.MaxTargets} targets, got {Describe(element)}", "write [ { \"provider\": \"openai\", \"model\": \"gpt-4o-mini\" } ]");
+                return [];
+            }
+            var targets = ImmutableArray.CreateBuilder<Table.RouteTarget>();
+            var i = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                var here = $"{path}[{i++}]";
+                if (!ExpectObject(item, here, "write { \"provider\": \"openai\", \"model\": \"gpt-4o-mini\" }"))
+                {
+                    continue;
+                }
+                var fields = Fields(item, here, s_targetFields);
+                var provider = RequiredString(fields, "provider", here, "a provider name");
+                if (provider is not null && !providers.ContainsKey(provider) && !_errors.Any(e => e.Path == $"$.providers.{provider}" || e.Path.StartsWith($"$.providers.{provider}.", StringComparison.Ordinal)))
+                {
+                    Error($"{here}.provider", $"no provider is named '{provider}'", $"name one of the providers: {string.Join(", ", providers.Keys.Order(StringComparer.Ordinal))}");
+                }
+                var model = RequiredString(fields, "model", here, "the provider's model name, e.g. \"gpt-4o-mini\"");
+                var weight = fields.TryGetValue("weight", out var w) ? (int)(Integer(w, $"{here}.weight", 0, 1_000_000, "a whole number from 0 to 1000000") ?? 1) : 1;
+                var price = 0.0;
+                if (fields.TryGetValue("price", out var p))
+                {
+                    if (p.ValueKind == JsonValueKind.Number && p.GetDouble() >= 0)
+                    {
+                        price = p.GetDouble();
+                    }
+                    else
+                    {
+                        Error($"{here}.price", $"{Describe(p)} is not a price", "write USD per 1M tokens as a number, e.g. 0.6");
+                    }
+                }
+                System.Collections.Frozen.FrozenDictionary<string, double>? quality = null;
+                if (fields.TryGetValue("quality", out var q) && ExpectObject(q, $"{here}.quality", "write { \"math\": 0.9, \"*\": 0.8 }"))
+                {
+                    var scores = new Dictionary<string, double>(StringComparer.Ordinal);
+                    foreach (var (task, score) in Fields(q, $"{here}.quality", known: null))
+                    {
+                        if (Fraction(score, $"{here}.quality.{task}") is { } value)
+                        {
+                            scores[task] = value;
+                        }
+                    }
+                    quality = scores.ToFrozenDictionary(StringComparer.Ordinal);
+                }
+                if (provider is not null && model is not null)
+                {
+                    targets.Add(new Table.RouteTarget(provider, model, weight, price, quality));
+                }
+            }
+            return targets.ToImmutable();
+        }
+
+        private double? Fraction(JsonElement element, string path)
+        {
+            if (element.ValueKind == JsonValueKind.Number && element.GetDouble() is >= 0 and <= 1)
+            {
+                return element.GetDouble();
+            }
+            Error(path, $"{Describe(element)} is not between 0 and 1", "write a quality as a number from 0 to 1, e.g. 0.85");
+            return null;
         }
 
         private ImmutableArray<ClientKeyConfig> ReadClientKeys(JsonElement element, string path)

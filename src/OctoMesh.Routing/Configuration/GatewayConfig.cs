@@ -21,4 +21,7 @@ public sealed record GatewayConfig
     public ImmutableArray<ClientKeyConfig> ClientKeys { get; init; } = [];
 
     public LimitsConfig Limits { get; init; } = new();
+
+    /// <summary>Routes, tried before the model aliases, in file order.</summary>
+    public ImmutableArray<Table.RouteDefinition> Routes { get; init; } = [];
 }

@@ -32,9 +32,13 @@ public sealed class RoutingTable
         _others = others;
         _random = random;
         Routes = [.. routes];
+        MatchesHeaders = routes.Any(r => r.Definition.Match.Headers is { Count: > 0 });
     }
 
     public ImmutableArray<CompiledRoute> Routes { get; }
+
+    /// <summary>Some route matches on request headers: only then does the host hand them over.</summary>
+    public bool MatchesHeaders { get; }
 
     /// <param name="random">The draw for weighted routes; tests pass a seeded one.</param>
     public static RoutingTable Compile(IReadOnlyList<RouteDefinition> definitions, Random? random = null)

@@ -1,0 +1,102 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+
+namespace OctoMesh.Edge.Tests.Hosting;
+
+/// <summary>Routes through the running gateway: matching, fallback before the first byte, and never after it.</summary>
+public class RoutingTests
+{
+    private static async Task<HttpResponseMessage> Post(TestGateway test, string body, params (string Name, string Value)[] headers)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+        return await test.Client.SendAsync(request);
+    }
+
+    private const string Hello = """{"model":"chat","messages":[{"role":"user","content":"Hello"}]}""";
+
+    [Theory]
+    [InlineData("fail-500")]
+    [InlineData("fail-503")]
+    [InlineData("fail-429")]
+    [InlineData("fail-reset")]
+    public async Task FailingTargetGivesWayToTheNext(string failing)
+    {
+        await using var test = await TestGateway.StartAsync($$"""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } },
+              "routes": [ { "name": "chat-route", "match": { "model": "chat" }, "targets": [ { "provider": "sim", "model": "{{failing}}" }, { "provider": "sim", "model": "sim-small" } ] } ] }
+            """);
+        using var response = await Post(test, Hello);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("chat-route", response.Headers.GetValues("x-octomesh-route").Single());
+        Assert.Equal("sim-small", response.Headers.GetValues("x-octomesh-model").Single());
+        Assert.Equal(2, test.Simulator.Stats.ChatCompletions);
+    }
+
+    [Fact]
+    public async Task UnreachableTargetGivesWayAndTheLastFailureIsTheAnswer()
+    {
+        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        await using var test = await TestGateway.StartAsync($$"""
+            { "providers": { "gone": { "kind": "openai-compatible", "baseUrl": "http://127.0.0.1:{{port}}/v1" }, "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } },
+              "routes": [
+                { "name": "fallback", "match": { "model": "chat" }, "targets": [ { "provider": "gone", "model": "x" }, { "provider": "sim", "model": "sim-small" } ] },
+                { "name": "doomed", "match": { "model": "doomed" }, "targets": [ { "provider": "gone", "model": "x" }, { "provider": "sim", "model": "fail-500" } ] }
+              ] }
+            """);
+        using var rescued = await Post(test, Hello);
+        Assert.Equal(HttpStatusCode.OK, rescued.StatusCode);
+        Assert.Equal("sim-small", rescued.Headers.GetValues("x-octomesh-model").Single());
+
+        using var doomed = await Post(test, Hello.Replace("\"chat\"", "\"doomed\""));
+        Assert.Equal(HttpStatusCode.InternalServerError, doomed.StatusCode);
+        Assert.Contains("server_error", await doomed.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task NothingIsRetriedAfterTheFirstByte()
+    {
+        await using var test = await TestGateway.StartAsync("""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } },
+              "routes": [ { "name": "r", "match": { "model": "chat" }, "targets": [ { "provider": "sim", "model": "sim-small" }, { "provider": "sim", "model": "sim-large" } ] } ] }
+            """);
+        using var response = await Post(test, Hello.Replace("\"chat\",", "\"chat\",\"stream\":true,"), ("x-sim-fault", "cut:2"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.EndsWith("\"code\":\"upstream_stream_cut\"}}\n\n", text);
+        Assert.Equal(1, test.Simulator.Stats.ChatCompletions);
+    }
+
+    [Fact]
+    public async Task RoutesMatchTaskWorkspaceAndHeadersBeforeAliases()
+    {
+        var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData("key-a"u8)).ToLowerInvariant();
+        await using var test = await TestGateway.StartAsync($$"""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } },
+              "clientKeys": [ { "name": "a", "sha256": "{{hash}}", "workspace": "team-a" } ],
+              "routes": [
+                { "name": "code", "match": { "model": "chat", "task": "code" }, "targets": [ { "provider": "sim", "model": "sim-large" } ] },
+                { "name": "gold", "match": { "model": "chat", "workspace": "team-a", "headers": { "x-tier": "gold" } }, "targets": [ { "provider": "sim", "model": "sim-medium" } ] }
+              ],
+              "models": { "chat": { "provider": "sim", "model": "sim-small" } } }
+            """);
+        (string, string) key = ("authorization", "Bearer key-a");
+
+        using var code = await Post(test, Hello, key, ("x-octomesh-task", "code"));
+        Assert.Equal(("code", "sim-large"), (code.Headers.GetValues("x-octomesh-route").Single(), code.Headers.GetValues("x-octomesh-model").Single()));
+        using var gold = await Post(test, Hello, key, ("x-tier", "gold"));
+        Assert.Equal("gold", gold.Headers.GetValues("x-octomesh-route").Single());
+        using var plain = await Post(test, Hello, key);
+        Assert.False(plain.Headers.Contains("x-octomesh-route"));
+        Assert.Equal("sim-small", plain.Headers.GetValues("x-octomesh-model").Single());
+        using var document = JsonDocument.Parse(await plain.Content.ReadAsStringAsync());
+        Assert.Equal("sim-small", document.RootElement.GetProperty("model").GetString());
+    }
+}

@@ -1,0 +1,73 @@
+using System.Text;
+using OctoMesh.Routing.Configuration;
+using OctoMesh.Routing.Table;
+
+namespace OctoMesh.Routing.Tests.Configuration;
+
+public class RouteConfigTests
+{
+    private static ConfigLoadResult Load(string json) => ConfigLoader.Load(Encoding.UTF8.GetBytes(json), _ => null);
+
+    private const string Providers = """ "providers": { "a": { "kind": "sim" }, "b": { "kind": "sim" } } """;
+
+    [Fact]
+    public void RoutesLoadWithMatchersStrategiesAndTargets()
+    {
+        var result = Load($$"""
+            { {{Providers}},
+              "routes": [
+                { "name": "code", "match": { "model": "gpt-*", "task": "code", "workspace": "w", "headers": { "X-Tier": "gold" }, "tools": true, "stream": false,
+                                             "promptTokens": { "min": 10, "max": 9000 } },
+                  "strategy": "cheapest-above-quality", "qualityFloor": 0.8,
+                  "targets": [ { "provider": "a", "model": "small", "price": 0.3, "quality": { "code": 0.7, "*": 0.9 } },
+                               { "provider": "b", "model": "large", "price": 15, "quality": { "code": 0.95 } } ] },
+                { "name": "canary", "strategy": "weighted", "targets": [ { "provider": "a", "model": "x", "weight": 9 }, { "provider": "b", "model": "y", "weight": 1 } ] }
+              ] }
+            """);
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        var routes = result.Config!.Routes;
+        Assert.Equal(["code", "canary"], routes.Select(r => r.Name));
+        var code = routes[0];
+        Assert.Equal(RouteStrategy.CheapestAboveQuality, code.Strategy);
+        Assert.Equal(0.8, code.QualityFloor);
+        Assert.Equal(("gpt-*", "code", "w", true, false, 10, 9000), (code.Match.Model, code.Match.Task, code.Match.Workspace, code.Match.Tools, code.Match.Stream, code.Match.MinPromptTokens, code.Match.MaxPromptTokens));
+        Assert.Equal("gold", code.Match.Headers!["x-tier"]);
+        Assert.Equal(0.7, code.Targets[0].QualityFor("code"));
+        Assert.Equal(0.9, code.Targets[0].QualityFor("chat"));
+        Assert.Equal(RouteStrategy.Weighted, routes[1].Strategy);
+        Assert.Equal([9, 1], routes[1].Targets.Select(t => t.Weight));
+        // Routes alone serve models: the models section may be left out.
+        Assert.True(result.Config.Models.IsEmpty);
+    }
+
+    [Fact]
+    public void RouteErrorsSayWhereAndHow()
+    {
+        var errors = Load($$"""
+            { {{Providers}},
+              "routes": [
+                { "name": "r", "match": { "model": "g*x", "images": true, "promptTokens": { "min": 9, "max": 1 } }, "strategy": "fastest",
+                  "qualityFloor": 2, "targets": [ { "provider": "nope", "model": "m", "weight": -1, "price": "cheap", "quality": { "code": 1.5 } } ] },
+                { "name": "r", "targets": [] },
+                { "targets": [ { "provider": "a" } ] }
+              ] }
+            """).Errors.Select(e => e.ToString()).ToArray();
+
+        Assert.Equal(
+        [
+            "$.routes[0].match.images: unknown field. Fix: remove it; the fields here are model, workspace, task, headers, tools, stream, promptTokens.",
+            "$.routes[0].match.model: 'g*x' is not a model name or pattern. Fix: write an exact name or a prefix ending in '*', such as 'gpt-*'.",
+            "$.routes[0].match.promptTokens: min 9 is above max 1. Fix: make min at most max.",
+            "$.routes[0].strategy: unknown strategy 'fastest'. Fix: use one of priority, weighted, least-latency, cheapest-above-quality.",
+            "$.routes[0].qualityFloor: 2 is not between 0 and 1. Fix: write a quality as a number from 0 to 1, e.g. 0.85.",
+            "$.routes[0].targets[0].provider: no provider is named 'nope'. Fix: name one of the providers: a, b.",
+            "$.routes[0].targets[0].weight: -1 is out of range. Fix: write a whole number from 0 to 1000000.",
+            "$.routes[0].targets[0].price: 'cheap' is not a price. Fix: write USD per 1M tokens as a number, e.g. 0.6.",
+            "$.routes[0].targets[0].quality.code: 1.5 is not between 0 and 1. Fix: write a quality as a number from 0 to 1, e.g. 0.85.",
+            "$.routes[1].name: the route name 'r' is used twice. Fix: give every route its own name.",
+            "$.routes[1].targets: expected an array of 1 to 64 targets, got an array. Fix: write [ { \"provider\": \"openai\", \"model\": \"gpt-4o-mini\" } ].",
+            "$.routes[2].name: missing. Fix: write a route name such as \"chat-default\".",
+            "$.routes[2].targets[0].model: missing. Fix: write the provider's model name, e.g. \"gpt-4o-mini\".",
+        ], errors);
+    }
+}
