@@ -41,14 +41,20 @@ internal sealed class ProxyHandler
     {
         _runtime = runtime;
         _logger = logger;
-        var models = _runtime.Models.Aliases
-            .OrderBy(a => a.Key, StringComparer.Ordinal)
-            .Select(a => new ModelEntry(a.Key, "model", 0, _runtime.Models.Providers[a.Value.ProviderIndex]))
+        // Exact names only: a route's or alias's model, owned by the provider it goes to first.
+        var routed = _runtime.Routes.Routes
+            .Where(r => r.Definition.Match.Model is { } m && !m.EndsWith('*'))
+            .Select(r => new ModelEntry(r.Definition.Match.Model!, "model", 0, r.Definition.Targets[0].Provider));
+        var aliased = _runtime.Models.Aliases
+            .Select(a => new ModelEntry(a.Key, "model", 0, _runtime.Models.Providers[a.Value.ProviderIndex]));
+        var models = routed.Concat(aliased)
+            .DistinctBy(m => m.Id)
+            .OrderBy(m => m.Id, StringComparer.Ordinal)
             .ToList();
         _modelList = JsonSerializer.SerializeToUtf8Bytes(new ModelList("list", models), EdgeJsonContext.Default.ModelList);
     }
 
-    /// <summary><c>GET /v1/models</c>: the exact aliases (patterns such as <c>gpt-*</c> cannot be listed).</summary>
+    /// <summary><c>GET /v1/models</c>: the exact model names routes and aliases serve (patterns such as <c>gpt-*</c> cannot be listed).</summary>
     public async Task ListModelsAsync(HttpContext context)
     {
         if ((await AdmitAsync(context, ApiOperation.ChatCompletions)).Admitted)
