@@ -23,6 +23,8 @@ internal sealed partial class OctoMeshProcess : IAsyncDisposable
 
     public Uri Address => _listening.Task.Result;
 
+    public int ProcessId => _process.Id;
+
     public string Output
     {
         get

@@ -60,7 +60,8 @@ internal static class OctoMeshCommands
             }
 
             var listen = parse.GetValue(urls)?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            await using var server = await GatewayServer.StartAsync(gatewayConfig, listen, parse.GetValue(logLevel), cancellationToken: cancellationToken);
+            await using var server = await GatewayServer.StartAsync(gatewayConfig, listen, parse.GetValue(logLevel), configPath: file?.FullName,
+                cancellationToken: cancellationToken);
             Banner.Print(Console.Out, server, gatewayConfig, isEmbeddedDefault: file is null);
             await server.WaitForShutdownAsync(CancellationToken.None);
             return 0;

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using OctoMesh.Edge.Providers;
+using OctoMesh.Edge.Proxy;
 using OctoMesh.Edge.Tenancy;
 using OctoMesh.Routing;
 using OctoMesh.Routing.Configuration;
@@ -15,22 +16,40 @@ namespace OctoMesh.Edge.Hosting;
 internal sealed class GatewayRuntime : IDisposable
 {
     /// <param name="simulatorUrl">Where an in-process simulator listens, for <c>sim</c> providers without a base URL.</param>
-    public GatewayRuntime(GatewayConfig config, Uri? simulatorUrl)
+    /// <param name="previous">The runtime this one replaces on a reload: providers whose configuration is unchanged keep their
+    /// connection pools, and route targets their health.</param>
+    public GatewayRuntime(GatewayConfig config, Uri? simulatorUrl, GatewayRuntime? previous = null)
     {
         Config = config;
         Models = ModelAliasTable.Compile(config);
         Providers = Models.Providers
             .Select(name => config.Providers[name])
-            .Select(p => new UpstreamProvider(p, p.BaseUrl ?? simulatorUrl
-                ?? throw new InvalidOperationException($"provider '{p.Name}' has no base URL and no simulator is running")))
+            .Select(p => previous?.Providers.FirstOrDefault(old => old.Config == p)
+                ?? new UpstreamProvider(p, p.BaseUrl ?? simulatorUrl
+                    ?? throw new InvalidOperationException($"provider '{p.Name}' has no base URL and no simulator is running")))
             .ToImmutableArray();
         Keys = new ClientKeyTable(config.ClientKeys);
-        Routes = RoutingTable.Compile(config.Routes);
+        Routes = RoutingTable.Compile(config.Routes, previous: previous?.Routes);
         RouteTargets = Routes.Routes
             .Select(route => route.Definition.Targets
                 .Select(t => ModelTarget.Create(Models.Providers.IndexOf(t.Provider), t.Model))
                 .ToArray())
             .ToArray();
+    }
+
+    /// <summary><c>GET /v1/models</c>'s answer: the exact names routes and aliases serve, owned by the provider they go to first.</summary>
+    public byte[] ModelList => _modelList ??= BuildModelList();
+
+    private byte[]? _modelList;
+
+    private byte[] BuildModelList()
+    {
+        var routed = Routes.Routes
+            .Where(r => r.Definition.Match.Model is { } m && !m.EndsWith('*'))
+            .Select(r => new ModelEntry(r.Definition.Match.Model!, "model", 0, r.Definition.Targets[0].Provider));
+        var aliased = Models.Aliases.Select(a => new ModelEntry(a.Key, "model", 0, Models.Providers[a.Value.ProviderIndex]));
+        var models = routed.Concat(aliased).DistinctBy(m => m.Id).OrderBy(m => m.Id, StringComparer.Ordinal).ToList();
+        return System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new ModelList("list", models), EdgeJsonContext.Default.ModelList);
     }
 
     /// <summary>Routes, tried before the aliases; empty when none are configured.</summary>
@@ -50,11 +69,17 @@ internal sealed class GatewayRuntime : IDisposable
 
     public LimitsConfig Limits => Config.Limits;
 
-    public void Dispose()
+    /// <summary>Disposes the providers the <paramref name="next"/> runtime does not keep (all of them when it is null).</summary>
+    public void DisposeProvidersNotIn(GatewayRuntime? next)
     {
         foreach (var provider in Providers)
         {
-            provider.Dispose();
+            if (next is null || !next.Providers.Contains(provider))
+            {
+                provider.Dispose();
+            }
         }
     }
+
+    public void Dispose() => DisposeProvidersNotIn(null);
 }

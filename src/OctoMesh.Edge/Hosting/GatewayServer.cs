@@ -20,14 +20,18 @@ namespace OctoMesh.Edge.Hosting;
 public sealed class GatewayServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly GatewayRuntime _runtime;
+    private readonly ConfigReloader? _reloader;
 
-    private GatewayServer(WebApplication app, GatewayRuntime runtime, SimulatorServer? simulator)
+    private GatewayServer(WebApplication app, GatewayRuntimeHolder runtimes, SimulatorServer? simulator, ConfigReloader? reloader)
     {
         _app = app;
-        _runtime = runtime;
+        Runtimes = runtimes;
         Simulator = simulator;
+        _reloader = reloader;
     }
+
+    /// <summary>The running configuration, and its reload.</summary>
+    public GatewayRuntimeHolder Runtimes { get; }
 
     /// <summary>The in-process simulator, if this gateway started one.</summary>
     public SimulatorServer? Simulator { get; }
@@ -37,8 +41,9 @@ public sealed class GatewayServer : IAsyncDisposable
 
     /// <param name="urls">Overrides the configuration's listen URLs; <c>http://127.0.0.1:0</c> picks a free port.</param>
     /// <param name="embedded">Inside a test: process signals are not the gateway's to handle.</param>
+    /// <param name="configPath">The file the configuration came from: it is watched, and SIGHUP reloads it too.</param>
     public static async Task<GatewayServer> StartAsync(GatewayConfig config, IReadOnlyList<string>? urls = null,
-        LogLevel logLevel = LogLevel.Information, bool embedded = false, CancellationToken cancellationToken = default)
+        LogLevel logLevel = LogLevel.Information, bool embedded = false, string? configPath = null, CancellationToken cancellationToken = default)
     {
         var simulator = EmbeddedDefaults.NeedsInProcessSimulator(config)
             ? await SimulatorServer.StartAsync("http://127.0.0.1:0", embedded: true, cancellationToken: cancellationToken)
@@ -56,7 +61,8 @@ public sealed class GatewayServer : IAsyncDisposable
             kestrel.Limits.MaxRequestBodySize = config.Limits.MaxBodyBytes + BodyBuffer.DrainBytes;
             kestrel.Limits.RequestHeadersTimeout = config.Limits.HeaderTimeout;
         });
-        builder.Services.AddSingleton(runtime);
+        builder.Services.AddSingleton(services => new GatewayRuntimeHolder(runtime, simulator?.OpenAIBaseUrl,
+            services.GetRequiredService<ILoggerFactory>().CreateLogger<GatewayRuntimeHolder>()));
         builder.Services.AddSingleton<ProxyHandler>();
         if (embedded)
         {
@@ -66,7 +72,9 @@ public sealed class GatewayServer : IAsyncDisposable
         var app = builder.Build();
         MapEndpoints(app);
         await app.StartAsync(cancellationToken);
-        return new GatewayServer(app, runtime, simulator);
+        var runtimes = app.Services.GetRequiredService<GatewayRuntimeHolder>();
+        var reloader = configPath is null ? null : new ConfigReloader(runtimes, configPath, listenForSignal: !embedded);
+        return new GatewayServer(app, runtimes, simulator, reloader);
     }
 
     private static void MapEndpoints(WebApplication app)
@@ -100,12 +108,13 @@ public sealed class GatewayServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _reloader?.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
         if (Simulator is not null)
         {
             await Simulator.DisposeAsync();
         }
-        _runtime.Dispose();
+        Runtimes.Dispose();
     }
 }

@@ -33,47 +33,36 @@ internal sealed class ProxyHandler
 {
     private const int MaxRequestIdLength = 128;
 
-    private readonly GatewayRuntime _runtime;
+    private readonly GatewayRuntimeHolder _runtimes;
     private readonly ILogger<ProxyHandler> _logger;
-    private readonly byte[] _modelList;
 
-    public ProxyHandler(GatewayRuntime runtime, ILogger<ProxyHandler> logger)
+    public ProxyHandler(GatewayRuntimeHolder runtimes, ILogger<ProxyHandler> logger)
     {
-        _runtime = runtime;
+        _runtimes = runtimes;
         _logger = logger;
-        // Exact names only: a route's or alias's model, owned by the provider it goes to first.
-        var routed = _runtime.Routes.Routes
-            .Where(r => r.Definition.Match.Model is { } m && !m.EndsWith('*'))
-            .Select(r => new ModelEntry(r.Definition.Match.Model!, "model", 0, r.Definition.Targets[0].Provider));
-        var aliased = _runtime.Models.Aliases
-            .Select(a => new ModelEntry(a.Key, "model", 0, _runtime.Models.Providers[a.Value.ProviderIndex]));
-        var models = routed.Concat(aliased)
-            .DistinctBy(m => m.Id)
-            .OrderBy(m => m.Id, StringComparer.Ordinal)
-            .ToList();
-        _modelList = JsonSerializer.SerializeToUtf8Bytes(new ModelList("list", models), EdgeJsonContext.Default.ModelList);
     }
 
     /// <summary><c>GET /v1/models</c>: the exact model names routes and aliases serve (patterns such as <c>gpt-*</c> cannot be listed).</summary>
     public async Task ListModelsAsync(HttpContext context)
     {
-        if ((await AdmitAsync(context, ApiOperation.ChatCompletions)).Admitted)
+        var runtime = _runtimes.Current;
+        if ((await AdmitAsync(runtime, context, ApiOperation.ChatCompletions)).Admitted)
         {
             context.Response.ContentType = "application/json";
-            context.Response.ContentLength = _modelList.Length;
-            await context.Response.Body.WriteAsync(_modelList, context.RequestAborted);
+            context.Response.ContentLength = runtime.ModelList.Length;
+            await context.Response.Body.WriteAsync(runtime.ModelList, context.RequestAborted);
         }
     }
 
     /// <summary>Checks the client key when keys are configured; answers 401 and returns false when it is wrong. The key's workspace comes back.</summary>
-    private async ValueTask<(bool Admitted, string? Workspace)> AdmitAsync(HttpContext context, ApiOperation operation)
+    private static async ValueTask<(bool Admitted, string? Workspace)> AdmitAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation)
     {
-        if (!_runtime.Keys.IsEnabled)
+        if (!runtime.Keys.IsEnabled)
         {
             return (true, null);
         }
         var headers = context.Request.Headers;
-        if (_runtime.Keys.Authenticate(ClientKeyTable.ReadPresentedKey(headers.Authorization.ToString(), headers["x-api-key"].ToString())) is { } key)
+        if (runtime.Keys.Authenticate(ClientKeyTable.ReadPresentedKey(headers.Authorization.ToString(), headers["x-api-key"].ToString())) is { } key)
         {
             return (true, key.Workspace);
         }
@@ -85,6 +74,8 @@ internal sealed class ProxyHandler
     public async Task HandleAsync(HttpContext context, ApiOperation operation)
     {
         var started = Stopwatch.GetTimestamp();
+        // One snapshot for the whole request: a reload swaps it for the next requests, never under this one.
+        var runtime = _runtimes.Current;
         var request = context.Request;
         var response = context.Response;
         var aborted = context.RequestAborted;
@@ -102,7 +93,7 @@ internal sealed class ProxyHandler
         }
 
         // Step 2: admission.
-        var (admitted, workspace) = await AdmitAsync(context, operation);
+        var (admitted, workspace) = await AdmitAsync(runtime, context, operation);
         if (!admitted)
         {
             return;
@@ -119,7 +110,7 @@ internal sealed class ProxyHandler
         BodyBuffer? body;
         try
         {
-            (status, body) = await BodyBuffer.ReadAsync(request.BodyReader, request.ContentLength, _runtime.Limits.MaxBodyBytes, aborted);
+            (status, body) = await BodyBuffer.ReadAsync(request.BodyReader, request.ContentLength, runtime.Limits.MaxBodyBytes, aborted);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -133,7 +124,7 @@ internal sealed class ProxyHandler
         if (status == BodyReadStatus.TooLarge)
         {
             await ClientError.WriteAsync(response, operation, StatusCodes.Status413PayloadTooLarge,
-                $"The request body is larger than the {_runtime.Limits.MaxBodyBytes} bytes this gateway accepts.", code: "request_too_large");
+                $"The request body is larger than the {runtime.Limits.MaxBodyBytes} bytes this gateway accepts.", code: "request_too_large");
             return;
         }
         if (body is null)
@@ -158,7 +149,7 @@ internal sealed class ProxyHandler
             var order = ArrayPool<int>.Shared.Rent(RoutingTable.MaxTargets);
             try
             {
-                var route = Route(context, body, inspected, workspace, order, out var candidates, out var aliasTarget);
+                var route = Route(runtime, context, body, inspected, workspace, order, out var candidates, out var aliasTarget);
                 if (candidates == 0)
                 {
                     await ClientError.WriteAsync(response, operation, StatusCodes.Status404NotFound,
@@ -176,8 +167,8 @@ internal sealed class ProxyHandler
                 for (var attempt = 0; attempt < candidates; attempt++)
                 {
                     var targetIndex = order[attempt];
-                    var target = route is null ? aliasTarget! : _runtime.RouteTargets[route.Index][targetIndex];
-                    var (answered, released) = await ForwardAsync(context, operation, requestId, started, target, route?.Health[targetIndex],
+                    var target = route is null ? aliasTarget! : runtime.RouteTargets[route.Index][targetIndex];
+                    var (answered, released) = await ForwardAsync(runtime, context, operation, requestId, started, target, route?.Health[targetIndex],
                         isLast: attempt == candidates - 1, body, inspected);
                     abandon |= !released;
                     if (answered)
@@ -202,32 +193,32 @@ internal sealed class ProxyHandler
     /// The route for the request and its targets' order (into <paramref name="order"/>), or, when no route
     /// matches, the model alias as the one target. Returns null for no route; <paramref name="candidates"/> is 0 when nothing serves the model.
     /// </summary>
-    private CompiledRoute? Route(HttpContext context, BodyBuffer body, in InspectedRequest inspected, string? workspace, int[] order,
+    private static CompiledRoute? Route(GatewayRuntime runtime, HttpContext context, BodyBuffer body, in InspectedRequest inspected, string? workspace, int[] order,
         out int candidates, out ModelTarget? aliasTarget)
     {
         Span<char> name = stackalloc char[RequestInspector.MaxModelBytes];
         var model = name[..RequestInspector.CopyModel(body.Span, inspected, name)];
         aliasTarget = null;
-        if (!_runtime.Routes.Routes.IsEmpty)
+        if (!runtime.Routes.Routes.IsEmpty)
         {
             var headers = context.Request.Headers;
             var request = new RouteRequest(model)
             {
                 Workspace = workspace,
                 Task = headers["x-octomesh-task"] is { Count: 1 } task ? task.ToString() : null,
-                Headers = _runtime.Routes.MatchesHeaders ? new RouteHeaders(headers) : null,
+                Headers = runtime.Routes.MatchesHeaders ? new RouteHeaders(headers) : null,
                 HasTools = inspected.HasTools,
                 Stream = inspected.Stream,
                 // A rough estimate until tokenizers arrive: about four bytes of JSON per token.
                 PromptTokens = body.Length / 4,
             };
-            if (_runtime.Routes.TryRoute(request, order, out var decision))
+            if (runtime.Routes.TryRoute(request, order, out var decision))
             {
                 candidates = decision.TargetCount;
                 return decision.Route;
             }
         }
-        if (_runtime.Models.TryResolve(model, out var target))
+        if (runtime.Models.TryResolve(model, out var target))
         {
             aliasTarget = target;
             order[0] = 0;
@@ -250,13 +241,13 @@ internal sealed class ProxyHandler
     /// request body can be reused. A target that fails before its first byte (no connection, too slow,
     /// 429 or 5xx) gives way to the next unless it is the last; after the first byte nothing is retried.
     /// </summary>
-    private async Task<(bool Answered, bool Released)> ForwardAsync(HttpContext context, ApiOperation operation, string requestId, long started,
+    private async Task<(bool Answered, bool Released)> ForwardAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, string requestId, long started,
         ModelTarget target, TargetHealth? health, bool isLast, BodyBuffer body, InspectedRequest inspected)
     {
         var request = context.Request;
         var response = context.Response;
         var aborted = context.RequestAborted;
-        var provider = _runtime.Providers[target.ProviderIndex];
+        var provider = runtime.Providers[target.ProviderIndex];
         var adapter = provider.AdapterFor(operation);
 
         HttpRequestMessage? upstreamRequest;

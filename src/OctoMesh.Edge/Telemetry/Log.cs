@@ -36,4 +36,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = EventIds.ClientDisconnected, Level = LogLevel.Debug, Message = "{RequestId}: client disconnected; upstream call cancelled")]
     public static partial void ClientDisconnected(ILogger logger, string requestId);
+
+    [LoggerMessage(EventId = EventIds.Reloaded, Level = LogLevel.Information, Message = "Reloaded {Path}: {Routes} routes, {Providers} providers")]
+    public static partial void Reloaded(ILogger logger, string path, int routes, int providers);
+
+    [LoggerMessage(EventId = EventIds.ReloadRefused, Level = LogLevel.Error, Message = "Kept the running configuration: {Path} has {Count} errors: {Errors}")]
+    public static partial void ReloadRefused(ILogger logger, string path, int count, string errors);
 }

@@ -6,16 +6,32 @@ public sealed class CompiledRoute
     private readonly KeyValuePair<string, string>[] _headers;
     private readonly int _totalWeight;
 
-    internal CompiledRoute(RouteDefinition definition, int index)
+    /// <param name="previous">The route of the same name in the table this one replaces: its targets' health carries over.</param>
+    internal CompiledRoute(RouteDefinition definition, int index, CompiledRoute? previous)
     {
         Definition = definition;
         Index = index;
-        Health = definition.Targets.Select(_ => new TargetHealth()).ToArray();
+        Health = definition.Targets
+            .Select(t => previous?.HealthOf(t) ?? new TargetHealth())
+            .ToArray();
         _headers = definition.Match.Headers?.ToArray() ?? [];
         _totalWeight = definition.Targets.Sum(t => Math.Max(t.Weight, 0));
     }
 
     public RouteDefinition Definition { get; }
+
+    private TargetHealth? HealthOf(RouteTarget target)
+    {
+        var targets = Definition.Targets;
+        for (var i = 0; i < targets.Length; i++)
+        {
+            if (targets[i].Provider == target.Provider && targets[i].Model == target.Model)
+            {
+                return Health[i];
+            }
+        }
+        return null;
+    }
 
     /// <summary>Position in the configuration; earlier routes win.</summary>
     public int Index { get; }

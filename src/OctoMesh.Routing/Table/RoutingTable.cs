@@ -41,9 +41,10 @@ public sealed class RoutingTable
     public bool MatchesHeaders { get; }
 
     /// <param name="random">The draw for weighted routes; tests pass a seeded one.</param>
-    public static RoutingTable Compile(IReadOnlyList<RouteDefinition> definitions, Random? random = null)
+    /// <param name="previous">The table this one replaces on a reload: a target kept under the same route name keeps its health.</param>
+    public static RoutingTable Compile(IReadOnlyList<RouteDefinition> definitions, Random? random = null, RoutingTable? previous = null)
     {
-        var routes = definitions.Select((d, i) => new CompiledRoute(d, i)).ToArray();
+        var routes = definitions.Select((d, i) => new CompiledRoute(d, i, previous?.Routes.FirstOrDefault(r => r.Name == d.Name))).ToArray();
         if (routes.FirstOrDefault(r => r.Definition.Targets.Length is 0 or > MaxTargets) is { } bad)
         {
             throw new ArgumentException($"route '{bad.Name}' has {bad.Definition.Targets.Length} targets; a route needs 1 to {MaxTargets}", nameof(definitions));

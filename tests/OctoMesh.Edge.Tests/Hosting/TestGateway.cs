@@ -25,6 +25,23 @@ internal sealed class TestGateway : IAsyncDisposable
     public Uri BaseUrl => Gateway.Addresses[0];
 
     /// <param name="config">The configuration; <c>{SIM}</c> stands for the simulator's OpenAI base URL, <c>{SIMROOT}</c> for its root, <c>{SIMGEMINI}</c> for its Gemini root.</param>
+    /// <summary>The configuration file, when the gateway was started from one (<see cref="StartFromFileAsync"/>).</summary>
+    public string? ConfigPath { get; private init; }
+
+    public static Func<string, string?> Environment { get; } = name => name == "SIM_KEY" ? ProviderKey : null;
+
+    /// <summary>Starts the gateway from a file, as <c>octomesh serve --config</c> does: watched, and reloadable.</summary>
+    public static async Task<TestGateway> StartFromFileAsync(Func<SimulatorServer, string> config)
+    {
+        var simulator = await SimulatorServer.StartAsync("http://127.0.0.1:0", embedded: true);
+        var path = Path.Combine(Path.GetTempPath(), $"octomesh-test-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(path, config(simulator));
+        var loaded = ConfigLoader.LoadFile(path, Environment);
+        Assert.True(loaded.Succeeded, string.Join("\n", loaded.Errors));
+        var gateway = await GatewayServer.StartAsync(loaded.Config!, ["http://127.0.0.1:0"], LogLevel.Warning, embedded: true, configPath: path);
+        return new TestGateway(simulator, gateway) { ConfigPath = path };
+    }
+
     public static async Task<TestGateway> StartAsync(string? config = null, bool h2c = false)
     {
         var simulator = await SimulatorServer.StartAsync("http://127.0.0.1:0", embedded: true, h2c: h2c);
@@ -36,7 +53,7 @@ internal sealed class TestGateway : IAsyncDisposable
             """;
         var json = config.Replace("{SIM}", simulator.OpenAIBaseUrl.ToString()).Replace("{SIMROOT}", simulator.Address.ToString())
             .Replace("{SIMGEMINI}", simulator.GeminiBaseUrl.ToString());
-        var loaded = ConfigLoader.Load(Encoding.UTF8.GetBytes(json), name => name == "SIM_KEY" ? ProviderKey : null);
+        var loaded = ConfigLoader.Load(Encoding.UTF8.GetBytes(json), Environment);
         Assert.True(loaded.Succeeded, string.Join("\n", loaded.Errors));
         var gateway = await GatewayServer.StartAsync(loaded.Config!, ["http://127.0.0.1:0"], LogLevel.Warning, embedded: true);
         return new TestGateway(simulator, gateway);
@@ -47,5 +64,9 @@ internal sealed class TestGateway : IAsyncDisposable
         Client.Dispose();
         await Gateway.DisposeAsync();
         await Simulator.DisposeAsync();
+        if (ConfigPath is not null)
+        {
+            File.Delete(ConfigPath);
+        }
     }
 }

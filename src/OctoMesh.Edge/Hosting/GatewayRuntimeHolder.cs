@@ -1,0 +1,79 @@
+using Microsoft.Extensions.Logging;
+using OctoMesh.Edge.Telemetry;
+using OctoMesh.Routing.Configuration;
+
+namespace OctoMesh.Edge.Hosting;
+
+/// <summary>
+/// The one reference the request path reads the runtime through, swapped whole on a reload. A
+/// configuration that does not validate keeps the running one and says why; requests in flight finish
+/// on the runtime they started with, and providers the new runtime drops are disposed only after
+/// their longest allowed exchange.
+/// </summary>
+public sealed class GatewayRuntimeHolder : IDisposable
+{
+    private readonly Uri? _simulatorUrl;
+    private readonly ILogger _logger;
+    private readonly object _reloading = new();
+    private volatile GatewayRuntime _current;
+    private long _reloads;
+    private long _failures;
+
+    internal GatewayRuntimeHolder(GatewayRuntime initial, Uri? simulatorUrl, ILogger logger)
+    {
+        _current = initial;
+        _simulatorUrl = simulatorUrl;
+        _logger = logger;
+    }
+
+    internal GatewayRuntime Current => _current;
+
+    public long Reloads => Interlocked.Read(ref _reloads);
+
+    /// <summary>Reloads that were refused (the old configuration stayed).</summary>
+    public long ReloadFailures => Interlocked.Read(ref _failures);
+
+    /// <summary>Loads, validates and swaps in the configuration at <paramref name="path"/>; returns every error when it does not.</summary>
+    public IReadOnlyList<ConfigError> Reload(string path, Func<string, string?> environment)
+    {
+        lock (_reloading)
+        {
+            var loaded = ConfigLoader.LoadFile(path, environment);
+            var errors = loaded.Errors.ToList();
+            var old = _current;
+            if (loaded.Config is { } config)
+            {
+                // Listeners and Kestrel's limits are fixed when the server starts.
+                if (!config.Urls.SequenceEqual(old.Config.Urls))
+                {
+                    errors.Add(new ConfigError("$.urls", "listen addresses cannot change while the gateway runs", "restart the gateway to listen elsewhere"));
+                }
+                if (config.Limits != old.Config.Limits)
+                {
+                    errors.Add(new ConfigError("$.limits", "limits cannot change while the gateway runs", "restart the gateway for new limits"));
+                }
+                if (_simulatorUrl is null && EmbeddedDefaults.NeedsInProcessSimulator(config))
+                {
+                    errors.Add(new ConfigError("$.providers", "a sim provider without baseUrl needs the in-process simulator, which is not running",
+                        "give the sim provider a baseUrl, or restart the gateway"));
+                }
+            }
+            if (errors.Count > 0 || loaded.Config is null)
+            {
+                Interlocked.Increment(ref _failures);
+                Log.ReloadRefused(_logger, path, errors.Count, string.Join("; ", errors));
+                return errors;
+            }
+
+            var next = new GatewayRuntime(loaded.Config, _simulatorUrl, old);
+            _current = next;
+            Interlocked.Increment(ref _reloads);
+            Log.Reloaded(_logger, path, next.Routes.Routes.Length, next.Providers.Length);
+            var grace = old.Providers.Select(p => p.Config.Timeouts.Total).DefaultIfEmpty(TimeSpan.Zero).Max();
+            _ = Task.Delay(grace).ContinueWith(_ => old.DisposeProvidersNotIn(next), TaskScheduler.Default);
+            return [];
+        }
+    }
+
+    public void Dispose() => _current.Dispose();
+}
