@@ -162,18 +162,36 @@ internal sealed class ProxyHandler
                     response.Headers["x-octomesh-route"] = route.Name;
                 }
 
-                // Step 6: forward, trying the targets in the strategy's order while nothing has reached the client.
+                // Step 6: forward, trying the targets in the strategy's order (each retried per the route's policy)
+                // while nothing has reached the client.
                 var abandon = false;
-                for (var attempt = 0; attempt < candidates; attempt++)
+                var retry = route?.Definition.Retry ?? RetryPolicy.None;
+                var answered = false;
+                for (var attempt = 0; attempt < candidates && !answered; attempt++)
                 {
                     var targetIndex = order[attempt];
                     var target = route is null ? aliasTarget! : runtime.RouteTargets[route.Index][targetIndex];
-                    var (answered, released) = await ForwardAsync(runtime, context, operation, requestId, started, target, route?.Health[targetIndex],
-                        isLast: attempt == candidates - 1, body, inspected);
-                    abandon |= !released;
-                    if (answered)
+                    for (var @try = 0; ; @try++)
                     {
-                        break;
+                        var isLast = attempt == candidates - 1 && @try == retry.Attempts;
+                        var (done, released, retryAfter) = await ForwardAsync(runtime, context, operation, requestId, started, target,
+                            route?.Health[targetIndex], isLast, body, inspected);
+                        abandon |= !released;
+                        answered = done;
+                        if (answered || @try == retry.Attempts || Backoff(retry, @try, retryAfter) is not { } wait)
+                        {
+                            break;
+                        }
+                        try
+                        {
+                            await Task.Delay(wait, aborted);
+                        }
+                        catch (OperationCanceledException)
+                        {
+                            Log.ClientDisconnected(_logger, requestId);
+                            answered = true;
+                            break;
+                        }
                     }
                 }
                 if (abandon)
@@ -229,6 +247,23 @@ internal sealed class ProxyHandler
         return null;
     }
 
+    /// <summary>
+    /// How long to wait before trying the same target again: exponential backoff with full jitter, or
+    /// the provider's <c>retry-after</c> when it asks for longer. Null when the provider asks for more
+    /// than the policy allows: the next target is better than waiting.
+    /// </summary>
+    internal static TimeSpan? Backoff(RetryPolicy policy, int @try, TimeSpan? retryAfter)
+    {
+        var cap = TimeSpan.FromMilliseconds(policy.MaxBackoffMs);
+        if (retryAfter > cap)
+        {
+            return null;
+        }
+        var ceiling = Math.Min(policy.MaxBackoffMs, policy.BackoffMs * Math.Pow(2, @try));
+        var jittered = TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * ceiling);
+        return retryAfter > jittered ? retryAfter : jittered;
+    }
+
     /// <summary>Request headers as the routing table reads them.</summary>
     private sealed class RouteHeaders(IHeaderDictionary headers) : IRouteHeaders
     {
@@ -236,12 +271,12 @@ internal sealed class ProxyHandler
     }
 
     /// <summary>
-    /// Steps 6 and 7 for one target: build the request, send it with the first-byte deadline, and answer
-    /// the client. Returns whether the client was answered (else the next target may try) and whether the
-    /// request body can be reused. A target that fails before its first byte (no connection, too slow,
+    /// Steps 6 and 7 for one try of one target: build the request, send it with the first-byte deadline,
+    /// and answer the client. Returns whether the client was answered (else a retry or the next target
+    /// may try), whether the request body can be reused, and the wait the provider asked for. A target that fails before its first byte (no connection, too slow,
     /// 429 or 5xx) gives way to the next unless it is the last; after the first byte nothing is retried.
     /// </summary>
-    private async Task<(bool Answered, bool Released)> ForwardAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, string requestId, long started,
+    private async Task<(bool Answered, bool Released, TimeSpan? RetryAfter)> ForwardAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, string requestId, long started,
         ModelTarget target, TargetHealth? health, bool isLast, BodyBuffer body, InspectedRequest inspected)
     {
         var request = context.Request;
@@ -263,27 +298,27 @@ internal sealed class ProxyHandler
             await ClientError.WriteAsync(response, operation, StatusCodes.Status400BadRequest,
                 $"The request has a field of a type the API does not allow, so it cannot be translated for provider '{provider.Name}': {e.Message}",
                 code: "invalid_request");
-            return (true, true);
+            return (true, true, null);
         }
         if (upstreamRequest is null)
         {
             if (!isLast)
             {
-                return (false, true);
+                return (false, true, TimeSpan.MaxValue);
             }
             await ClientError.WriteAsync(response, operation, StatusCodes.Status400BadRequest, unsupported!, code: "unsupported_by_provider");
-            return (true, true);
+            return (true, true, null);
         }
 
         using (upstreamRequest)
         {
-            var answered = await SendAndAnswerAsync(context, operation, requestId, started, provider, adapter, upstreamRequest, forward,
+            var (answered, retryAfter) = await SendAndAnswerAsync(context, operation, requestId, started, provider, adapter, upstreamRequest, forward,
                 target, health, isLast, body, inspected);
-            return (answered, upstreamRequest.Content is not SplicedContent spliced || spliced.TryRelease());
+            return (answered, upstreamRequest.Content is not SplicedContent spliced || spliced.TryRelease(), retryAfter);
         }
     }
 
-    private async Task<bool> SendAndAnswerAsync(HttpContext context, ApiOperation operation, string requestId, long started, UpstreamProvider provider,
+    private async Task<(bool Answered, TimeSpan? RetryAfter)> SendAndAnswerAsync(HttpContext context, ApiOperation operation, string requestId, long started, UpstreamProvider provider,
         IProviderAdapter adapter, HttpRequestMessage upstreamRequest, ForwardContext forward, ModelTarget target, TargetHealth? health, bool isLast,
         BodyBuffer body, InspectedRequest inspected)
     {
@@ -304,7 +339,7 @@ internal sealed class ProxyHandler
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
             Log.ClientDisconnected(_logger, requestId);
-            return true;
+            return (true, null);
         }
         catch (Exception e) when (e is OperationCanceledException or HttpRequestException)
         {
@@ -326,12 +361,12 @@ internal sealed class ProxyHandler
             }
             if (!isLast)
             {
-                return false;
+                return (false, null);
             }
             await ClientError.WriteAsync(response, operation, status, status == StatusCodes.Status504GatewayTimeout
                 ? $"The upstream provider '{provider.Name}' did not answer within {provider.Config.Timeouts.FirstByte.TotalSeconds:0.###} s."
                 : $"The upstream provider '{provider.Name}' could not be reached ({reason}).", code: code);
-            return true;
+            return (true, null);
         }
 
         using (upstreamResponse)
@@ -342,7 +377,7 @@ internal sealed class ProxyHandler
             if (failed && !isLast)
             {
                 Log.UpstreamFailedOver(_logger, requestId, provider.Name, status);
-                return false;
+                return (false, RetryAfterOf(upstreamResponse));
             }
 
             // Step 7: stream back.
@@ -376,8 +411,24 @@ internal sealed class ProxyHandler
                 Log.RequestCompleted(_logger, requestId, operation, ModelName(body, inspected), provider.Name, response.StatusCode, copied.Outcome,
                     copied.Usage?.PromptTokens ?? 0, copied.Usage?.CompletionTokens ?? 0, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
-            return true;
+            return (true, null);
         }
+    }
+
+    /// <summary>The wait a provider asks for: <c>retry-after-ms</c> (OpenAI's), else <c>retry-after</c> in seconds or as a date.</summary>
+    private static TimeSpan? RetryAfterOf(HttpResponseMessage response)
+    {
+        if (response.Headers.TryGetValues("retry-after-ms", out var ms)
+            && double.TryParse(ms.FirstOrDefault(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var millis))
+        {
+            return TimeSpan.FromMilliseconds(millis);
+        }
+        return response.Headers.RetryAfter switch
+        {
+            { Delta: { } delta } => delta,
+            { Date: { } date } => date - DateTimeOffset.UtcNow,
+            _ => null,
+        };
     }
 
     private static string ModelName(BodyBuffer body, in InspectedRequest inspected)

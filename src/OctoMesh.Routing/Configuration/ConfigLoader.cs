@@ -59,7 +59,9 @@ public static class ConfigLoader
     private sealed class ConfigReader(Func<string, string?> environment)
     {
         private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "clientKeys", "limits"];
-        private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets"];
+        private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker"];
+        private static readonly string[] s_retryFields = ["attempts", "backoffMs", "maxBackoffMs"];
+        private static readonly string[] s_breakerFields = ["failures", "openMs"];
         private static readonly string[] s_matchFields = ["model", "workspace", "task", "headers", "tools", "stream", "promptTokens"];
         private static readonly string[] s_rangeFields = ["min", "max"];
         private static readonly string[] s_targetFields = ["provider", "model", "weight", "price", "quality"];
@@ -486,12 +488,52 @@ public static class ConfigLoader
                 var targets = fields.TryGetValue("targets", out var targetsElement)
                     ? ReadTargets(targetsElement, $"{here}.targets", providers)
                     : MissingTargets($"{here}.targets");
+                var retry = fields.TryGetValue("retry", out var retryElement) ? ReadRetry(retryElement, $"{here}.retry") : Table.RetryPolicy.None;
+                var breaker = fields.TryGetValue("breaker", out var breakerElement) ? ReadBreaker(breakerElement, $"{here}.breaker") : Table.BreakerPolicy.Default;
                 if (name is not null && _errors.Count == errorsBefore)
                 {
-                    routes.Add(new Table.RouteDefinition(name, match, strategy, targets, floor));
+                    routes.Add(new Table.RouteDefinition(name, match, strategy, targets, floor, retry, breaker));
                 }
             }
             return routes.ToImmutable();
+        }
+
+        private Table.RetryPolicy ReadRetry(JsonElement element, string path)
+        {
+            var policy = Table.RetryPolicy.None;
+            if (!ExpectObject(element, path, "write { \"attempts\": 2, \"backoffMs\": 200, \"maxBackoffMs\": 5000 }"))
+            {
+                return policy;
+            }
+            var fields = Fields(element, path, s_retryFields);
+            int Read(string name, long min, long max, int fallback, string what) =>
+                fields.TryGetValue(name, out var value) ? (int)(Integer(value, $"{path}.{name}", min, max, what) ?? fallback) : fallback;
+            policy = new Table.RetryPolicy(
+                Read("attempts", 0, 5, policy.Attempts, "a whole number of extra tries from 0 to 5"),
+                Read("backoffMs", 1, 60_000, policy.BackoffMs, "a whole number of milliseconds from 1 to 60000"),
+                Read("maxBackoffMs", 1, 600_000, policy.MaxBackoffMs, "a whole number of milliseconds from 1 to 600000"));
+            if (policy.BackoffMs > policy.MaxBackoffMs)
+            {
+                Error($"{path}.backoffMs", $"{policy.BackoffMs} is above maxBackoffMs ({policy.MaxBackoffMs})", "make backoffMs at most maxBackoffMs");
+            }
+            return policy;
+        }
+
+        private Table.BreakerPolicy ReadBreaker(JsonElement element, string path)
+        {
+            var policy = Table.BreakerPolicy.Default;
+            if (!ExpectObject(element, path, "write { \"failures\": 5, \"openMs\": 30000 }"))
+            {
+                return policy;
+            }
+            var fields = Fields(element, path, s_breakerFields);
+            var failures = fields.TryGetValue("failures", out var f)
+                ? (int)(Integer(f, $"{path}.failures", 1, 1000, "a whole number of failures in a row from 1 to 1000") ?? policy.Failures)
+                : policy.Failures;
+            var open = fields.TryGetValue("openMs", out var o)
+                ? (int)(Integer(o, $"{path}.openMs", 100, 3_600_000, "a whole number of milliseconds from 100 to 3600000") ?? policy.OpenMs)
+                : policy.OpenMs;
+            return new Table.BreakerPolicy(failures, open);
         }
 
         private ImmutableArray<Table.RouteTarget> MissingTargets(string path)

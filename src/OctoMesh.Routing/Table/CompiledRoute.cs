@@ -7,12 +7,12 @@ public sealed class CompiledRoute
     private readonly int _totalWeight;
 
     /// <param name="previous">The route of the same name in the table this one replaces: its targets' health carries over.</param>
-    internal CompiledRoute(RouteDefinition definition, int index, CompiledRoute? previous)
+    internal CompiledRoute(RouteDefinition definition, int index, CompiledRoute? previous, TimeProvider time)
     {
         Definition = definition;
         Index = index;
         Health = definition.Targets
-            .Select(t => previous?.HealthOf(t) ?? new TargetHealth())
+            .Select(t => (previous?.Definition.Breaker == definition.Breaker ? previous?.HealthOf(t) : null) ?? new TargetHealth(definition.Breaker, time))
             .ToArray();
         _headers = definition.Match.Headers?.ToArray() ?? [];
         _totalWeight = definition.Targets.Sum(t => Math.Max(t.Weight, 0));

@@ -47,6 +47,27 @@ public sealed record RouteTarget(
         Quality is null ? 0 : task is not null && Quality.TryGetValue(task, out var q) ? q : Quality.GetValueOrDefault("*");
 }
 
+/// <summary>
+/// Tries per target before falling back: <paramref name="Attempts"/> more after the first, waiting an
+/// exponential backoff with full jitter (<paramref name="BackoffMs"/> doubled per try, capped at
+/// <paramref name="MaxBackoffMs"/>), or the provider's <c>retry-after</c> when it asks for longer and
+/// that fits under the cap.
+/// </summary>
+public sealed record RetryPolicy(int Attempts = 0, int BackoffMs = 200, int MaxBackoffMs = 5000)
+{
+    public static RetryPolicy None { get; } = new();
+}
+
+/// <summary>
+/// A target that fails <paramref name="Failures"/> times in a row is held open for
+/// <paramref name="OpenMs"/>: tried only after every closed target. After that, one try decides
+/// (half-open): a success closes it, a failure opens it again.
+/// </summary>
+public sealed record BreakerPolicy(int Failures = 5, int OpenMs = 30_000)
+{
+    public static BreakerPolicy Default { get; } = new();
+}
+
 /// <summary>A named route: what it matches, how it orders its targets, and the targets.</summary>
 /// <param name="QualityFloor">For <see cref="RouteStrategy.CheapestAboveQuality"/>: the least quality a target must have for the task.</param>
 public sealed record RouteDefinition(
@@ -54,4 +75,6 @@ public sealed record RouteDefinition(
     RouteMatch Match,
     RouteStrategy Strategy,
     ImmutableArray<RouteTarget> Targets,
-    double QualityFloor = 0);
+    double QualityFloor = 0,
+    RetryPolicy? Retry = null,
+    BreakerPolicy? Breaker = null);

@@ -42,9 +42,13 @@ public sealed class RoutingTable
 
     /// <param name="random">The draw for weighted routes; tests pass a seeded one.</param>
     /// <param name="previous">The table this one replaces on a reload: a target kept under the same route name keeps its health.</param>
-    public static RoutingTable Compile(IReadOnlyList<RouteDefinition> definitions, Random? random = null, RoutingTable? previous = null)
+    /// <param name="time">The clock breakers open and close by; tests pass their own.</param>
+    public static RoutingTable Compile(IReadOnlyList<RouteDefinition> definitions, Random? random = null, RoutingTable? previous = null,
+        TimeProvider? time = null)
     {
-        var routes = definitions.Select((d, i) => new CompiledRoute(d, i, previous?.Routes.FirstOrDefault(r => r.Name == d.Name))).ToArray();
+        var routes = definitions
+            .Select((d, i) => new CompiledRoute(d, i, previous?.Routes.FirstOrDefault(r => r.Name == d.Name), time ?? TimeProvider.System))
+            .ToArray();
         if (routes.FirstOrDefault(r => r.Definition.Targets.Length is 0 or > MaxTargets) is { } bad)
         {
             throw new ArgumentException($"route '{bad.Name}' has {bad.Definition.Targets.Length} targets; a route needs 1 to {MaxTargets}", nameof(definitions));

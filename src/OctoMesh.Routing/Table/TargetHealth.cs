@@ -10,10 +10,20 @@ public sealed class TargetHealth
     /// <summary>Weight of the newest observation in the moving averages.</summary>
     public const double Alpha = 0.2;
 
+    private readonly BreakerPolicy _breaker;
+    private readonly TimeProvider _time;
     private long _ttftBits;
     private long _errorBits;
-    private volatile bool _available = true;
     private long _observations;
+    private int _consecutiveFailures;
+    /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/>) until which the breaker holds the target open; 0 when closed.</summary>
+    private long _openUntil;
+
+    public TargetHealth(BreakerPolicy? breaker = null, TimeProvider? time = null)
+    {
+        _breaker = breaker ?? BreakerPolicy.Default;
+        _time = time ?? TimeProvider.System;
+    }
 
     /// <summary>Smoothed time to first token in milliseconds; 0 until the first observation.</summary>
     public double TimeToFirstTokenMs => BitConverter.Int64BitsToDouble(Volatile.Read(ref _ttftBits));
@@ -23,15 +33,35 @@ public sealed class TargetHealth
 
     public long Observations => Interlocked.Read(ref _observations);
 
-    /// <summary>False while a circuit breaker holds the target open: it is tried only after every available one.</summary>
+    /// <summary>False while the breaker holds the target open: it is tried only after every available one.</summary>
     public bool IsAvailable
     {
-        get => _available;
-        set => _available = value;
+        get
+        {
+            var until = Interlocked.Read(ref _openUntil);
+            return until == 0 || _time.GetTimestamp() >= until;
+        }
     }
+
+    /// <summary>Failures in a row since the last success.</summary>
+    public int ConsecutiveFailures => Volatile.Read(ref _consecutiveFailures);
+
+    /// <summary>Holds the target open now, for the breaker's open time.</summary>
+    public void Open() =>
+        Interlocked.Exchange(ref _openUntil, _time.GetTimestamp() + (long)(_breaker.OpenMs / 1000.0 * _time.TimestampFrequency));
 
     public void Record(double timeToFirstTokenMs, bool succeeded)
     {
+        if (succeeded)
+        {
+            Volatile.Write(ref _consecutiveFailures, 0);
+            Interlocked.Exchange(ref _openUntil, 0);
+        }
+        else if (Interlocked.Increment(ref _consecutiveFailures) >= _breaker.Failures)
+        {
+            // Also after a half-open try fails: the count is still at or above the threshold.
+            Open();
+        }
         var first = Interlocked.Increment(ref _observations) == 1;
         if (succeeded)
         {

@@ -99,4 +99,49 @@ public class RoutingTests
         using var document = JsonDocument.Parse(await plain.Content.ReadAsStringAsync());
         Assert.Equal("sim-small", document.RootElement.GetProperty("model").GetString());
     }
+
+    [Fact]
+    public async Task RetriesTheSameTargetThenFallsBack()
+    {
+        await using var test = await TestGateway.StartAsync("""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } },
+              "routes": [
+                { "name": "retry-then-give-up", "match": { "model": "chat" }, "retry": { "attempts": 2, "backoffMs": 1, "maxBackoffMs": 1000 },
+                  "targets": [ { "provider": "sim", "model": "fail-429" } ] },
+                { "name": "too-long-to-wait", "match": { "model": "patient" }, "retry": { "attempts": 2, "backoffMs": 1, "maxBackoffMs": 1000 },
+                  "targets": [ { "provider": "sim", "model": "fail-429" }, { "provider": "sim", "model": "sim-small" } ] }
+              ] }
+            """);
+        // retry-after 0: three tries of the one target, and its 429 is the answer.
+        using var exhausted = await Post(test, Hello, ("x-sim-retry-after", "0"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, exhausted.StatusCode);
+        Assert.Equal(3, test.Simulator.Stats.ChatCompletions);
+
+        // The provider asks for 60 s, more than the policy waits: the next target answers at once.
+        using var moved = await Post(test, Hello.Replace("\"chat\"", "\"patient\""), ("x-sim-retry-after", "60"));
+        Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+        Assert.Equal("sim-small", moved.Headers.GetValues("x-octomesh-model").Single());
+        Assert.Equal(5, test.Simulator.Stats.ChatCompletions);
+    }
+
+    [Fact]
+    public async Task AnOpenBreakerSkipsItsTarget()
+    {
+        await using var test = await TestGateway.StartAsync("""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } },
+              "routes": [ { "name": "r", "match": { "model": "chat" }, "breaker": { "failures": 2, "openMs": 600000 },
+                            "targets": [ { "provider": "sim", "model": "fail-500" }, { "provider": "sim", "model": "sim-small" } ] } ] }
+            """);
+        for (var i = 0; i < 2; i++)
+        {
+            using var response = await Post(test, Hello);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        Assert.Equal(4, test.Simulator.Stats.ChatCompletions);
+        // Two failures in a row opened the first target's breaker: now only the second is asked.
+        using var skipped = await Post(test, Hello);
+        Assert.Equal(HttpStatusCode.OK, skipped.StatusCode);
+        Assert.Equal(5, test.Simulator.Stats.ChatCompletions);
+        Assert.False(test.Gateway.Runtimes.Current.Routes.Routes[0].Health[0].IsAvailable);
+    }
 }

@@ -85,7 +85,7 @@ public class RoutingTableTests
     {
         var table = RoutingTable.Compile([Route("r", new RouteMatch(), "first", "second", "third")]);
         Assert.Equal(["first", "second", "third"], Targets(table, new RouteRequest("m")));
-        table.Routes[0].Health[0].IsAvailable = false;
+        table.Routes[0].Health[0].Open();
         Assert.Equal(["second", "third", "first"], Targets(table, new RouteRequest("m")));
     }
 

@@ -22,12 +22,40 @@ public class TargetHealthTests
         Assert.Equal(3, health.Observations);
     }
 
-    [Fact]
-    public void StartsAvailable()
+    /// <summary>A clock the test moves by hand.</summary>
+    private sealed class ManualClock : TimeProvider
     {
-        var health = new TargetHealth();
+        public long Now { get; set; } = 1;
+
+        public override long GetTimestamp() => Now;
+
+        public override long TimestampFrequency => 1000;
+    }
+
+    [Fact]
+    public void BreakerOpensAfterFailuresInARowAndAHalfOpenTryDecides()
+    {
+        var clock = new ManualClock();
+        var health = new TargetHealth(new BreakerPolicy(Failures: 3, OpenMs: 1000), clock);
+        health.Record(10, succeeded: false);
+        health.Record(10, succeeded: false);
+        health.Record(10, succeeded: true);   // a success in between resets the count
+        health.Record(10, succeeded: false);
+        health.Record(10, succeeded: false);
         Assert.True(health.IsAvailable);
-        health.IsAvailable = false;
+        health.Record(10, succeeded: false);
         Assert.False(health.IsAvailable);
+
+        clock.Now += 999;
+        Assert.False(health.IsAvailable);
+        clock.Now += 1;
+        Assert.True(health.IsAvailable);      // half-open: one try decides
+        health.Record(10, succeeded: false);
+        Assert.False(health.IsAvailable);     // failed: open again at once
+
+        clock.Now += 1000;
+        health.Record(10, succeeded: true);
+        Assert.True(health.IsAvailable);
+        Assert.Equal(0, health.ConsecutiveFailures);
     }
 }
