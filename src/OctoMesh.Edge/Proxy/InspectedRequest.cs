@@ -38,6 +38,11 @@ internal struct InspectedRequest
     /// <summary>The request offers tools.</summary>
     public bool HasTools;
 
+    /// <summary>Offset of the <c>metadata.task</c> string token (quotes included), or -1 when absent.</summary>
+    public int TaskStart;
+    /// <summary>Length of the <c>metadata.task</c> token.</summary>
+    public int TaskLength;
+
     /// <summary>Set with an error: the offending field, for the error's <c>param</c>.</summary>
     public string? ErrorParam;
     /// <summary>Set with <see cref="InspectError.InvalidJson"/>: the byte offset where parsing failed.</summary>

@@ -149,7 +149,7 @@ internal sealed class ProxyHandler
             var order = ArrayPool<int>.Shared.Rent(RoutingTable.MaxTargets);
             try
             {
-                var route = Route(runtime, context, body, inspected, workspace, order, out var candidates, out var aliasTarget);
+                var route = Route(runtime, context, body, inspected, workspace, order, out var candidates, out var aliasTarget, out var task);
                 if (candidates == 0)
                 {
                     await ClientError.WriteAsync(response, operation, StatusCodes.Status404NotFound,
@@ -160,6 +160,10 @@ internal sealed class ProxyHandler
                 if (route is not null)
                 {
                     response.Headers["x-octomesh-route"] = route.Name;
+                }
+                if (task is not null)
+                {
+                    response.Headers["x-octomesh-task"] = task;
                 }
 
                 // Step 6: forward, trying the targets in the strategy's order (each retried per the route's policy)
@@ -212,8 +216,9 @@ internal sealed class ProxyHandler
     /// matches, the model alias as the one target. Returns null for no route; <paramref name="candidates"/> is 0 when nothing serves the model.
     /// </summary>
     private static CompiledRoute? Route(GatewayRuntime runtime, HttpContext context, BodyBuffer body, in InspectedRequest inspected, string? workspace, int[] order,
-        out int candidates, out ModelTarget? aliasTarget)
+        out int candidates, out ModelTarget? aliasTarget, out string? task)
     {
+        task = null;
         Span<char> name = stackalloc char[RequestInspector.MaxModelBytes];
         var model = name[..RequestInspector.CopyModel(body.Span, inspected, name)];
         aliasTarget = null;
@@ -223,13 +228,15 @@ internal sealed class ProxyHandler
             var request = new RouteRequest(model)
             {
                 Workspace = workspace,
-                Task = headers["x-octomesh-task"] is { Count: 1 } task ? task.ToString() : null,
+                // Declared by the client: the x-octomesh-task header, else metadata.task in the body.
+                Task = headers["x-octomesh-task"] is { Count: 1 } declared ? declared.ToString() : RequestInspector.Task(body.Span, inspected),
                 Headers = runtime.Routes.MatchesHeaders ? new RouteHeaders(headers) : null,
                 HasTools = inspected.HasTools,
                 Stream = inspected.Stream,
                 // A rough estimate until tokenizers arrive: about four bytes of JSON per token.
                 PromptTokens = body.Length / 4,
             };
+            task = request.Task;
             if (runtime.Routes.TryRoute(request, order, out var decision))
             {
                 candidates = decision.TargetCount;

@@ -27,6 +27,7 @@ internal static class RequestInspector
         MaxTokens = 32,
         MaxCompletionTokens = 64,
         Tools = 128,
+        Metadata = 256,
     }
 
     private static readonly JsonReaderOptions s_readerOptions = new() { MaxDepth = 64 };
@@ -36,6 +37,7 @@ internal static class RequestInspector
         request = default;
         request.StreamOptionsStart = -1;
         request.IncludeUsageStart = -1;
+        request.TaskStart = -1;
         // The reader checks structure, not the UTF-8 inside strings; upstreams need both.
         if (!Utf8.IsValid(body))
         {
@@ -109,6 +111,7 @@ internal static class RequestInspector
                 Field.Input => ReadInput(ref reader, ref request),
                 Field.MaxTokens or Field.MaxCompletionTokens => ReadMaxTokens(ref reader, ref request, field),
                 Field.Tools => ReadTools(ref reader, ref request),
+                Field.Metadata => ReadMetadata(ref reader, ref request),
                 _ => InspectError.None,
             };
             if (error != InspectError.None)
@@ -160,6 +163,7 @@ internal static class RequestInspector
         if (reader.ValueTextEquals("max_tokens"u8)) return Field.MaxTokens;
         if (reader.ValueTextEquals("max_completion_tokens"u8)) return Field.MaxCompletionTokens;
         if (reader.ValueTextEquals("tools"u8)) return Field.Tools;
+        if (reader.ValueTextEquals("metadata"u8)) return Field.Metadata;
         return Field.None;
     }
 
@@ -172,6 +176,7 @@ internal static class RequestInspector
         Field.Input => "input",
         Field.MaxTokens => "max_tokens",
         Field.MaxCompletionTokens => "max_completion_tokens",
+        Field.Metadata => "metadata",
         _ => "tools",
     };
 
@@ -320,6 +325,43 @@ internal static class RequestInspector
             reader.Skip();
         }
         return InspectError.None;
+    }
+
+    /// <summary><c>metadata</c> is OpenAI's free-form object; its <c>task</c>, when a string, declares the request's task class.</summary>
+    private static InspectError ReadMetadata(ref Utf8JsonReader reader, ref InspectedRequest request)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return InspectError.None;
+        }
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isTask = reader.ValueTextEquals("task"u8);
+            reader.Read();
+            if (isTask && reader.TokenType == JsonTokenType.String && reader.ValueSpan.Length is > 0 and <= MaxModelBytes)
+            {
+                request.TaskStart = (int)reader.TokenStartIndex;
+                request.TaskLength = reader.ValueSpan.Length + 2;
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+        return InspectError.None;
+    }
+
+    /// <summary>The declared task (<c>metadata.task</c>), unescaped; null when the body declares none.</summary>
+    public static string? Task(ReadOnlySpan<byte> body, in InspectedRequest request)
+    {
+        if (request.TaskStart < 0)
+        {
+            return null;
+        }
+        var reader = new Utf8JsonReader(body.Slice(request.TaskStart, request.TaskLength));
+        reader.Read();
+        return reader.GetString();
     }
 
     private static InspectError Fail(ref InspectedRequest request, InspectError error, string param)

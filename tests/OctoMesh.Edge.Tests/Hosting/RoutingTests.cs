@@ -91,6 +91,9 @@ public class RoutingTests
 
         using var code = await Post(test, Hello, key, ("x-octomesh-task", "code"));
         Assert.Equal(("code", "sim-large"), (code.Headers.GetValues("x-octomesh-route").Single(), code.Headers.GetValues("x-octomesh-model").Single()));
+        Assert.Equal("code", code.Headers.GetValues("x-octomesh-task").Single());
+        using var declared = await Post(test, Hello.Replace("\"chat\",", "\"chat\",\"metadata\":{\"user\":\"u\",\"task\":\"code\"},"), key);
+        Assert.Equal("code", declared.Headers.GetValues("x-octomesh-route").Single());
         using var gold = await Post(test, Hello, key, ("x-tier", "gold"));
         Assert.Equal("gold", gold.Headers.GetValues("x-octomesh-route").Single());
         using var plain = await Post(test, Hello, key);

@@ -119,6 +119,17 @@ public class RequestInspectorTests
     }
 
     [Fact]
+    public void ReadsTheDeclaredTask()
+    {
+        var json = """{"model":"m","metadata":{"user":"u","task":"c\u006fde"},"messages":[{}]}""";
+        var bytes = Encoding.UTF8.GetBytes(json);
+        Assert.Equal(InspectError.None, RequestInspector.Inspect(bytes, ApiOperation.ChatCompletions, out var request));
+        Assert.Equal("code", RequestInspector.Task(bytes, request));
+        Assert.Equal(InspectError.None, RequestInspector.Inspect("""{"model":"m","metadata":{"task":5},"messages":[{}]}"""u8, ApiOperation.ChatCompletions, out var none));
+        Assert.Null(RequestInspector.Task("""{"model":"m","metadata":{"task":5},"messages":[{}]}"""u8, none));
+    }
+
+    [Fact]
     public void EmbeddingsNeedInput()
     {
         Assert.Equal(InspectError.None, Inspect("""{"model":"e","input":"hello"}""", ApiOperation.Embeddings).Error);
