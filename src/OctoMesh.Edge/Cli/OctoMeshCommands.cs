@@ -18,6 +18,7 @@ internal static class OctoMeshCommands
         var root = new RootCommand("OctoMesh Edge: an LLM gateway in one native binary.");
         root.Add(Serve());
         root.Add(CheckConfig());
+        root.Add(Route());
         root.Add(Sim());
         root.Add(Version());
         return root;
@@ -85,6 +86,33 @@ internal static class OctoMeshCommands
             var config = loaded.Config!;
             Console.Out.WriteLine($"{path}: valid ({config.Providers.Count} providers, {config.Models.Length} models, {config.ClientKeys.Length} client keys).");
             return 0;
+        });
+        return command;
+    }
+
+    private static Command Route()
+    {
+        var explain = new Option<FileInfo>("--explain") { Description = "A chat-completions request body (JSON file) to route.", Required = true };
+        var config = new Option<FileInfo>("--config") { Description = "The configuration file.", Required = true };
+        var task = new Option<string?>("--task") { Description = "The task the request declares (as x-octomesh-task would)." };
+        var workspace = new Option<string?>("--workspace") { Description = "The workspace of the client key." };
+        var headers = new Option<string[]>("--header") { Description = "A request header, 'name: value'; may repeat.", AllowMultipleArgumentsPerToken = false };
+        var command = new Command("route", "Show which route and targets a request gets, and why.") { explain, config, task, workspace, headers };
+        command.SetAction(parse =>
+        {
+            var path = parse.GetValue(config)!.FullName;
+            var loaded = ConfigLoader.LoadFile(path, Environment.GetEnvironmentVariable);
+            if (!loaded.Succeeded)
+            {
+                PrintErrors(path, loaded);
+                return ConfigInvalid;
+            }
+            var given = (parse.GetValue(headers) ?? [])
+                .Select(h => h.Split(':', 2))
+                .Where(p => p.Length == 2)
+                .ToDictionary(p => p[0].Trim(), p => p[1].Trim(), StringComparer.OrdinalIgnoreCase);
+            return RouteExplainer.Explain(Console.Out, loaded.Config!, File.ReadAllBytes(parse.GetValue(explain)!.FullName),
+                parse.GetValue(task), parse.GetValue(workspace), given);
         });
         return command;
     }

@@ -29,6 +29,7 @@ internal sealed class GatewayRuntime : IDisposable
                     ?? throw new InvalidOperationException($"provider '{p.Name}' has no base URL and no simulator is running")))
             .ToImmutableArray();
         Keys = new ClientKeyTable(config.ClientKeys);
+        AdminKeys = new ClientKeyTable(config.AdminKeys);
         Routes = RoutingTable.Compile(config.Routes, previous: previous?.Routes);
         RouteTargets = Routes.Routes
             .Select(route => route.Definition.Targets
@@ -66,6 +67,9 @@ internal sealed class GatewayRuntime : IDisposable
     public ImmutableArray<UpstreamProvider> Providers { get; }
 
     public ClientKeyTable Keys { get; }
+
+    /// <summary>Keys for <c>/admin</c>; none configured means the admin endpoints are closed.</summary>
+    public ClientKeyTable AdminKeys { get; }
 
     public LimitsConfig Limits => Config.Limits;
 

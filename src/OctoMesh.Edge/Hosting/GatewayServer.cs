@@ -64,6 +64,7 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.Services.AddSingleton(services => new GatewayRuntimeHolder(runtime, simulator?.OpenAIBaseUrl,
             services.GetRequiredService<ILoggerFactory>().CreateLogger<GatewayRuntimeHolder>()));
         builder.Services.AddSingleton<ProxyHandler>();
+        builder.Services.AddSingleton<Admin.RoutesEndpoint>();
         if (embedded)
         {
             builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
@@ -87,6 +88,7 @@ public sealed class GatewayServer : IAsyncDisposable
         app.Map("/v1/messages", context => proxy.HandleAsync(context, ApiOperation.Messages));
         app.Map("/v1/messages/count_tokens", context => proxy.HandleAsync(context, ApiOperation.CountTokens));
         app.MapGet("/v1/models", proxy.ListModelsAsync);
+        app.MapGet("/admin/routes", app.Services.GetRequiredService<Admin.RoutesEndpoint>().HandleAsync);
         app.MapGet("/healthz", static context => WriteStatusAsync(context.Response, 200, "ok"));
         // Not ready while stopping, so a load balancer stops sending before the listener closes.
         app.MapGet("/readyz", context => lifetime.ApplicationStopping.IsCancellationRequested

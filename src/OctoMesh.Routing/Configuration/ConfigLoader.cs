@@ -58,7 +58,8 @@ public static class ConfigLoader
     /// <summary>Walks the document once, building records and collecting errors as it goes.</summary>
     private sealed class ConfigReader(Func<string, string?> environment)
     {
-        private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "clientKeys", "limits"];
+        private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "clientKeys", "adminKeys", "limits"];
+        private static readonly string[] s_adminKeyFields = ["name", "sha256"];
         private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker"];
         private static readonly string[] s_retryFields = ["attempts", "backoffMs", "maxBackoffMs"];
         private static readonly string[] s_breakerFields = ["failures", "openMs"];
@@ -107,6 +108,7 @@ public static class ConfigLoader
                 Models = models,
                 Routes = routes,
                 ClientKeys = fields.TryGetValue("clientKeys", out var k) ? ReadClientKeys(k, "$.clientKeys") : [],
+                AdminKeys = fields.TryGetValue("adminKeys", out var a) ? ReadClientKeys(a, "$.adminKeys", admin: true) : [],
                 Limits = fields.TryGetValue("limits", out var l) ? ReadLimits(l, "$.limits") : new LimitsConfig(),
             };
         }
@@ -688,7 +690,8 @@ public static class ConfigLoader
             return null;
         }
 
-        private ImmutableArray<ClientKeyConfig> ReadClientKeys(JsonElement element, string path)
+        /// <param name="admin">Admin keys have no workspace: they act on the whole gateway.</param>
+        private ImmutableArray<ClientKeyConfig> ReadClientKeys(JsonElement element, string path, bool admin = false)
         {
             if (element.ValueKind != JsonValueKind.Array)
             {
@@ -705,9 +708,9 @@ public static class ConfigLoader
                 {
                     continue;
                 }
-                var fields = Fields(item, here, s_keyFields);
+                var fields = Fields(item, here, admin ? s_adminKeyFields : s_keyFields);
                 var name = RequiredString(fields, "name", here, "a label such as \"ci\"");
-                var workspace = RequiredString(fields, "workspace", here, "the workspace id, e.g. \"team-a\"");
+                var workspace = admin ? "*" : RequiredString(fields, "workspace", here, "the workspace id, e.g. \"team-a\"");
                 var hex = RequiredString(fields, "sha256", here, "the SHA-256 of the key in hex: printf %s \"$KEY\" | sha256sum");
                 byte[]? hash = null;
                 if (hex is not null)

@@ -17,6 +17,9 @@ public sealed record GatewayConfig
     /// <summary>Model aliases (exact names, <c>prefix*</c> patterns or <c>*</c>) in file order.</summary>
     public ImmutableArray<ModelConfig> Models { get; init; } = [];
 
+    /// <summary>Keys for the <c>/admin</c> endpoints, by SHA-256 hash. Empty means the admin endpoints are closed.</summary>
+    public ImmutableArray<ClientKeyConfig> AdminKeys { get; init; } = [];
+
     /// <summary>Client keys by SHA-256 hash. Empty means authentication is off.</summary>
     public ImmutableArray<ClientKeyConfig> ClientKeys { get; init; } = [];
 

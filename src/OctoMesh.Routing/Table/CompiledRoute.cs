@@ -41,6 +41,32 @@ public sealed class CompiledRoute
     /// <summary>One per target, in the targets' order.</summary>
     public TargetHealth[] Health { get; }
 
+    /// <summary>Why the request does not match this route's matchers other than the model, or null when it does: for explaining a decision.</summary>
+    public string? Mismatch(in RouteRequest request)
+    {
+        var match = Definition.Match;
+        if (match.Workspace is not null && !string.Equals(match.Workspace, request.Workspace, StringComparison.Ordinal))
+            return $"workspace is '{request.Workspace ?? "none"}', the route wants '{match.Workspace}'";
+        if (match.Task is not null && !string.Equals(match.Task, request.Task, StringComparison.Ordinal))
+            return $"task is '{request.Task ?? "none"}', the route wants '{match.Task}'";
+        if (match.Tools is { } tools && tools != request.HasTools)
+            return tools ? "the request offers no tools" : "the request offers tools";
+        if (match.Stream is { } stream && stream != request.Stream)
+            return stream ? "the request does not stream" : "the request streams";
+        if (match.MinPromptTokens is { } min && request.PromptTokens < min)
+            return $"about {request.PromptTokens} prompt tokens, the route wants at least {min}";
+        if (match.MaxPromptTokens is { } max && request.PromptTokens > max)
+            return $"about {request.PromptTokens} prompt tokens, the route wants at most {max}";
+        foreach (var (name, value) in _headers)
+        {
+            if (request.Headers?.Get(name) is not { } actual || !string.Equals(actual, value, StringComparison.Ordinal))
+            {
+                return $"header {name} is not '{value}'";
+            }
+        }
+        return null;
+    }
+
     /// <summary>Does the request match everything but the model (which the table's index has matched)?</summary>
     internal bool MatchesFeatures(in RouteRequest request)
     {

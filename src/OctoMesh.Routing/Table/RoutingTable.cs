@@ -99,6 +99,16 @@ public sealed class RoutingTable
         return false;
     }
 
+    /// <summary>The routes a request for <paramref name="model"/> is checked against, in order: for explaining a decision, not the hot path.</summary>
+    public IReadOnlyList<CompiledRoute> CandidatesFor(string model)
+    {
+        if (_byModel.TryGetValue(model.AsSpan(), out var candidates))
+        {
+            return candidates.Select(i => _routes[i]).ToList();
+        }
+        return _others.Where(o => o.Prefix is null || model.StartsWith(o.Prefix, StringComparison.Ordinal)).Select(o => _routes[o.Route]).ToList();
+    }
+
     private bool Decide(CompiledRoute route, in RouteRequest request, Span<int> order, out RouteDecision decision)
     {
         decision = new RouteDecision(route, route.Order(request, order, _random));
