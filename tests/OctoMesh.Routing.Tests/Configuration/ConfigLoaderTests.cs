@@ -75,7 +75,7 @@ public class ConfigLoaderTests
 
         Assert.Equal(
         [
-            "$.extra: unknown field. Fix: remove it; the fields here are urls, providers, models, routes, clientKeys, limits.",
+            "$.extra: unknown field. Fix: remove it; the fields here are urls, providers, models, routes, clientKeys, adminKeys, limits.",
             "$.providers.openai.baseurl: unknown field. Fix: write it as 'baseUrl'.",
             "$.providers.openai.kind: unknown provider kind 'opnai'. Fix: use one of openai, openai-compatible, azure-openai, anthropic, gemini, sim.",
             "$.providers.Bad Name: provider name 'Bad Name' has characters other than a-z, 0-9, '-' and '_'. Fix: rename it, e.g. 'openai' or 'local-vllm'.",
@@ -203,6 +203,21 @@ public class ConfigLoaderTests
             "$.providers.p.timeouts.firstByteMs: 9000 is longer than totalMs (5000). Fix: make firstByteMs at most totalMs: the total deadline includes the wait for the first byte.",
         ], errors);
         Assert.DoesNotContain(errors, e => e.Contains("secret"));
+    }
+
+    [Fact]
+    public void AdminKeysHaveNoWorkspace()
+    {
+        var result = Load("""
+            { "providers": { "s": { "kind": "sim" } }, "models": { "*": { "provider": "s" } },
+              "adminKeys": [ { "name": "ops", "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" } ] }
+            """);
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        Assert.Equal("ops", result.Config!.AdminKeys.Single().Name);
+        Assert.Contains("$.adminKeys[0].workspace: unknown field. Fix: remove it; the fields here are name, sha256.", Errors("""
+            { "providers": { "s": { "kind": "sim" } }, "models": { "*": { "provider": "s" } },
+              "adminKeys": [ { "name": "ops", "workspace": "w", "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" } ] }
+            """));
     }
 
     [Fact]
