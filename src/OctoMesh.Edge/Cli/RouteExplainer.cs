@@ -26,7 +26,8 @@ internal static class RouteExplainer
         var request = new RouteRequest(model)
         {
             Workspace = workspace,
-            Task = task ?? RequestInspector.Task(body, inspected),
+            Task = task ?? RequestInspector.Task(body, inspected)
+                ?? (config.Tasks.IsEmpty ? null : new TaskClassifier(config.Tasks).Classify(RequestInspector.Evidence(body, inspected.HasTools))),
             Headers = new Headers(headers),
             HasTools = inspected.HasTools,
             Stream = inspected.Stream,

@@ -31,6 +31,7 @@ internal sealed class GatewayRuntime : IDisposable
         Keys = new ClientKeyTable(config.ClientKeys);
         AdminKeys = new ClientKeyTable(config.AdminKeys);
         Routes = RoutingTable.Compile(config.Routes, previous: previous?.Routes);
+        Classifier = new TaskClassifier(config.Tasks);
         RouteTargets = Routes.Routes
             .Select(route => route.Definition.Targets
                 .Select(t => ModelTarget.Create(Models.Providers.IndexOf(t.Provider), t.Model))
@@ -52,6 +53,9 @@ internal sealed class GatewayRuntime : IDisposable
         var models = routed.Concat(aliased).DistinctBy(m => m.Id).OrderBy(m => m.Id, StringComparer.Ordinal).ToList();
         return System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new ModelList("list", models), EdgeJsonContext.Default.ModelList);
     }
+
+    /// <summary>Detects the task of requests that declared none.</summary>
+    public TaskClassifier Classifier { get; }
 
     /// <summary>Routes, tried before the aliases; empty when none are configured.</summary>
     public RoutingTable Routes { get; }

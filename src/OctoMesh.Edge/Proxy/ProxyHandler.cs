@@ -228,8 +228,7 @@ internal sealed class ProxyHandler
             var request = new RouteRequest(model)
             {
                 Workspace = workspace,
-                // Declared by the client: the x-octomesh-task header, else metadata.task in the body.
-                Task = headers["x-octomesh-task"] is { Count: 1 } declared ? declared.ToString() : RequestInspector.Task(body.Span, inspected),
+                Task = TaskOf(runtime, headers, body, inspected),
                 Headers = runtime.Routes.MatchesHeaders ? new RouteHeaders(headers) : null,
                 HasTools = inspected.HasTools,
                 Stream = inspected.Stream,
@@ -269,6 +268,23 @@ internal sealed class ProxyHandler
         var ceiling = Math.Min(policy.MaxBackoffMs, policy.BackoffMs * Math.Pow(2, @try));
         var jittered = TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * ceiling);
         return retryAfter > jittered ? retryAfter : jittered;
+    }
+
+    /// <summary>
+    /// The request's task: declared by the client (the <c>x-octomesh-task</c> header, else
+    /// <c>metadata.task</c> in the body), else detected by the classifier's rules, else none.
+    /// </summary>
+    private static string? TaskOf(GatewayRuntime runtime, IHeaderDictionary headers, BodyBuffer body, in InspectedRequest inspected)
+    {
+        if (headers["x-octomesh-task"] is { Count: 1 } declared)
+        {
+            return declared.ToString();
+        }
+        if (RequestInspector.Task(body.Span, inspected) is { } task)
+        {
+            return task;
+        }
+        return runtime.Classifier.IsEmpty ? null : runtime.Classifier.Classify(RequestInspector.Evidence(body.Span, inspected.HasTools));
     }
 
     /// <summary>Request headers as the routing table reads them.</summary>

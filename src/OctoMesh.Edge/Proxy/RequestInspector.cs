@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Unicode;
+using OctoMesh.Routing.Table;
 using System.Text.Json;
 
 namespace OctoMesh.Edge.Proxy;
@@ -350,6 +351,104 @@ internal static class RequestInspector
             }
         }
         return InspectError.None;
+    }
+
+    /// <summary>
+    /// The texts the task classifier judges, in one more pass over the body (only for requests that
+    /// declared no task, when rules exist): the system prompt (system and developer messages, or
+    /// Anthropic's <c>system</c>) and the last user turn, each a string or its text parts joined.
+    /// </summary>
+    public static TaskEvidence Evidence(ReadOnlySpan<byte> body, bool hasTools)
+    {
+        var system = new StringBuilder();
+        var lastUser = "";
+        var reader = new Utf8JsonReader(body, s_readerOptions);
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isSystem = reader.ValueTextEquals("system"u8);
+            var isMessages = reader.ValueTextEquals("messages"u8);
+            reader.Read();
+            if (isSystem)
+            {
+                AppendText(ref reader, system);
+            }
+            else if (isMessages && reader.TokenType == JsonTokenType.StartArray)
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+                {
+                    string? role = null;
+                    var text = new StringBuilder();
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        var isRole = reader.ValueTextEquals("role"u8);
+                        var isContent = reader.ValueTextEquals("content"u8);
+                        reader.Read();
+                        if (isRole && reader.TokenType == JsonTokenType.String)
+                        {
+                            role = reader.GetString();
+                        }
+                        else if (isContent)
+                        {
+                            AppendText(ref reader, text);
+                        }
+                        else
+                        {
+                            reader.Skip();
+                        }
+                    }
+                    if (role is "system" or "developer")
+                    {
+                        system.Append(system.Length > 0 ? "\n" : "").Append(text);
+                    }
+                    else if (role == "user")
+                    {
+                        lastUser = text.ToString();
+                    }
+                }
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+        return new TaskEvidence(system.ToString(), lastUser, hasTools);
+    }
+
+    /// <summary>A content value's text: the string, or the <c>text</c> of each part; the reader ends on the value's last token.</summary>
+    private static void AppendText(ref Utf8JsonReader reader, StringBuilder text)
+    {
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            text.Append(reader.GetString());
+            return;
+        }
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            reader.Skip();
+            return;
+        }
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                reader.Skip();
+                continue;
+            }
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isText = reader.ValueTextEquals("text"u8);
+                reader.Read();
+                if (isText && reader.TokenType == JsonTokenType.String)
+                {
+                    text.Append(text.Length > 0 ? "\n" : "").Append(reader.GetString());
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+        }
     }
 
     /// <summary>The declared task (<c>metadata.task</c>), unescaped; null when the body declares none.</summary>

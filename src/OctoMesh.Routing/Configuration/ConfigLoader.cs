@@ -58,7 +58,8 @@ public static class ConfigLoader
     /// <summary>Walks the document once, building records and collecting errors as it goes.</summary>
     private sealed class ConfigReader(Func<string, string?> environment)
     {
-        private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "clientKeys", "adminKeys", "limits"];
+        private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "tasks", "clientKeys", "adminKeys", "limits"];
+        private static readonly string[] s_taskFields = ["name", "markers", "in", "tools", "minChars", "maxChars"];
         private static readonly string[] s_adminKeyFields = ["name", "sha256"];
         private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker"];
         private static readonly string[] s_retryFields = ["attempts", "backoffMs", "maxBackoffMs"];
@@ -107,6 +108,7 @@ public static class ConfigLoader
                 Providers = providers,
                 Models = models,
                 Routes = routes,
+                Tasks = fields.TryGetValue("tasks", out var t) ? ReadTasks(t, "$.tasks") : [],
                 ClientKeys = fields.TryGetValue("clientKeys", out var k) ? ReadClientKeys(k, "$.clientKeys") : [],
                 AdminKeys = fields.TryGetValue("adminKeys", out var a) ? ReadClientKeys(a, "$.adminKeys", admin: true) : [],
                 Limits = fields.TryGetValue("limits", out var l) ? ReadLimits(l, "$.limits") : new LimitsConfig(),
@@ -498,6 +500,70 @@ public static class ConfigLoader
                 }
             }
             return routes.ToImmutable();
+        }
+
+        private ImmutableArray<Table.TaskRule> ReadTasks(JsonElement element, string path)
+        {
+            if (element.ValueKind != JsonValueKind.Array)
+            {
+                Error(path, $"expected an array, got {Describe(element)}", "write [ { \"name\": \"code\", \"markers\": [\"```\", \"stack trace\"] } ]");
+                return [];
+            }
+            var rules = ImmutableArray.CreateBuilder<Table.TaskRule>();
+            var i = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                var here = $"{path}[{i++}]";
+                if (!ExpectObject(item, here, "write { \"name\": \"code\", \"markers\": [\"```\"] }"))
+                {
+                    continue;
+                }
+                var errorsBefore = _errors.Count;
+                var fields = Fields(item, here, s_taskFields);
+                var name = RequiredString(fields, "name", here, "the task class, e.g. \"code\"");
+                var markers = ImmutableArray<string>.Empty;
+                if (fields.TryGetValue("markers", out var m))
+                {
+                    if (m.ValueKind == JsonValueKind.Array && m.EnumerateArray().All(x => x.ValueKind == JsonValueKind.String && x.GetString()!.Length > 0))
+                    {
+                        markers = [.. m.EnumerateArray().Select(x => x.GetString()!)];
+                    }
+                    else
+                    {
+                        Error($"{here}.markers", $"expected an array of non-empty strings, got {Describe(m)}", "write e.g. [\"```\", \"stack trace\"]");
+                    }
+                }
+                var scope = Table.TaskMarkerScope.Any;
+                if (fields.TryGetValue("in", out var s))
+                {
+                    switch (s.ValueKind == JsonValueKind.String ? s.GetString() : null)
+                    {
+                        case "any": break;
+                        case "system": scope = Table.TaskMarkerScope.System; break;
+                        case "user": scope = Table.TaskMarkerScope.User; break;
+                        default: Error($"{here}.in", $"unknown place {Describe(s)}", "use any, system or user"); break;
+                    }
+                }
+                bool? tools = null;
+                if (fields.TryGetValue("tools", out var tl))
+                {
+                    if (tl.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                    {
+                        tools = tl.GetBoolean();
+                    }
+                    else
+                    {
+                        Error($"{here}.tools", $"expected true or false, got {Describe(tl)}", "write true or false, or leave it out");
+                    }
+                }
+                var min = fields.TryGetValue("minChars", out var lo) ? (int?)Integer(lo, $"{here}.minChars", 0, int.MaxValue, "a whole number of characters") : null;
+                var max = fields.TryGetValue("maxChars", out var hi) ? (int?)Integer(hi, $"{here}.maxChars", 0, int.MaxValue, "a whole number of characters") : null;
+                if (name is not null && _errors.Count == errorsBefore)
+                {
+                    rules.Add(new Table.TaskRule(name, markers, scope, tools, min, max));
+                }
+            }
+            return rules.ToImmutable();
         }
 
         private Table.RetryPolicy ReadRetry(JsonElement element, string path)

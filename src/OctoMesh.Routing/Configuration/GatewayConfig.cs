@@ -25,6 +25,9 @@ public sealed record GatewayConfig
 
     public LimitsConfig Limits { get; init; } = new();
 
+    /// <summary>Rules that detect a task the request did not declare, tried in file order.</summary>
+    public ImmutableArray<Table.TaskRule> Tasks { get; init; } = [];
+
     /// <summary>Routes, tried before the model aliases, in file order.</summary>
     public ImmutableArray<Table.RouteDefinition> Routes { get; init; } = [];
 }

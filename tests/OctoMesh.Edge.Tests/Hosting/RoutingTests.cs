@@ -147,4 +147,26 @@ public class RoutingTests
         Assert.Equal(5, test.Simulator.Stats.ChatCompletions);
         Assert.False(test.Gateway.Runtimes.Current.Routes.Routes[0].Health[0].IsAvailable);
     }
+
+    [Fact]
+    public async Task TheClassifierDetectsUndeclaredTasks()
+    {
+        await using var test = await TestGateway.StartAsync("""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } },
+              "tasks": [ { "name": "code", "markers": ["```"], "in": "user" } ],
+              "routes": [ { "name": "code", "match": { "model": "chat", "task": "code" }, "targets": [ { "provider": "sim", "model": "sim-large" } ] },
+                          { "name": "other", "match": { "model": "chat" }, "targets": [ { "provider": "sim", "model": "sim-small" } ] } ] }
+            """);
+        using var code = await Post(test, """{"model":"chat","messages":[{"role":"user","content":"Why does this fail?\n```py\nprint(1/0)\n```"}]}""");
+        Assert.Equal(("code", "code", "sim-large"), (code.Headers.GetValues("x-octomesh-route").Single(), code.Headers.GetValues("x-octomesh-task").Single(),
+            code.Headers.GetValues("x-octomesh-model").Single()));
+
+        using var prose = await Post(test, Hello);
+        Assert.Equal("other", prose.Headers.GetValues("x-octomesh-route").Single());
+        Assert.False(prose.Headers.Contains("x-octomesh-task"));
+
+        // A declared task wins over the rules.
+        using var declared = await Post(test, """{"model":"chat","messages":[{"role":"user","content":"```"}]}""", ("x-octomesh-task", "prose"));
+        Assert.Equal("other", declared.Headers.GetValues("x-octomesh-route").Single());
+    }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using OctoMesh.Edge.Proxy;
+using OctoMesh.Routing.Table;
 
 namespace OctoMesh.Edge.Tests.Proxy;
 
@@ -127,6 +128,21 @@ public class RequestInspectorTests
         Assert.Equal("code", RequestInspector.Task(bytes, request));
         Assert.Equal(InspectError.None, RequestInspector.Inspect("""{"model":"m","metadata":{"task":5},"messages":[{}]}"""u8, ApiOperation.ChatCompletions, out var none));
         Assert.Null(RequestInspector.Task("""{"model":"m","metadata":{"task":5},"messages":[{}]}"""u8, none));
+    }
+
+    [Fact]
+    public void GathersTheEvidenceTheClassifierReads()
+    {
+        var openAI = RequestInspector.Evidence("""
+            {"model":"m","messages":[{"content":"Be brief.","role":"system"},{"role":"developer","content":[{"type":"text","text":"Use SI units."}]},
+             {"role":"user","content":"first"},{"role":"assistant","content":"ok"},{"role":"user","content":[{"type":"text","text":"see"},{"type":"image_url","image_url":{"url":"x"}},{"type":"text","text":"```code```"}]}]}
+            """u8, hasTools: true);
+        Assert.Equal(new TaskEvidence("Be brief.\nUse SI units.", "see\n```code```", true), openAI);
+
+        var anthropic = RequestInspector.Evidence("""
+            {"model":"m","max_tokens":5,"system":[{"type":"text","text":"You are a support agent."}],"messages":[{"role":"user","content":"Where is my order?"}]}
+            """u8, hasTools: false);
+        Assert.Equal(new TaskEvidence("You are a support agent.", "Where is my order?", false), anthropic);
     }
 
     [Fact]

@@ -92,4 +92,27 @@ public class RouteConfigTests
                                            "targets": [ { "provider": "a", "model": "m" } ] } ] }
             """).Errors.Select(e => e.ToString()));
     }
+
+    [Fact]
+    public void TaskRules()
+    {
+        var result = Load($$"""
+            { {{Providers}}, "models": { "*": { "provider": "a" } },
+              "tasks": [ { "name": "code", "markers": ["```", "stack trace"], "in": "user" }, { "name": "agent", "tools": true }, { "name": "short", "maxChars": 40 } ] }
+            """);
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        Assert.Equal(["```", "stack trace"], result.Config!.Tasks[0].Markers.ToArray());
+        Assert.Equal(TaskMarkerScope.User, result.Config.Tasks[0].In);
+        Assert.Equal(true, result.Config.Tasks[1].Tools);
+        Assert.Equal(40, result.Config.Tasks[2].MaxChars);
+
+        Assert.Equal(
+        [
+            "$.tasks[0].markers: expected an array of non-empty strings, got an array. Fix: write e.g. [\"```\", \"stack trace\"].",
+            "$.tasks[0].in: unknown place 'body'. Fix: use any, system or user.",
+            "$.tasks[1].name: missing. Fix: write the task class, e.g. \"code\".",
+        ], Load($$"""
+            { {{Providers}}, "models": { "*": { "provider": "a" } }, "tasks": [ { "name": "code", "markers": [""], "in": "body" }, { "tools": true } ] }
+            """).Errors.Select(e => e.ToString()));
+    }
 }
