@@ -170,6 +170,7 @@ internal sealed class ProxyHandler
                 // while nothing has reached the client.
                 var abandon = false;
                 var retry = route?.Definition.Retry ?? RetryPolicy.None;
+                var deadline = route?.Definition.DeadlineMs is { } ms ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
                 var answered = false;
                 for (var attempt = 0; attempt < candidates && !answered; attempt++)
                 {
@@ -177,13 +178,27 @@ internal sealed class ProxyHandler
                     var target = route is null ? aliasTarget! : runtime.RouteTargets[route.Index][targetIndex];
                     for (var @try = 0; ; @try++)
                     {
+                        // The route's deadline bounds every try and wait together; past it, the client gets a 504 now.
+                        var left = deadline - Stopwatch.GetElapsedTime(started);
+                        if (left <= TimeSpan.Zero)
+                        {
+                            await ClientError.WriteAsync(response, operation, StatusCodes.Status504GatewayTimeout,
+                                $"No target of route '{route!.Name}' answered within its deadline of {deadline!.Value.TotalMilliseconds:0} ms.", code: "route_deadline");
+                            answered = true;
+                            break;
+                        }
                         var isLast = attempt == candidates - 1 && @try == retry.Attempts;
                         var (done, released, retryAfter) = await ForwardAsync(runtime, context, operation, requestId, started, target,
-                            route?.Health[targetIndex], isLast, body, inspected);
+                            route?.Health[targetIndex], isLast, left, body, inspected);
                         abandon |= !released;
                         answered = done;
-                        if (answered || @try == retry.Attempts || Backoff(retry, @try, retryAfter) is not { } wait)
+                        if (answered || @try == retry.Attempts)
                         {
+                            break;
+                        }
+                        if (Backoff(retry, @try, retryAfter) is not { } wait || wait >= deadline - Stopwatch.GetElapsedTime(started))
+                        {
+                            // No retry of this target: the next one, if any; after the last, the answer below.
                             break;
                         }
                         try
@@ -197,6 +212,17 @@ internal sealed class ProxyHandler
                             break;
                         }
                     }
+                }
+                if (!answered)
+                {
+                    // Every target failed before its first byte without the last try answering: the deadline left no
+                    // room for another wait, or the last target asked to be retried later than the policy waits.
+                    var late = deadline <= Stopwatch.GetElapsedTime(started) + TimeSpan.FromMilliseconds(1);
+                    await ClientError.WriteAsync(response, operation,
+                        late ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway,
+                        late ? $"No target of route '{route!.Name}' answered within its deadline of {deadline!.Value.TotalMilliseconds:0} ms."
+                             : $"Every target of route '{route?.Name}' failed before answering; try again later.",
+                        code: late ? "route_deadline" : "upstream_unavailable");
                 }
                 if (abandon)
                 {
@@ -300,7 +326,7 @@ internal sealed class ProxyHandler
     /// 429 or 5xx) gives way to the next unless it is the last; after the first byte nothing is retried.
     /// </summary>
     private async Task<(bool Answered, bool Released, TimeSpan? RetryAfter)> ForwardAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, string requestId, long started,
-        ModelTarget target, TargetHealth? health, bool isLast, BodyBuffer body, InspectedRequest inspected)
+        ModelTarget target, TargetHealth? health, bool isLast, TimeSpan? deadlineLeft, BodyBuffer body, InspectedRequest inspected)
     {
         var request = context.Request;
         var response = context.Response;
@@ -336,14 +362,14 @@ internal sealed class ProxyHandler
         using (upstreamRequest)
         {
             var (answered, retryAfter) = await SendAndAnswerAsync(context, operation, requestId, started, provider, adapter, upstreamRequest, forward,
-                target, health, isLast, body, inspected);
+                target, health, isLast, deadlineLeft, body, inspected);
             return (answered, upstreamRequest.Content is not SplicedContent spliced || spliced.TryRelease(), retryAfter);
         }
     }
 
     private async Task<(bool Answered, TimeSpan? RetryAfter)> SendAndAnswerAsync(HttpContext context, ApiOperation operation, string requestId, long started, UpstreamProvider provider,
         IProviderAdapter adapter, HttpRequestMessage upstreamRequest, ForwardContext forward, ModelTarget target, TargetHealth? health, bool isLast,
-        BodyBuffer body, InspectedRequest inspected)
+        TimeSpan? deadlineLeft, BodyBuffer body, InspectedRequest inspected)
     {
         var response = context.Response;
         var aborted = context.RequestAborted;
@@ -352,7 +378,8 @@ internal sealed class ProxyHandler
         upstreamRequest.Headers.TryAddWithoutValidation("x-request-id", requestId);
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-        deadline.CancelAfter(provider.Config.Timeouts.FirstByte);
+        var firstByte = deadlineLeft < provider.Config.Timeouts.FirstByte ? deadlineLeft.Value : provider.Config.Timeouts.FirstByte;
+        deadline.CancelAfter(firstByte);
         var sent = Stopwatch.GetTimestamp();
         HttpResponseMessage upstreamResponse;
         try
@@ -387,7 +414,7 @@ internal sealed class ProxyHandler
                 return (false, null);
             }
             await ClientError.WriteAsync(response, operation, status, status == StatusCodes.Status504GatewayTimeout
-                ? $"The upstream provider '{provider.Name}' did not answer within {provider.Config.Timeouts.FirstByte.TotalSeconds:0.###} s."
+                ? $"The upstream provider '{provider.Name}' did not answer within {firstByte.TotalSeconds:0.###} s."
                 : $"The upstream provider '{provider.Name}' could not be reached ({reason}).", code: code);
             return (true, null);
         }

@@ -25,6 +25,15 @@ public sealed record SimulatedModel(string Name, int TimeToFirstTokenMs, int Tim
         new("sim-large", 0, 0, 0.95, new Dictionary<string, double> { ["math"] = 0.99 }.ToFrozenDictionary()),
     ];
 
-    public static SimulatedModel For(string name) =>
-        Catalogue.FirstOrDefault(m => m.Name == name) ?? Catalogue[1] with { Name = name };
+    /// <summary>The named model's profile; any other name gets the medium profile, and <c>slow-&lt;ms&gt;</c> also waits that long before its first byte.</summary>
+    public static SimulatedModel For(string name)
+    {
+        if (Catalogue.FirstOrDefault(m => m.Name == name) is { } known)
+        {
+            return known;
+        }
+        var slow = name.StartsWith("slow-", StringComparison.Ordinal)
+            && int.TryParse(name.AsSpan(5), System.Globalization.CultureInfo.InvariantCulture, out var ms) ? ms : 0;
+        return Catalogue[1] with { Name = name, TimeToFirstTokenMs = slow };
+    }
 }

@@ -61,7 +61,7 @@ public static class ConfigLoader
         private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "tasks", "clientKeys", "adminKeys", "limits"];
         private static readonly string[] s_taskFields = ["name", "markers", "in", "tools", "minChars", "maxChars"];
         private static readonly string[] s_adminKeyFields = ["name", "sha256"];
-        private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker"];
+        private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker", "deadlineMs"];
         private static readonly string[] s_retryFields = ["attempts", "backoffMs", "maxBackoffMs"];
         private static readonly string[] s_breakerFields = ["failures", "openMs"];
         private static readonly string[] s_matchFields = ["model", "workspace", "task", "headers", "tools", "stream", "promptTokens"];
@@ -494,9 +494,12 @@ public static class ConfigLoader
                     : MissingTargets($"{here}.targets");
                 var retry = fields.TryGetValue("retry", out var retryElement) ? ReadRetry(retryElement, $"{here}.retry") : Table.RetryPolicy.None;
                 var breaker = fields.TryGetValue("breaker", out var breakerElement) ? ReadBreaker(breakerElement, $"{here}.breaker") : Table.BreakerPolicy.Default;
+                var deadline = fields.TryGetValue("deadlineMs", out var d)
+                    ? (int?)Integer(d, $"{here}.deadlineMs", 1, 3_600_000, "a whole number of milliseconds from 1 to 3600000")
+                    : null;
                 if (name is not null && _errors.Count == errorsBefore)
                 {
-                    routes.Add(new Table.RouteDefinition(name, match, strategy, targets, floor, retry, breaker));
+                    routes.Add(new Table.RouteDefinition(name, match, strategy, targets, floor, retry, breaker, deadline));
                 }
             }
             return routes.ToImmutable();

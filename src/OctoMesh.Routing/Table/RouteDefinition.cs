@@ -70,6 +70,7 @@ public sealed record BreakerPolicy(int Failures = 5, int OpenMs = 30_000)
 
 /// <summary>A named route: what it matches, how it orders its targets, and the targets.</summary>
 /// <param name="QualityFloor">For <see cref="RouteStrategy.CheapestAboveQuality"/>: the least quality a target must have for the task.</param>
+/// <param name="DeadlineMs">The time from the request's arrival within which some target must send its first byte, all tries and waits included.</param>
 public sealed record RouteDefinition(
     string Name,
     RouteMatch Match,
@@ -77,4 +78,5 @@ public sealed record RouteDefinition(
     ImmutableArray<RouteTarget> Targets,
     double QualityFloor = 0,
     RetryPolicy? Retry = null,
-    BreakerPolicy? Breaker = null);
+    BreakerPolicy? Breaker = null,
+    int? DeadlineMs = null);

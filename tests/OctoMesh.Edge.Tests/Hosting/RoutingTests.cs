@@ -112,7 +112,9 @@ public class RoutingTests
                 { "name": "retry-then-give-up", "match": { "model": "chat" }, "retry": { "attempts": 2, "backoffMs": 1, "maxBackoffMs": 1000 },
                   "targets": [ { "provider": "sim", "model": "fail-429" } ] },
                 { "name": "too-long-to-wait", "match": { "model": "patient" }, "retry": { "attempts": 2, "backoffMs": 1, "maxBackoffMs": 1000 },
-                  "targets": [ { "provider": "sim", "model": "fail-429" }, { "provider": "sim", "model": "sim-small" } ] }
+                  "targets": [ { "provider": "sim", "model": "fail-429" }, { "provider": "sim", "model": "sim-small" } ] },
+                { "name": "alone", "match": { "model": "alone" }, "retry": { "attempts": 2, "backoffMs": 1, "maxBackoffMs": 1000 },
+                  "targets": [ { "provider": "sim", "model": "fail-429" } ] }
               ] }
             """);
         // retry-after 0: three tries of the one target, and its 429 is the answer.
@@ -125,6 +127,11 @@ public class RoutingTests
         Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
         Assert.Equal("sim-small", moved.Headers.GetValues("x-octomesh-model").Single());
         Assert.Equal(5, test.Simulator.Stats.ChatCompletions);
+
+        // The only target asks for longer than the policy waits, and there is no other: a clear 502, not silence.
+        using var alone = await Post(test, Hello.Replace("\"chat\"", "\"alone\""), ("x-sim-retry-after", "60"));
+        Assert.Equal(HttpStatusCode.BadGateway, alone.StatusCode);
+        Assert.Contains("upstream_unavailable", await alone.Content.ReadAsStringAsync());
     }
 
     [Fact]
@@ -168,5 +175,27 @@ public class RoutingTests
         // A declared task wins over the rules.
         using var declared = await Post(test, """{"model":"chat","messages":[{"role":"user","content":"```"}]}""", ("x-octomesh-task", "prose"));
         Assert.Equal("other", declared.Headers.GetValues("x-octomesh-route").Single());
+    }
+
+    [Fact]
+    public async Task ASlowTargetGivesWayAndTheRouteDeadlineHolds()
+    {
+        await using var test = await TestGateway.StartAsync("""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}", "timeouts": { "firstByteMs": 300 } } },
+              "routes": [
+                { "name": "slow-then-fast", "match": { "model": "chat" }, "targets": [ { "provider": "sim", "model": "slow-10000" }, { "provider": "sim", "model": "sim-small" } ] },
+                { "name": "all-slow", "match": { "model": "patient" }, "deadlineMs": 500, "retry": { "attempts": 3, "backoffMs": 1, "maxBackoffMs": 10 },
+                  "targets": [ { "provider": "sim", "model": "slow-10000" } ] }
+              ] }
+            """);
+        using var rescued = await Post(test, Hello);
+        Assert.Equal(HttpStatusCode.OK, rescued.StatusCode);
+        Assert.Equal("sim-small", rescued.Headers.GetValues("x-octomesh-model").Single());
+
+        // Each try times out after its 300 ms first-byte wait; the 500 ms deadline ends the retries with a 504.
+        using var late = await Post(test, Hello.Replace("\"chat\"", "\"patient\""));
+        Assert.True(late.StatusCode == HttpStatusCode.GatewayTimeout, $"{late.StatusCode} {string.Join(",", late.Headers.Select(h => h.Key + "=" + string.Join("|", h.Value)))} {await late.Content.ReadAsStringAsync()}");
+        var body = await late.Content.ReadAsStringAsync();
+        Assert.True(body.Contains("route_deadline") || body.Contains("upstream_timeout"), body);
     }
 }

@@ -76,9 +76,10 @@ public class RouteConfigTests
     {
         var result = Load($$"""
             { {{Providers}}, "routes": [ { "name": "r", "retry": { "attempts": 2, "backoffMs": 50, "maxBackoffMs": 800 }, "breaker": { "failures": 3, "openMs": 5000 },
-                                           "targets": [ { "provider": "a", "model": "m" } ] } ] }
+                                           "deadlineMs": 1500, "targets": [ { "provider": "a", "model": "m" } ] } ] }
             """);
         Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        Assert.Equal(1500, result.Config!.Routes[0].DeadlineMs);
         Assert.Equal(new RetryPolicy(2, 50, 800), result.Config!.Routes[0].Retry);
         Assert.Equal(new BreakerPolicy(3, 5000), result.Config.Routes[0].Breaker);
 
