@@ -30,11 +30,12 @@ internal static class RouteExplainer
                 ?? (config.Tasks.IsEmpty ? null : new TaskClassifier(config.Tasks).Classify(RequestInspector.Evidence(body, inspected.HasTools))),
             Headers = new Headers(headers),
             HasTools = inspected.HasTools,
+            HasImages = RequestInspector.HasImages(body),
             Stream = inspected.Stream,
             PromptTokens = body.Length / 4,
         };
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"request: model '{model}', task {Quoted(request.Task)}, workspace {Quoted(workspace)}, tools {YesNo(request.HasTools)}, stream {YesNo(request.Stream)}, about {request.PromptTokens} prompt tokens"));
+            $"request: model '{model}', task {Quoted(request.Task)}, workspace {Quoted(workspace)}, tools {YesNo(request.HasTools)}, images {YesNo(request.HasImages)}, stream {YesNo(request.Stream)}, about {request.PromptTokens} prompt tokens"));
 
         var table = RoutingTable.Compile(config.Routes);
         foreach (var route in table.CandidatesFor(model))

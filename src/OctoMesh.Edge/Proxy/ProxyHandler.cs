@@ -257,6 +257,7 @@ internal sealed class ProxyHandler
                 Task = TaskOf(runtime, headers, body, inspected),
                 Headers = runtime.Routes.MatchesHeaders ? new RouteHeaders(headers) : null,
                 HasTools = inspected.HasTools,
+                HasImages = runtime.Routes.MatchesImages && RequestInspector.HasImages(body.Span),
                 Stream = inspected.Stream,
                 // A rough estimate until tokenizers arrive: about four bytes of JSON per token.
                 PromptTokens = body.Length / 4,

@@ -415,6 +415,68 @@ internal static class RequestInspector
         return new TaskEvidence(system.ToString(), lastUser, hasTools);
     }
 
+    /// <summary>
+    /// Whether a message carries an image: a content part of type <c>image_url</c> (OpenAI) or
+    /// <c>image</c> (Anthropic). One more pass over the body, made only when some route matches on images.
+    /// </summary>
+    public static bool HasImages(ReadOnlySpan<byte> body)
+    {
+        var reader = new Utf8JsonReader(body, s_readerOptions);
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isMessages = reader.ValueTextEquals("messages"u8);
+            reader.Read();
+            if (!isMessages || reader.TokenType != JsonTokenType.StartArray)
+            {
+                reader.Skip();
+                continue;
+            }
+            while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var isContent = reader.ValueTextEquals("content"u8);
+                    reader.Read();
+                    if (isContent && reader.TokenType == JsonTokenType.StartArray && HasImagePart(ref reader))
+                    {
+                        return true;
+                    }
+                    if (reader.TokenType is JsonTokenType.StartArray or JsonTokenType.StartObject)
+                    {
+                        reader.Skip();
+                    }
+                }
+            }
+            return false;
+        }
+        return false;
+    }
+
+    /// <summary>Reads a content array's parts; true at the first image part (the reader then stops inside it).</summary>
+    private static bool HasImagePart(ref Utf8JsonReader reader)
+    {
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                reader.Skip();
+                continue;
+            }
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isType = reader.ValueTextEquals("type"u8);
+                reader.Read();
+                if (isType && reader.TokenType == JsonTokenType.String && (reader.ValueTextEquals("image_url"u8) || reader.ValueTextEquals("image"u8)))
+                {
+                    return true;
+                }
+                reader.Skip();
+            }
+        }
+        return false;
+    }
+
     /// <summary>A content value's text: the string, or the <c>text</c> of each part; the reader ends on the value's last token.</summary>
     private static void AppendText(ref Utf8JsonReader reader, StringBuilder text)
     {

@@ -64,7 +64,7 @@ public static class ConfigLoader
         private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker", "deadlineMs"];
         private static readonly string[] s_retryFields = ["attempts", "backoffMs", "maxBackoffMs"];
         private static readonly string[] s_breakerFields = ["failures", "openMs"];
-        private static readonly string[] s_matchFields = ["model", "workspace", "task", "headers", "tools", "stream", "promptTokens"];
+        private static readonly string[] s_matchFields = ["model", "workspace", "task", "headers", "tools", "images", "stream", "promptTokens"];
         private static readonly string[] s_rangeFields = ["min", "max"];
         private static readonly string[] s_targetFields = ["provider", "model", "weight", "price", "quality"];
         private const string StrategyList = "priority, weighted, least-latency, cheapest-above-quality";
@@ -689,7 +689,7 @@ public static class ConfigLoader
                     Error($"{path}.promptTokens", $"min {min} is above max {max}", "make min at most max");
                 }
             }
-            return new Table.RouteMatch(model, Text("workspace"), Text("task"), headers, Flag("tools"), null, Flag("stream"), min, max);
+            return new Table.RouteMatch(model, Text("workspace"), Text("task"), headers, Flag("tools"), Flag("images"), Flag("stream"), min, max);
         }
 
         private ImmutableArray<Table.RouteTarget> ReadTargets(JsonElement element, string path, ImmutableDictionary<string, ProviderConfig> providers)

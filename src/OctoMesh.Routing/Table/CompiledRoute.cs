@@ -51,6 +51,8 @@ public sealed class CompiledRoute
             return $"task is '{request.Task ?? "none"}', the route wants '{match.Task}'";
         if (match.Tools is { } tools && tools != request.HasTools)
             return tools ? "the request offers no tools" : "the request offers tools";
+        if (match.Images is { } images && images != request.HasImages)
+            return images ? "the request carries no images" : "the request carries images";
         if (match.Stream is { } stream && stream != request.Stream)
             return stream ? "the request does not stream" : "the request streams";
         if (match.MinPromptTokens is { } min && request.PromptTokens < min)

@@ -33,12 +33,16 @@ public sealed class RoutingTable
         _random = random;
         Routes = [.. routes];
         MatchesHeaders = routes.Any(r => r.Definition.Match.Headers is { Count: > 0 });
+        MatchesImages = routes.Any(r => r.Definition.Match.Images is not null);
     }
 
     public ImmutableArray<CompiledRoute> Routes { get; }
 
     /// <summary>Some route matches on request headers: only then does the host hand them over.</summary>
     public bool MatchesHeaders { get; }
+
+    /// <summary>Some route matches on images present: only then does the host look for them.</summary>
+    public bool MatchesImages { get; }
 
     /// <param name="random">The draw for weighted routes; tests pass a seeded one.</param>
     /// <param name="previous">The table this one replaces on a reload: a target kept under the same route name keeps its health.</param>

@@ -30,7 +30,7 @@ public class RouteExplainerTests
         var (code, output) = Explain(Chat, headers: ("x-tier", "gold"));
         Assert.Equal(0, code);
         Assert.Equal("""
-            request: model 'chat', task none, workspace none, tools no, stream no, about 15 prompt tokens
+            request: model 'chat', task none, workspace none, tools no, images no, stream no, about 15 prompt tokens
               skipped route 'code': task is 'none', the route wants 'code'
             route 'gold' (priority); targets in the order tried:
               1. provider 'a', model 'medium'

@@ -156,6 +156,24 @@ public class RoutingTests
     }
 
     [Fact]
+    public async Task RequestsWithImagesTakeTheirOwnRoute()
+    {
+        await using var test = await TestGateway.StartAsync("""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } },
+              "routes": [ { "name": "vision", "match": { "model": "chat", "images": true }, "targets": [ { "provider": "sim", "model": "sim-large" } ] },
+                          { "name": "text", "match": { "model": "chat" }, "targets": [ { "provider": "sim", "model": "sim-small" } ] } ] }
+            """);
+        using var picture = await Post(test, """
+            {"model":"chat","messages":[{"role":"user","content":[{"type":"text","text":"What is this?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AA=="}}]}]}
+            """);
+        Assert.Equal(HttpStatusCode.OK, picture.StatusCode);
+        Assert.Equal(("vision", "sim-large"), (picture.Headers.GetValues("x-octomesh-route").Single(), picture.Headers.GetValues("x-octomesh-model").Single()));
+
+        using var words = await Post(test, Hello);
+        Assert.Equal("text", words.Headers.GetValues("x-octomesh-route").Single());
+    }
+
+    [Fact]
     public async Task TheClassifierDetectsUndeclaredTasks()
     {
         await using var test = await TestGateway.StartAsync("""

@@ -146,6 +146,23 @@ public class RequestInspectorTests
     }
 
     [Fact]
+    public void FindsImagePartsInEitherFormat()
+    {
+        Assert.True(RequestInspector.HasImages("""
+            {"model":"m","messages":[{"role":"user","content":"hi"},{"role":"user","content":[{"type":"text","text":"what is this?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AA=="}}]}]}
+            """u8));
+        Assert.True(RequestInspector.HasImages("""
+            {"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA=="}}]}]}
+            """u8));
+
+        // Text that speaks of images, a tool schema, and string content are not images.
+        Assert.False(RequestInspector.HasImages("""
+            {"model":"m","tools":[{"type":"function","function":{"name":"f","parameters":{"type":"image"}}}],
+             "messages":[{"role":"user","content":"{\"type\":\"image\"}"},{"role":"user","content":[{"type":"text","text":"image_url"}]}]}
+            """u8));
+    }
+
+    [Fact]
     public void EmbeddingsNeedInput()
     {
         Assert.Equal(InspectError.None, Inspect("""{"model":"e","input":"hello"}""", ApiOperation.Embeddings).Error);

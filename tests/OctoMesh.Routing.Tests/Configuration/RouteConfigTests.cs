@@ -16,7 +16,7 @@ public class RouteConfigTests
         var result = Load($$"""
             { {{Providers}},
               "routes": [
-                { "name": "code", "match": { "model": "gpt-*", "task": "code", "workspace": "w", "headers": { "X-Tier": "gold" }, "tools": true, "stream": false,
+                { "name": "code", "match": { "model": "gpt-*", "task": "code", "workspace": "w", "headers": { "X-Tier": "gold" }, "tools": true, "images": false, "stream": false,
                                              "promptTokens": { "min": 10, "max": 9000 } },
                   "strategy": "cheapest-above-quality", "qualityFloor": 0.8,
                   "targets": [ { "provider": "a", "model": "small", "price": 0.3, "quality": { "code": 0.7, "*": 0.9 } },
@@ -31,6 +31,7 @@ public class RouteConfigTests
         Assert.Equal(RouteStrategy.CheapestAboveQuality, code.Strategy);
         Assert.Equal(0.8, code.QualityFloor);
         Assert.Equal(("gpt-*", "code", "w", true, false, 10, 9000), (code.Match.Model, code.Match.Task, code.Match.Workspace, code.Match.Tools, code.Match.Stream, code.Match.MinPromptTokens, code.Match.MaxPromptTokens));
+        Assert.False(code.Match.Images);
         Assert.Equal("gold", code.Match.Headers!["x-tier"]);
         Assert.Equal(0.7, code.Targets[0].QualityFor("code"));
         Assert.Equal(0.9, code.Targets[0].QualityFor("chat"));
@@ -46,7 +47,7 @@ public class RouteConfigTests
         var errors = Load($$"""
             { {{Providers}},
               "routes": [
-                { "name": "r", "match": { "model": "g*x", "images": true, "promptTokens": { "min": 9, "max": 1 } }, "strategy": "fastest",
+                { "name": "r", "match": { "model": "g*x", "vision": true, "promptTokens": { "min": 9, "max": 1 } }, "strategy": "fastest",
                   "qualityFloor": 2, "targets": [ { "provider": "nope", "model": "m", "weight": -1, "price": "cheap", "quality": { "code": 1.5 } } ] },
                 { "name": "r", "targets": [] },
                 { "targets": [ { "provider": "a" } ] }
@@ -55,7 +56,7 @@ public class RouteConfigTests
 
         Assert.Equal(
         [
-            "$.routes[0].match.images: unknown field. Fix: remove it; the fields here are model, workspace, task, headers, tools, stream, promptTokens.",
+            "$.routes[0].match.vision: unknown field. Fix: remove it; the fields here are model, workspace, task, headers, tools, images, stream, promptTokens.",
             "$.routes[0].match.model: 'g*x' is not a model name or pattern. Fix: write an exact name or a prefix ending in '*', such as 'gpt-*'.",
             "$.routes[0].match.promptTokens: min 9 is above max 1. Fix: make min at most max.",
             "$.routes[0].strategy: unknown strategy 'fastest'. Fix: use one of priority, weighted, least-latency, cheapest-above-quality.",
