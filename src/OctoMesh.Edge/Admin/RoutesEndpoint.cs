@@ -59,6 +59,7 @@ internal sealed class RoutesEndpoint(GatewayRuntimeHolder runtimes)
         WriteIfSet(writer, "workspace", match.Workspace);
         WriteIfSet(writer, "task", match.Task);
         if (match.Tools is { } tools) writer.WriteBoolean("tools", tools);
+        if (match.Images is { } images) writer.WriteBoolean("images", images);
         if (match.Stream is { } stream) writer.WriteBoolean("stream", stream);
         if (match.Headers is { Count: > 0 } headers)
         {
@@ -79,6 +80,11 @@ internal sealed class RoutesEndpoint(GatewayRuntimeHolder runtimes)
             writer.WriteString("provider", target.Provider);
             writer.WriteString("model", target.Model);
             writer.WriteBoolean("available", health.IsAvailable);
+            if (target.MaxConcurrency > 0)
+            {
+                writer.WriteNumber("maxConcurrency", target.MaxConcurrency);
+            }
+            writer.WriteNumber("inFlight", health.InFlight);
             writer.WriteNumber("observations", health.Observations);
             writer.WriteNumber("timeToFirstTokenMs", Math.Round(health.TimeToFirstTokenMs, 2));
             writer.WriteNumber("errorRate", Math.Round(health.ErrorRate, 4));

@@ -169,52 +169,41 @@ internal sealed class ProxyHandler
                 // Step 6: forward, trying the targets in the strategy's order (each retried per the route's policy)
                 // while nothing has reached the client.
                 var abandon = false;
-                var retry = route?.Definition.Retry ?? RetryPolicy.None;
-                var deadline = route?.Definition.DeadlineMs is { } ms ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
                 var answered = false;
+                var busy = false;
                 for (var attempt = 0; attempt < candidates && !answered; attempt++)
                 {
                     var targetIndex = order[attempt];
                     var target = route is null ? aliasTarget! : runtime.RouteTargets[route.Index][targetIndex];
-                    for (var @try = 0; ; @try++)
+                    var health = route?.Health[targetIndex];
+                    if (health is not null && !health.TryEnter(route!.Definition.Targets[targetIndex].MaxConcurrency))
                     {
-                        // The route's deadline bounds every try and wait together; past it, the client gets a 504 now.
-                        var left = deadline - Stopwatch.GetElapsedTime(started);
-                        if (left <= TimeSpan.Zero)
-                        {
-                            await ClientError.WriteAsync(response, operation, StatusCodes.Status504GatewayTimeout,
-                                $"No target of route '{route!.Name}' answered within its deadline of {deadline!.Value.TotalMilliseconds:0} ms.", code: "route_deadline");
-                            answered = true;
-                            break;
-                        }
-                        var isLast = attempt == candidates - 1 && @try == retry.Attempts;
-                        var (done, released, retryAfter) = await ForwardAsync(runtime, context, operation, requestId, started, target,
-                            route?.Health[targetIndex], isLast, left, body, inspected);
-                        abandon |= !released;
+                        // At its concurrency limit: the next target serves instead.
+                        busy = true;
+                        continue;
+                    }
+                    try
+                    {
+                        var (done, released) = await TryTargetAsync(runtime, context, operation, requestId, started, target, route, health,
+                            attempt == candidates - 1, body, inspected);
                         answered = done;
-                        if (answered || @try == retry.Attempts)
-                        {
-                            break;
-                        }
-                        if (Backoff(retry, @try, retryAfter) is not { } wait || wait >= deadline - Stopwatch.GetElapsedTime(started))
-                        {
-                            // No retry of this target: the next one, if any; after the last, the answer below.
-                            break;
-                        }
-                        try
-                        {
-                            await Task.Delay(wait, aborted);
-                        }
-                        catch (OperationCanceledException)
-                        {
-                            Log.ClientDisconnected(_logger, requestId);
-                            answered = true;
-                            break;
-                        }
+                        abandon |= !released;
+                    }
+                    finally
+                    {
+                        health?.Exit();
                     }
                 }
-                if (!answered)
+                if (!answered && busy)
                 {
+                    // Some target was at its concurrency limit and none that was tried answered: the route is full for now.
+                    response.Headers.RetryAfter = "1";
+                    await ClientError.WriteAsync(response, operation, StatusCodes.Status503ServiceUnavailable,
+                        $"Every target of route '{route!.Name}' is busy or failed; try again in a moment.", code: "route_busy");
+                }
+                else if (!answered)
+                {
+                    var deadline = route?.Definition.DeadlineMs is { } ms ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
                     // Every target failed before its first byte without the last try answering: the deadline left no
                     // room for another wait, or the last target asked to be retried later than the policy waits.
                     var late = deadline <= Stopwatch.GetElapsedTime(started) + TimeSpan.FromMilliseconds(1);
@@ -326,6 +315,50 @@ internal sealed class ProxyHandler
     /// may try), whether the request body can be reused, and the wait the provider asked for. A target that fails before its first byte (no connection, too slow,
     /// 429 or 5xx) gives way to the next unless it is the last; after the first byte nothing is retried.
     /// </summary>
+    /// <summary>
+    /// Tries one target, retried per the route's policy within its deadline. Returns whether the client has
+    /// its answer (or is gone), and whether every send has released the body.
+    /// </summary>
+    private async Task<(bool Answered, bool Released)> TryTargetAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, string requestId,
+        long started, ModelTarget target, CompiledRoute? route, TargetHealth? health, bool lastTarget, BodyBuffer body, InspectedRequest inspected)
+    {
+        var retry = route?.Definition.Retry ?? RetryPolicy.None;
+        var deadline = route?.Definition.DeadlineMs is { } ms ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
+        var released = true;
+        for (var @try = 0; ; @try++)
+        {
+            // The route's deadline bounds every try and wait together; past it, the client gets a 504 now.
+            var left = deadline - Stopwatch.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                await ClientError.WriteAsync(context.Response, operation, StatusCodes.Status504GatewayTimeout,
+                    $"No target of route '{route!.Name}' answered within its deadline of {deadline!.Value.TotalMilliseconds:0} ms.", code: "route_deadline");
+                return (true, released);
+            }
+            var (answered, sent, retryAfter) = await ForwardAsync(runtime, context, operation, requestId, started, target,
+                health, lastTarget && @try == retry.Attempts, left, body, inspected);
+            released &= sent;
+            if (answered || @try == retry.Attempts)
+            {
+                return (answered, released);
+            }
+            if (Backoff(retry, @try, retryAfter) is not { } wait || wait >= deadline - Stopwatch.GetElapsedTime(started))
+            {
+                // No retry of this target: the next one, if any; after the last, the caller answers.
+                return (false, released);
+            }
+            try
+            {
+                await Task.Delay(wait, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                Log.ClientDisconnected(_logger, requestId);
+                return (true, released);
+            }
+        }
+    }
+
     private async Task<(bool Answered, bool Released, TimeSpan? RetryAfter)> ForwardAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, string requestId, long started,
         ModelTarget target, TargetHealth? health, bool isLast, TimeSpan? deadlineLeft, BodyBuffer body, InspectedRequest inspected)
     {

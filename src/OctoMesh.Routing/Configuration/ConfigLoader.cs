@@ -66,7 +66,7 @@ public static class ConfigLoader
         private static readonly string[] s_breakerFields = ["failures", "openMs"];
         private static readonly string[] s_matchFields = ["model", "workspace", "task", "headers", "tools", "images", "stream", "promptTokens"];
         private static readonly string[] s_rangeFields = ["min", "max"];
-        private static readonly string[] s_targetFields = ["provider", "model", "weight", "price", "quality"];
+        private static readonly string[] s_targetFields = ["provider", "model", "weight", "price", "quality", "maxConcurrency"];
         private const string StrategyList = "priority, weighted, least-latency, cheapest-above-quality";
         private static readonly string[] s_providerFields = ["kind", "baseUrl", "apiKey", "http", "timeouts", "defaultMaxTokens", "apiVersion", "streamUsage"];
         private static readonly string[] s_timeoutFields = ["connectMs", "firstByteMs", "totalMs"];
@@ -716,6 +716,9 @@ public static class ConfigLoader
                 }
                 var model = RequiredString(fields, "model", here, "the provider's model name, e.g. \"gpt-4o-mini\"");
                 var weight = fields.TryGetValue("weight", out var w) ? (int)(Integer(w, $"{here}.weight", 0, 1_000_000, "a whole number from 0 to 1000000") ?? 1) : 1;
+                var maxConcurrency = fields.TryGetValue("maxConcurrency", out var mc)
+                    ? (int)(Integer(mc, $"{here}.maxConcurrency", 1, 1_000_000, "a whole number of requests from 1 to 1000000, or leave it out for no limit") ?? 0)
+                    : 0;
                 var price = 0.0;
                 if (fields.TryGetValue("price", out var p))
                 {
@@ -743,7 +746,7 @@ public static class ConfigLoader
                 }
                 if (provider is not null && model is not null)
                 {
-                    targets.Add(new Table.RouteTarget(provider, model, weight, price, quality));
+                    targets.Add(new Table.RouteTarget(provider, model, weight, price, quality, maxConcurrency));
                 }
             }
             return targets.ToImmutable();

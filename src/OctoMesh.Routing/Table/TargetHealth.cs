@@ -18,6 +18,7 @@ public sealed class TargetHealth
     private int _consecutiveFailures;
     /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/>) until which the breaker holds the target open; 0 when closed.</summary>
     private long _openUntil;
+    private int _inFlight;
 
     public TargetHealth(BreakerPolicy? breaker = null, TimeProvider? time = null)
     {
@@ -45,6 +46,22 @@ public sealed class TargetHealth
 
     /// <summary>Failures in a row since the last success.</summary>
     public int ConsecutiveFailures => Volatile.Read(ref _consecutiveFailures);
+
+    /// <summary>Requests the target is serving now, for this route.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Takes a place among the target's requests, unless <paramref name="limit"/> (0: none) are already in flight. Pair with <see cref="Exit"/>.</summary>
+    public bool TryEnter(int limit)
+    {
+        if (Interlocked.Increment(ref _inFlight) <= limit || limit == 0)
+        {
+            return true;
+        }
+        Interlocked.Decrement(ref _inFlight);
+        return false;
+    }
+
+    public void Exit() => Interlocked.Decrement(ref _inFlight);
 
     /// <summary>Holds the target open now, for the breaker's open time.</summary>
     public void Open() =>

@@ -41,6 +41,7 @@ public class RoutesEndpointTests
         Assert.False(failing.GetProperty("available").GetBoolean());
         Assert.Equal(1, failing.GetProperty("consecutiveFailures").GetInt32());
         Assert.Equal(1.0, failing.GetProperty("errorRate").GetDouble());
+        Assert.Equal(0, failing.GetProperty("inFlight").GetInt32());
         Assert.True(route.GetProperty("targets")[1].GetProperty("available").GetBoolean());
     }
 

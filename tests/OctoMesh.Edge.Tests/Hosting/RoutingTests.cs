@@ -174,6 +174,41 @@ public class RoutingTests
     }
 
     [Fact]
+    public async Task AFullTargetIsPassedOverAndAFullRouteAnswers503()
+    {
+        await using var test = await TestGateway.StartAsync("""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } },
+              "routes": [
+                { "name": "overflow", "match": { "model": "chat" }, "targets": [ { "provider": "sim", "model": "slow-3000", "maxConcurrency": 1 }, { "provider": "sim", "model": "sim-small" } ] },
+                { "name": "solo", "match": { "model": "solo" }, "targets": [ { "provider": "sim", "model": "slow-3000", "maxConcurrency": 1 } ] }
+              ] }
+            """);
+        var routes = test.Gateway.Runtimes.Current.Routes.Routes;
+        var first = Post(test, Hello);
+        var solo = Post(test, Hello.Replace("\"chat\"", "\"solo\""));
+        // Wait until each slow request holds its target's one place.
+        for (var i = 0; i < 500 && (routes[0].Health[0].InFlight == 0 || routes[1].Health[0].InFlight == 0); i++)
+        {
+            await Task.Delay(10);
+        }
+        Assert.Equal((1, 1), (routes[0].Health[0].InFlight, routes[1].Health[0].InFlight));
+
+        using var overflow = await Post(test, Hello);
+        Assert.Equal(HttpStatusCode.OK, overflow.StatusCode);
+        Assert.Equal("sim-small", overflow.Headers.GetValues("x-octomesh-model").Single());
+
+        using var full = await Post(test, Hello.Replace("\"chat\"", "\"solo\""));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, full.StatusCode);
+        Assert.Equal("1", full.Headers.GetValues("retry-after").Single());
+        Assert.Contains("route_busy", await full.Content.ReadAsStringAsync());
+
+        using var a = await first;
+        using var b = await solo;
+        Assert.Equal(("slow-3000", "slow-3000"), (a.Headers.GetValues("x-octomesh-model").Single(), b.Headers.GetValues("x-octomesh-model").Single()));
+        Assert.Equal((0, 0), (routes[0].Health[0].InFlight, routes[1].Health[0].InFlight));
+    }
+
+    [Fact]
     public async Task TheClassifierDetectsUndeclaredTasks()
     {
         await using var test = await TestGateway.StartAsync("""

@@ -20,7 +20,7 @@ public class RouteConfigTests
                                              "promptTokens": { "min": 10, "max": 9000 } },
                   "strategy": "cheapest-above-quality", "qualityFloor": 0.8,
                   "targets": [ { "provider": "a", "model": "small", "price": 0.3, "quality": { "code": 0.7, "*": 0.9 } },
-                               { "provider": "b", "model": "large", "price": 15, "quality": { "code": 0.95 } } ] },
+                               { "provider": "b", "model": "large", "price": 15, "quality": { "code": 0.95 }, "maxConcurrency": 8 } ] },
                 { "name": "canary", "strategy": "weighted", "targets": [ { "provider": "a", "model": "x", "weight": 9 }, { "provider": "b", "model": "y", "weight": 1 } ] }
               ] }
             """);
@@ -35,6 +35,7 @@ public class RouteConfigTests
         Assert.Equal("gold", code.Match.Headers!["x-tier"]);
         Assert.Equal(0.7, code.Targets[0].QualityFor("code"));
         Assert.Equal(0.9, code.Targets[0].QualityFor("chat"));
+        Assert.Equal((0, 8), (code.Targets[0].MaxConcurrency, code.Targets[1].MaxConcurrency));
         Assert.Equal(RouteStrategy.Weighted, routes[1].Strategy);
         Assert.Equal([9, 1], routes[1].Targets.Select(t => t.Weight));
         // Routes alone serve models: the models section may be left out.
@@ -48,7 +49,7 @@ public class RouteConfigTests
             { {{Providers}},
               "routes": [
                 { "name": "r", "match": { "model": "g*x", "vision": true, "promptTokens": { "min": 9, "max": 1 } }, "strategy": "fastest",
-                  "qualityFloor": 2, "targets": [ { "provider": "nope", "model": "m", "weight": -1, "price": "cheap", "quality": { "code": 1.5 } } ] },
+                  "qualityFloor": 2, "targets": [ { "provider": "nope", "model": "m", "weight": -1, "price": "cheap", "quality": { "code": 1.5 }, "maxConcurrency": 0 } ] },
                 { "name": "r", "targets": [] },
                 { "targets": [ { "provider": "a" } ] }
               ] }
@@ -63,6 +64,7 @@ public class RouteConfigTests
             "$.routes[0].qualityFloor: 2 is not between 0 and 1. Fix: write a quality as a number from 0 to 1, e.g. 0.85.",
             "$.routes[0].targets[0].provider: no provider is named 'nope'. Fix: name one of the providers: a, b.",
             "$.routes[0].targets[0].weight: -1 is out of range. Fix: write a whole number from 0 to 1000000.",
+            "$.routes[0].targets[0].maxConcurrency: 0 is out of range. Fix: write a whole number of requests from 1 to 1000000, or leave it out for no limit.",
             "$.routes[0].targets[0].price: 'cheap' is not a price. Fix: write USD per 1M tokens as a number, e.g. 0.6.",
             "$.routes[0].targets[0].quality.code: 1.5 is not between 0 and 1. Fix: write a quality as a number from 0 to 1, e.g. 0.85.",
             "$.routes[1].name: the route name 'r' is used twice. Fix: give every route its own name.",
