@@ -63,7 +63,7 @@ public static class ConfigLoader
         private static readonly string[] s_adminKeyFields = ["name", "sha256"];
         private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker", "deadlineMs"];
         private static readonly string[] s_retryFields = ["attempts", "backoffMs", "maxBackoffMs"];
-        private static readonly string[] s_breakerFields = ["failures", "openMs"];
+        private static readonly string[] s_breakerFields = ["failures", "openMs", "errorRate"];
         private static readonly string[] s_matchFields = ["model", "workspace", "task", "headers", "tools", "images", "stream", "promptTokens"];
         private static readonly string[] s_rangeFields = ["min", "max"];
         private static readonly string[] s_targetFields = ["provider", "model", "weight", "price", "quality", "maxConcurrency"];
@@ -604,7 +604,19 @@ public static class ConfigLoader
             var open = fields.TryGetValue("openMs", out var o)
                 ? (int)(Integer(o, $"{path}.openMs", 100, 3_600_000, "a whole number of milliseconds from 100 to 3600000") ?? policy.OpenMs)
                 : policy.OpenMs;
-            return new Table.BreakerPolicy(failures, open);
+            var errorRate = policy.ErrorRate;
+            if (fields.TryGetValue("errorRate", out var e))
+            {
+                if (e.ValueKind == JsonValueKind.Number && e.GetDouble() is > 0 and <= 1)
+                {
+                    errorRate = e.GetDouble();
+                }
+                else
+                {
+                    Error($"{path}.errorRate", $"{Describe(e)} is not a rate above 0 and at most 1", "write the smoothed error rate that ejects a target, e.g. 0.5");
+                }
+            }
+            return new Table.BreakerPolicy(failures, open, errorRate);
         }
 
         private ImmutableArray<Table.RouteTarget> MissingTargets(string path)

@@ -63,9 +63,11 @@ public sealed record RetryPolicy(int Attempts = 0, int BackoffMs = 200, int MaxB
 /// <summary>
 /// A target that fails <paramref name="Failures"/> times in a row is held open for
 /// <paramref name="OpenMs"/>: tried only after every closed target. After that, one try decides
-/// (half-open): a success closes it, a failure opens it again.
+/// (half-open): a success closes it, a failure opens it again. With <paramref name="ErrorRate"/> above 0,
+/// a target is also ejected (opened) when a failure brings its smoothed error rate to that rate, once
+/// it has served <see cref="TargetHealth.MinObservations"/> requests: a target failing often, not in a row.
 /// </summary>
-public sealed record BreakerPolicy(int Failures = 5, int OpenMs = 30_000)
+public sealed record BreakerPolicy(int Failures = 5, int OpenMs = 30_000, double ErrorRate = 0)
 {
     public static BreakerPolicy Default { get; } = new();
 }

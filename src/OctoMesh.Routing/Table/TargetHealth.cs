@@ -10,6 +10,9 @@ public sealed class TargetHealth
     /// <summary>Weight of the newest observation in the moving averages.</summary>
     public const double Alpha = 0.2;
 
+    /// <summary>Requests a target serves before its error rate may eject it.</summary>
+    public const int MinObservations = 10;
+
     private readonly BreakerPolicy _breaker;
     private readonly TimeProvider _time;
     private long _ttftBits;
@@ -79,12 +82,19 @@ public sealed class TargetHealth
             // Also after a half-open try fails: the count is still at or above the threshold.
             Open();
         }
-        var first = Interlocked.Increment(ref _observations) == 1;
+        var observations = Interlocked.Increment(ref _observations);
+        var first = observations == 1;
         if (succeeded)
         {
             Volatile.Write(ref _ttftBits, BitConverter.DoubleToInt64Bits(first ? timeToFirstTokenMs : Smooth(TimeToFirstTokenMs, timeToFirstTokenMs)));
         }
-        Volatile.Write(ref _errorBits, BitConverter.DoubleToInt64Bits(first ? (succeeded ? 0 : 1) : Smooth(ErrorRate, succeeded ? 0 : 1)));
+        var errorRate = first ? (succeeded ? 0 : 1) : Smooth(ErrorRate, succeeded ? 0 : 1);
+        Volatile.Write(ref _errorBits, BitConverter.DoubleToInt64Bits(errorRate));
+        if (!succeeded && _breaker.ErrorRate > 0 && observations >= MinObservations && errorRate >= _breaker.ErrorRate)
+        {
+            // Outlier ejection: failing often, if not in a row.
+            Open();
+        }
     }
 
     /// <summary>

@@ -78,21 +78,22 @@ public class RouteConfigTests
     public void RetryAndBreakerPolicies()
     {
         var result = Load($$"""
-            { {{Providers}}, "routes": [ { "name": "r", "retry": { "attempts": 2, "backoffMs": 50, "maxBackoffMs": 800 }, "breaker": { "failures": 3, "openMs": 5000 },
+            { {{Providers}}, "routes": [ { "name": "r", "retry": { "attempts": 2, "backoffMs": 50, "maxBackoffMs": 800 }, "breaker": { "failures": 3, "openMs": 5000, "errorRate": 0.5 },
                                            "deadlineMs": 1500, "targets": [ { "provider": "a", "model": "m" } ] } ] }
             """);
         Assert.True(result.Succeeded, string.Join("\n", result.Errors));
         Assert.Equal(1500, result.Config!.Routes[0].DeadlineMs);
         Assert.Equal(new RetryPolicy(2, 50, 800), result.Config!.Routes[0].Retry);
-        Assert.Equal(new BreakerPolicy(3, 5000), result.Config.Routes[0].Breaker);
+        Assert.Equal(new BreakerPolicy(3, 5000, 0.5), result.Config.Routes[0].Breaker);
 
         Assert.Equal(
         [
             "$.routes[0].retry.attempts: 9 is out of range. Fix: write a whole number of extra tries from 0 to 5.",
             "$.routes[0].retry.backoffMs: 900 is above maxBackoffMs (800). Fix: make backoffMs at most maxBackoffMs.",
             "$.routes[0].breaker.failures: 0 is out of range. Fix: write a whole number of failures in a row from 1 to 1000.",
+            "$.routes[0].breaker.errorRate: 0 is not a rate above 0 and at most 1. Fix: write the smoothed error rate that ejects a target, e.g. 0.5.",
         ], Load($$"""
-            { {{Providers}}, "routes": [ { "name": "r", "retry": { "attempts": 9, "backoffMs": 900, "maxBackoffMs": 800 }, "breaker": { "failures": 0 },
+            { {{Providers}}, "routes": [ { "name": "r", "retry": { "attempts": 9, "backoffMs": 900, "maxBackoffMs": 800 }, "breaker": { "failures": 0, "errorRate": 0 },
                                            "targets": [ { "provider": "a", "model": "m" } ] } ] }
             """).Errors.Select(e => e.ToString()));
     }

@@ -58,4 +58,31 @@ public class TargetHealthTests
         Assert.True(health.IsAvailable);
         Assert.Equal(0, health.ConsecutiveFailures);
     }
+
+    [Fact]
+    public void AnOutlierIsEjectedByItsErrorRateThoughItNeverFailsTwiceInARow()
+    {
+        var clock = new ManualClock();
+        var health = new TargetHealth(new BreakerPolicy(Failures: 3, OpenMs: 1000, ErrorRate: 0.5), clock);
+        // Alternating failures: never three in a row, but the smoothed error rate climbs towards 0.56.
+        var ejectedAt = 0;
+        for (var i = 1; i <= 40 && ejectedAt == 0; i++)
+        {
+            health.Record(10, succeeded: i % 2 == 1);
+            if (!health.IsAvailable)
+            {
+                ejectedAt = i;
+            }
+        }
+        Assert.True(ejectedAt >= TargetHealth.MinObservations, $"ejected at {ejectedAt}");
+        Assert.True(health.ErrorRate >= 0.5);
+
+        // The same traffic without an error-rate threshold keeps the target in.
+        var plain = new TargetHealth(new BreakerPolicy(Failures: 3, OpenMs: 1000), clock);
+        for (var i = 1; i <= 40; i++)
+        {
+            plain.Record(10, succeeded: i % 2 == 1);
+        }
+        Assert.True(plain.IsAvailable);
+    }
 }
