@@ -184,8 +184,9 @@ internal sealed class ProxyHandler
                     }
                     try
                     {
+                        var firstByteMs = route?.Definition.Targets[targetIndex].FirstByteMs ?? 0;
                         var (done, released) = await TryTargetAsync(runtime, context, operation, requestId, started, target, route, health,
-                            attempt == candidates - 1, body, inspected);
+                            firstByteMs > 0 ? TimeSpan.FromMilliseconds(firstByteMs) : null, attempt == candidates - 1, body, inspected);
                         answered = done;
                         abandon |= !released;
                     }
@@ -316,11 +317,12 @@ internal sealed class ProxyHandler
     /// 429 or 5xx) gives way to the next unless it is the last; after the first byte nothing is retried.
     /// </summary>
     /// <summary>
-    /// Tries one target, retried per the route's policy within its deadline. Returns whether the client has
+    /// Tries one target, retried per the route's policy within its deadline, each try waiting at most
+    /// <paramref name="firstByte"/> (when set) for the response headers. Returns whether the client has
     /// its answer (or is gone), and whether every send has released the body.
     /// </summary>
     private async Task<(bool Answered, bool Released)> TryTargetAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, string requestId,
-        long started, ModelTarget target, CompiledRoute? route, TargetHealth? health, bool lastTarget, BodyBuffer body, InspectedRequest inspected)
+        long started, ModelTarget target, CompiledRoute? route, TargetHealth? health, TimeSpan? firstByte, bool lastTarget, BodyBuffer body, InspectedRequest inspected)
     {
         var retry = route?.Definition.Retry ?? RetryPolicy.None;
         var deadline = route?.Definition.DeadlineMs is { } ms ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
@@ -335,21 +337,22 @@ internal sealed class ProxyHandler
                     $"No target of route '{route!.Name}' answered within its deadline of {deadline!.Value.TotalMilliseconds:0} ms.", code: "route_deadline");
                 return (true, released);
             }
+            var wait = firstByte is { } limit && !(left < limit) ? limit : left;
             var (answered, sent, retryAfter) = await ForwardAsync(runtime, context, operation, requestId, started, target,
-                health, lastTarget && @try == retry.Attempts, left, body, inspected);
+                health, lastTarget && @try == retry.Attempts, wait, body, inspected);
             released &= sent;
             if (answered || @try == retry.Attempts)
             {
                 return (answered, released);
             }
-            if (Backoff(retry, @try, retryAfter) is not { } wait || wait >= deadline - Stopwatch.GetElapsedTime(started))
+            if (Backoff(retry, @try, retryAfter) is not { } backoff || backoff >= deadline - Stopwatch.GetElapsedTime(started))
             {
                 // No retry of this target: the next one, if any; after the last, the caller answers.
                 return (false, released);
             }
             try
             {
-                await Task.Delay(wait, context.RequestAborted);
+                await Task.Delay(backoff, context.RequestAborted);
             }
             catch (OperationCanceledException)
             {
@@ -360,7 +363,7 @@ internal sealed class ProxyHandler
     }
 
     private async Task<(bool Answered, bool Released, TimeSpan? RetryAfter)> ForwardAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, string requestId, long started,
-        ModelTarget target, TargetHealth? health, bool isLast, TimeSpan? deadlineLeft, BodyBuffer body, InspectedRequest inspected)
+        ModelTarget target, TargetHealth? health, bool isLast, TimeSpan? firstByteLimit, BodyBuffer body, InspectedRequest inspected)
     {
         var request = context.Request;
         var response = context.Response;
@@ -396,14 +399,14 @@ internal sealed class ProxyHandler
         using (upstreamRequest)
         {
             var (answered, retryAfter) = await SendAndAnswerAsync(context, operation, requestId, started, provider, adapter, upstreamRequest, forward,
-                target, health, isLast, deadlineLeft, body, inspected);
+                target, health, isLast, firstByteLimit, body, inspected);
             return (answered, upstreamRequest.Content is not SplicedContent spliced || spliced.TryRelease(), retryAfter);
         }
     }
 
     private async Task<(bool Answered, TimeSpan? RetryAfter)> SendAndAnswerAsync(HttpContext context, ApiOperation operation, string requestId, long started, UpstreamProvider provider,
         IProviderAdapter adapter, HttpRequestMessage upstreamRequest, ForwardContext forward, ModelTarget target, TargetHealth? health, bool isLast,
-        TimeSpan? deadlineLeft, BodyBuffer body, InspectedRequest inspected)
+        TimeSpan? firstByteLimit, BodyBuffer body, InspectedRequest inspected)
     {
         var response = context.Response;
         var aborted = context.RequestAborted;
@@ -412,7 +415,7 @@ internal sealed class ProxyHandler
         upstreamRequest.Headers.TryAddWithoutValidation("x-request-id", requestId);
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-        var firstByte = deadlineLeft < provider.Config.Timeouts.FirstByte ? deadlineLeft.Value : provider.Config.Timeouts.FirstByte;
+        var firstByte = firstByteLimit < provider.Config.Timeouts.FirstByte ? firstByteLimit.Value : provider.Config.Timeouts.FirstByte;
         deadline.CancelAfter(firstByte);
         var sent = Stopwatch.GetTimestamp();
         HttpResponseMessage upstreamResponse;

@@ -66,7 +66,7 @@ public static class ConfigLoader
         private static readonly string[] s_breakerFields = ["failures", "openMs", "errorRate"];
         private static readonly string[] s_matchFields = ["model", "workspace", "task", "headers", "tools", "images", "stream", "promptTokens"];
         private static readonly string[] s_rangeFields = ["min", "max"];
-        private static readonly string[] s_targetFields = ["provider", "model", "weight", "price", "quality", "maxConcurrency"];
+        private static readonly string[] s_targetFields = ["provider", "model", "weight", "price", "quality", "maxConcurrency", "firstByteMs"];
         private const string StrategyList = "priority, weighted, least-latency, cheapest-above-quality";
         private static readonly string[] s_providerFields = ["kind", "baseUrl", "apiKey", "http", "timeouts", "defaultMaxTokens", "apiVersion", "streamUsage"];
         private static readonly string[] s_timeoutFields = ["connectMs", "firstByteMs", "totalMs"];
@@ -731,6 +731,9 @@ public static class ConfigLoader
                 var maxConcurrency = fields.TryGetValue("maxConcurrency", out var mc)
                     ? (int)(Integer(mc, $"{here}.maxConcurrency", 1, 1_000_000, "a whole number of requests from 1 to 1000000, or leave it out for no limit") ?? 0)
                     : 0;
+                var firstByteMs = fields.TryGetValue("firstByteMs", out var fb)
+                    ? (int)(Integer(fb, $"{here}.firstByteMs", 1, 3_600_000, "a whole number of milliseconds from 1 to 3600000, or leave it out for the provider's timeout") ?? 0)
+                    : 0;
                 var price = 0.0;
                 if (fields.TryGetValue("price", out var p))
                 {
@@ -758,7 +761,7 @@ public static class ConfigLoader
                 }
                 if (provider is not null && model is not null)
                 {
-                    targets.Add(new Table.RouteTarget(provider, model, weight, price, quality, maxConcurrency));
+                    targets.Add(new Table.RouteTarget(provider, model, weight, price, quality, maxConcurrency, firstByteMs));
                 }
             }
             return targets.ToImmutable();

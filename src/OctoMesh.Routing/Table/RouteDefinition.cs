@@ -37,13 +37,15 @@ public sealed record RouteMatch(
 /// <param name="PricePerMillionTokens">For <see cref="RouteStrategy.CheapestAboveQuality"/>: a blended USD price per 1M tokens.</param>
 /// <param name="Quality">For <see cref="RouteStrategy.CheapestAboveQuality"/>: quality in [0, 1] per task; <c>*</c> for any other task.</param>
 /// <param name="MaxConcurrency">Requests this target serves for the route at once; 0 for no limit. A full target is passed over.</param>
+/// <param name="FirstByteMs">How long this target may take to its response headers on this route; 0 for the provider's own timeout.</param>
 public sealed record RouteTarget(
     string Provider,
     string Model,
     int Weight = 1,
     double PricePerMillionTokens = 0,
     FrozenDictionary<string, double>? Quality = null,
-    int MaxConcurrency = 0)
+    int MaxConcurrency = 0,
+    int FirstByteMs = 0)
 {
     public double QualityFor(string? task) =>
         Quality is null ? 0 : task is not null && Quality.TryGetValue(task, out var q) ? q : Quality.GetValueOrDefault("*");

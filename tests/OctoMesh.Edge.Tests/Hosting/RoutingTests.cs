@@ -234,9 +234,11 @@ public class RoutingTests
     public async Task ASlowTargetGivesWayAndTheRouteDeadlineHolds()
     {
         await using var test = await TestGateway.StartAsync("""
-            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}", "timeouts": { "firstByteMs": 300 } } },
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}", "timeouts": { "firstByteMs": 300 } },
+                             "lenient": { "kind": "openai-compatible", "baseUrl": "{SIM}", "timeouts": { "firstByteMs": 60000 } } },
               "routes": [
                 { "name": "slow-then-fast", "match": { "model": "chat" }, "targets": [ { "provider": "sim", "model": "slow-10000" }, { "provider": "sim", "model": "sim-small" } ] },
+                { "name": "impatient", "match": { "model": "impatient" }, "targets": [ { "provider": "lenient", "model": "slow-10000", "firstByteMs": 200 }, { "provider": "sim", "model": "sim-small" } ] },
                 { "name": "all-slow", "match": { "model": "patient" }, "deadlineMs": 500, "retry": { "attempts": 3, "backoffMs": 1, "maxBackoffMs": 10 },
                   "targets": [ { "provider": "sim", "model": "slow-10000" } ] }
               ] }
@@ -244,6 +246,11 @@ public class RoutingTests
         using var rescued = await Post(test, Hello);
         Assert.Equal(HttpStatusCode.OK, rescued.StatusCode);
         Assert.Equal("sim-small", rescued.Headers.GetValues("x-octomesh-model").Single());
+
+        // A target's own first-byte limit on the route, shorter than its provider's.
+        using var impatient = await Post(test, Hello.Replace("\"chat\"", "\"impatient\""));
+        Assert.Equal(HttpStatusCode.OK, impatient.StatusCode);
+        Assert.Equal("sim-small", impatient.Headers.GetValues("x-octomesh-model").Single());
 
         // Each try times out after its 300 ms first-byte wait; the 500 ms deadline ends the retries with a 504.
         using var late = await Post(test, Hello.Replace("\"chat\"", "\"patient\""));

@@ -20,7 +20,7 @@ public class RouteConfigTests
                                              "promptTokens": { "min": 10, "max": 9000 } },
                   "strategy": "cheapest-above-quality", "qualityFloor": 0.8,
                   "targets": [ { "provider": "a", "model": "small", "price": 0.3, "quality": { "code": 0.7, "*": 0.9 } },
-                               { "provider": "b", "model": "large", "price": 15, "quality": { "code": 0.95 }, "maxConcurrency": 8 } ] },
+                               { "provider": "b", "model": "large", "price": 15, "quality": { "code": 0.95 }, "maxConcurrency": 8, "firstByteMs": 2500 } ] },
                 { "name": "canary", "strategy": "weighted", "targets": [ { "provider": "a", "model": "x", "weight": 9 }, { "provider": "b", "model": "y", "weight": 1 } ] }
               ] }
             """);
@@ -36,6 +36,7 @@ public class RouteConfigTests
         Assert.Equal(0.7, code.Targets[0].QualityFor("code"));
         Assert.Equal(0.9, code.Targets[0].QualityFor("chat"));
         Assert.Equal((0, 8), (code.Targets[0].MaxConcurrency, code.Targets[1].MaxConcurrency));
+        Assert.Equal((0, 2500), (code.Targets[0].FirstByteMs, code.Targets[1].FirstByteMs));
         Assert.Equal(RouteStrategy.Weighted, routes[1].Strategy);
         Assert.Equal([9, 1], routes[1].Targets.Select(t => t.Weight));
         // Routes alone serve models: the models section may be left out.
