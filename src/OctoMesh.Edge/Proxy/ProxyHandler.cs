@@ -311,12 +311,6 @@ internal sealed class ProxyHandler
     }
 
     /// <summary>
-    /// Steps 6 and 7 for one try of one target: build the request, send it with the first-byte deadline,
-    /// and answer the client. Returns whether the client was answered (else a retry or the next target
-    /// may try), whether the request body can be reused, and the wait the provider asked for. A target that fails before its first byte (no connection, too slow,
-    /// 429 or 5xx) gives way to the next unless it is the last; after the first byte nothing is retried.
-    /// </summary>
-    /// <summary>
     /// Tries one target, retried per the route's policy within its deadline, each try waiting at most
     /// <paramref name="firstByte"/> (when set) for the response headers. Returns whether the client has
     /// its answer (or is gone), and whether every send has released the body.
@@ -362,6 +356,12 @@ internal sealed class ProxyHandler
         }
     }
 
+    /// <summary>
+    /// Steps 6 and 7 for one try of one target: build the request, send it with the first-byte deadline,
+    /// and answer the client. Returns whether the client was answered (else a retry or the next target
+    /// may try), whether the request body can be reused, and the wait the provider asked for. A target that fails before its first byte (no connection, too slow,
+    /// 429 or 5xx) gives way to the next unless it is the last; after the first byte nothing is retried.
+    /// </summary>
     private async Task<(bool Answered, bool Released, TimeSpan? RetryAfter)> ForwardAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, string requestId, long started,
         ModelTarget target, TargetHealth? health, bool isLast, TimeSpan? firstByteLimit, BodyBuffer body, InspectedRequest inspected)
     {
