@@ -21,8 +21,7 @@ internal static class RouteExplainer
             output.WriteLine($"The request is not one the gateway accepts: {RequestInspector.Describe(error, inspected)}");
             return 2;
         }
-        Span<char> name = stackalloc char[RequestInspector.MaxModelBytes];
-        var model = new string(name[..RequestInspector.CopyModel(body, inspected, name)]);
+        var model = RequestInspector.ModelName(body, inspected);
         var request = new RouteRequest(model)
         {
             Workspace = workspace,

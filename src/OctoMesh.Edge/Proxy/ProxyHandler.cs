@@ -153,7 +153,7 @@ internal sealed class ProxyHandler
                 if (candidates == 0)
                 {
                     await ClientError.WriteAsync(response, operation, StatusCodes.Status404NotFound,
-                        $"The model '{ModelName(body, inspected)}' does not exist on this gateway. GET /v1/models lists the models it serves.",
+                        $"The model '{RequestInspector.ModelName(body.Span, inspected)}' does not exist on this gateway. GET /v1/models lists the models it serves.",
                         "model", "model_not_found");
                     return;
                 }
@@ -468,7 +468,7 @@ internal sealed class ProxyHandler
             }
 
             // Step 7: stream back.
-            response.Headers["x-octomesh-model"] = target.UpstreamModel ?? ModelName(body, inspected);
+            response.Headers["x-octomesh-model"] = target.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected);
             // The total deadline counts from the start of the request; past it already, cancel now.
             var remaining = provider.Config.Timeouts.Total - Stopwatch.GetElapsedTime(started);
             if (remaining > TimeSpan.Zero)
@@ -495,7 +495,7 @@ internal sealed class ProxyHandler
             }
             if (_logger.IsEnabled(LogLevel.Debug))
             {
-                Log.RequestCompleted(_logger, requestId, operation, ModelName(body, inspected), provider.Name, response.StatusCode, copied.Outcome,
+                Log.RequestCompleted(_logger, requestId, operation, RequestInspector.ModelName(body.Span, inspected), provider.Name, response.StatusCode, copied.Outcome,
                     copied.Usage?.PromptTokens ?? 0, copied.Usage?.CompletionTokens ?? 0, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
             return (true, null);
@@ -516,12 +516,6 @@ internal sealed class ProxyHandler
             { Date: { } date } => date - DateTimeOffset.UtcNow,
             _ => null,
         };
-    }
-
-    private static string ModelName(BodyBuffer body, in InspectedRequest inspected)
-    {
-        Span<char> name = stackalloc char[RequestInspector.MaxModelBytes];
-        return new string(name[..RequestInspector.CopyModel(body.Span, inspected, name)]);
     }
 
     /// <summary>The client's id when it is a sane token, else a fresh one.</summary>

@@ -531,6 +531,13 @@ internal static class RequestInspector
         return error;
     }
 
+    /// <summary>The model name, unescaped, as a string.</summary>
+    public static string ModelName(ReadOnlySpan<byte> body, in InspectedRequest request)
+    {
+        Span<char> name = stackalloc char[MaxModelBytes];
+        return new string(name[..CopyModel(body, request, name)]);
+    }
+
     /// <summary>Writes the model name, unescaped, as UTF-16 into <paramref name="destination"/> (at least <see cref="MaxModelBytes"/> long).</summary>
     public static int CopyModel(ReadOnlySpan<byte> body, in InspectedRequest request, Span<char> destination)
     {

@@ -30,14 +30,8 @@ internal sealed class AnthropicSimulator(SimulatorStats stats)
             await WriteErrorAsync(response, 401, "authentication_error", "x-api-key header is required");
             return;
         }
-        JsonDocument document;
-        try
+        if (await ReadJsonAsync(context) is not { } document)
         {
-            document = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted);
-        }
-        catch (JsonException)
-        {
-            await WriteErrorAsync(response, 400, "invalid_request_error", "There was an issue with the request body: it is not valid JSON.");
             return;
         }
         using (document)
@@ -51,27 +45,9 @@ internal sealed class AnthropicSimulator(SimulatorStats stats)
             }
             var model = SimulatedModel.For(request.Model);
             var knobs = SimKnobs.From(context.Request.Headers, model);
-            switch (knobs.Fault)
+            if (await SimExchange.InjectFaultAsync(context, knobs, WriteFaultAsync))
             {
-                case SimFault.BadRequest:
-                    await WriteErrorAsync(response, 400, "invalid_request_error", "Invalid request (simulated).");
-                    return;
-                case SimFault.Unauthorized:
-                    await WriteErrorAsync(response, 401, "authentication_error", "invalid x-api-key (simulated)");
-                    return;
-                case SimFault.RateLimited:
-                    response.Headers.RetryAfter = knobs.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    await WriteErrorAsync(response, 429, "rate_limit_error", "Number of requests has exceeded your rate limit (simulated).");
-                    return;
-                case SimFault.ServerError:
-                    await WriteErrorAsync(response, 500, "api_error", "Internal server error");
-                    return;
-                case SimFault.Overloaded:
-                    await WriteErrorAsync(response, 529, "overloaded_error", "Overloaded");
-                    return;
-                case SimFault.Reset:
-                    context.Abort();
-                    return;
+                return;
             }
 
             var answer = SimulatedAnswer.Create(request, model, knobs);
@@ -79,23 +55,8 @@ internal sealed class AnthropicSimulator(SimulatorStats stats)
             var cacheRead = Math.Min(knobs.CachedTokens, request.PromptTokens);
             var cacheWrite = Math.Min(knobs.CacheWriteTokens, request.PromptTokens - cacheRead);
             var usage = new Usage(request.PromptTokens - cacheRead - cacheWrite, cacheWrite, cacheRead, answer.CompletionTokens);
-            try
-            {
-                await Task.Delay(knobs.TimeToFirstTokenMs, context.RequestAborted);
-                if (request.Stream)
-                {
-                    await StreamAsync(context, request, answer, knobs, id, usage);
-                }
-                else
-                {
-                    await Task.Delay(knobs.TimePerTokenMs * answer.CompletionTokens, context.RequestAborted);
-                    await WriteMessageAsync(context, request, answer, knobs, id, usage);
-                }
-            }
-            catch (Exception e) when (e is OperationCanceledException or IOException)
-            {
-                stats.CountAborted();
-            }
+            await SimExchange.AnswerAsync(context, stats, knobs, answer.CompletionTokens, request.Stream,
+                () => StreamAsync(context, request, answer, knobs, id, usage), () => WriteMessageAsync(context, request, answer, knobs, id, usage));
         }
     }
 
@@ -108,14 +69,8 @@ internal sealed class AnthropicSimulator(SimulatorStats stats)
             await WriteErrorAsync(response, 401, "authentication_error", "x-api-key header is required");
             return;
         }
-        JsonDocument document;
-        try
+        if (await ReadJsonAsync(context) is not { } document)
         {
-            document = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted);
-        }
-        catch (JsonException)
-        {
-            await WriteErrorAsync(response, 400, "invalid_request_error", "There was an issue with the request body: it is not valid JSON.");
             return;
         }
         using (document)
@@ -364,6 +319,28 @@ internal sealed class AnthropicSimulator(SimulatorStats stats)
         events.Write("message_stop", w => w.WriteString("type", "message_stop"));
         await pipe.FlushAsync(ct);
     }
+
+    private static async Task<JsonDocument?> ReadJsonAsync(HttpContext context)
+    {
+        try
+        {
+            return await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted);
+        }
+        catch (JsonException)
+        {
+            await WriteErrorAsync(context.Response, 400, "invalid_request_error", "There was an issue with the request body: it is not valid JSON.");
+            return null;
+        }
+    }
+
+    private static Task WriteFaultAsync(HttpResponse response, SimFault fault, SimKnobs knobs) => fault switch
+    {
+        SimFault.BadRequest => WriteErrorAsync(response, 400, "invalid_request_error", "Invalid request (simulated)."),
+        SimFault.Unauthorized => WriteErrorAsync(response, 401, "authentication_error", "invalid x-api-key (simulated)"),
+        SimFault.RateLimited => WriteErrorAsync(response, 429, "rate_limit_error", "Number of requests has exceeded your rate limit (simulated)."),
+        SimFault.ServerError => WriteErrorAsync(response, 500, "api_error", "Internal server error"),
+        _ => WriteErrorAsync(response, 529, "overloaded_error", "Overloaded"),
+    };
 
     private static Task WriteErrorAsync(HttpResponse response, int status, string type, string message)
     {

@@ -61,49 +61,16 @@ internal sealed class GeminiSimulator(SimulatorStats stats)
                 return;
             }
             var knobs = SimKnobs.From(context.Request.Headers, SimulatedModel.For(model));
-            switch (knobs.Fault)
+            if (await SimExchange.InjectFaultAsync(context, knobs, WriteFaultAsync))
             {
-                case SimFault.BadRequest:
-                    await WriteErrorAsync(response, 400, "INVALID_ARGUMENT", "Request contains an invalid argument (simulated).");
-                    return;
-                case SimFault.Unauthorized:
-                    await WriteErrorAsync(response, 401, "UNAUTHENTICATED", "API key not valid. Please pass a valid API key (simulated).");
-                    return;
-                case SimFault.RateLimited:
-                    response.Headers.RetryAfter = knobs.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    await WriteErrorAsync(response, 429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota) (simulated).");
-                    return;
-                case SimFault.ServerError:
-                    await WriteErrorAsync(response, 500, "INTERNAL", "An internal error has occurred.");
-                    return;
-                case SimFault.Overloaded:
-                    await WriteErrorAsync(response, 503, "UNAVAILABLE", "The model is overloaded. Please try again later.");
-                    return;
-                case SimFault.Reset:
-                    context.Abort();
-                    return;
+                return;
             }
 
             var answer = SimulatedAnswer.Create(request, SimulatedModel.For(model), knobs);
             var id = $"sim{Interlocked.Increment(ref s_sequence):x8}{SimulatedAnswer.Seed(model, request.LastUserText) & 0xffffffff:x8}";
             var usage = new Usage(request.PromptTokens, answer.CompletionTokens, Math.Min(knobs.CachedTokens, request.PromptTokens), knobs.ReasoningTokens);
-            try
-            {
-                await Task.Delay(knobs.TimeToFirstTokenMs, context.RequestAborted);
-                if (stream)
-                {
-                    await StreamAsync(context, model, answer, knobs, id, usage);
-                }
-                else
-                {
-                    await Task.Delay(knobs.TimePerTokenMs * answer.CompletionTokens, context.RequestAborted);
-                    await WriteResponseAsync(context, model, answer, knobs, id, usage);
-                }
-            }
-            catch (Exception e) when (e is OperationCanceledException or IOException)
-            {
-                stats.CountAborted();
-            }
+            await SimExchange.AnswerAsync(context, stats, knobs, answer.CompletionTokens, stream,
+                () => StreamAsync(context, model, answer, knobs, id, usage), () => WriteResponseAsync(context, model, answer, knobs, id, usage));
         }
     }
 
@@ -269,6 +236,15 @@ internal sealed class GeminiSimulator(SimulatorStats stats)
         }
         return buffer.WrittenSpan.ToArray();
     }
+
+    private static Task WriteFaultAsync(HttpResponse response, SimFault fault, SimKnobs knobs) => fault switch
+    {
+        SimFault.BadRequest => WriteErrorAsync(response, 400, "INVALID_ARGUMENT", "Request contains an invalid argument (simulated)."),
+        SimFault.Unauthorized => WriteErrorAsync(response, 401, "UNAUTHENTICATED", "API key not valid. Please pass a valid API key (simulated)."),
+        SimFault.RateLimited => WriteErrorAsync(response, 429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota) (simulated)."),
+        SimFault.ServerError => WriteErrorAsync(response, 500, "INTERNAL", "An internal error has occurred."),
+        _ => WriteErrorAsync(response, 503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
+    };
 
     private static Task WriteErrorAsync(HttpResponse response, int code, string status, string message)
     {

@@ -37,7 +37,7 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
         }
         var model = SimulatedModel.For(request.Model);
         var knobs = SimKnobs.From(context.Request.Headers, model);
-        if (await InjectFaultAsync(context, knobs))
+        if (await SimExchange.InjectFaultAsync(context, knobs, WriteFaultAsync))
         {
             return;
         }
@@ -47,23 +47,8 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var usage = new TokenUsage(request.PromptTokens, answer.CompletionTokens + knobs.ReasoningTokens,
             request.PromptTokens + answer.CompletionTokens + knobs.ReasoningTokens, Math.Min(knobs.CachedTokens, request.PromptTokens), knobs.ReasoningTokens);
-        try
-        {
-            await Task.Delay(knobs.TimeToFirstTokenMs, context.RequestAborted);
-            if (request.Stream)
-            {
-                await StreamAsync(context, request, answer, knobs, id, created, usage);
-            }
-            else
-            {
-                await Task.Delay(knobs.TimePerTokenMs * answer.CompletionTokens, context.RequestAborted);
-                await WriteCompletionAsync(context, request, answer, knobs, id, created, usage);
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException)
-        {
-            stats.CountAborted();
-        }
+        await SimExchange.AnswerAsync(context, stats, knobs, answer.CompletionTokens, request.Stream,
+            () => StreamAsync(context, request, answer, knobs, id, created, usage), () => WriteCompletionAsync(context, request, answer, knobs, id, created, usage));
     }
 
     /// <summary>
@@ -101,7 +86,7 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
             return;
         }
         var knobs = SimKnobs.From(context.Request.Headers, SimulatedModel.For(model.GetString()!));
-        if (await InjectFaultAsync(context, knobs))
+        if (await SimExchange.InjectFaultAsync(context, knobs, WriteFaultAsync))
         {
             return;
         }
@@ -195,34 +180,14 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
         }
     }
 
-    /// <summary>Applies a fault that happens before the first byte; true when the request is answered.</summary>
-    private static async Task<bool> InjectFaultAsync(HttpContext context, SimKnobs knobs)
+    private static Task WriteFaultAsync(HttpResponse response, SimFault fault, SimKnobs knobs) => fault switch
     {
-        switch (knobs.Fault)
-        {
-            case SimFault.BadRequest:
-                await WriteErrorAsync(context.Response, 400, "Invalid request (simulated).", "invalid_request_error", null);
-                return true;
-            case SimFault.Unauthorized:
-                await WriteErrorAsync(context.Response, 401, "Incorrect API key provided (simulated).", "invalid_request_error", "invalid_api_key");
-                return true;
-            case SimFault.RateLimited:
-                context.Response.Headers.RetryAfter = knobs.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                await WriteErrorAsync(context.Response, 429, $"Rate limit reached for requests (simulated). Please try again in {knobs.RetryAfterSeconds}s.", "requests", "rate_limit_exceeded");
-                return true;
-            case SimFault.ServerError:
-                await WriteErrorAsync(context.Response, 500, "The server had an error while processing your request. Sorry about that!", "server_error", null);
-                return true;
-            case SimFault.Overloaded:
-                await WriteErrorAsync(context.Response, 503, "The engine is currently overloaded, please try again later.", "server_error", null);
-                return true;
-            case SimFault.Reset:
-                context.Abort();
-                return true;
-            default:
-                return false;
-        }
-    }
+        SimFault.BadRequest => WriteErrorAsync(response, 400, "Invalid request (simulated).", "invalid_request_error", null),
+        SimFault.Unauthorized => WriteErrorAsync(response, 401, "Incorrect API key provided (simulated).", "invalid_request_error", "invalid_api_key"),
+        SimFault.RateLimited => WriteErrorAsync(response, 429, $"Rate limit reached for requests (simulated). Please try again in {knobs.RetryAfterSeconds}s.", "requests", "rate_limit_exceeded"),
+        SimFault.ServerError => WriteErrorAsync(response, 500, "The server had an error while processing your request. Sorry about that!", "server_error", null),
+        _ => WriteErrorAsync(response, 503, "The engine is currently overloaded, please try again later.", "server_error", null),
+    };
 
     private static Task WriteErrorAsync(HttpResponse response, int status, string message, string type, string? code) =>
         OpenAIError.WriteAsync(response, status, message, type, null, code);

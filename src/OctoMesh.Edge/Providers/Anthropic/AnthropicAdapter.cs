@@ -32,8 +32,7 @@ internal sealed class AnthropicAdapter : IProviderAdapter
             return null;
         }
 
-        Span<char> name = stackalloc char[RequestInspector.MaxModelBytes];
-        var model = target.UpstreamModel ?? new string(name[..RequestInspector.CopyModel(body.Span, inspected, name)]);
+        var model = target.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected);
         var translated = new ArrayBufferWriter<byte>(body.Length + 256);
         using (var document = JsonDocument.Parse(body.Memory))
         using (var writer = new Utf8JsonWriter(translated, OpenAIError.WriterOptions))

@@ -29,8 +29,7 @@ internal sealed class GeminiAdapter : IProviderAdapter
             unsupported = $"Provider '{provider.Name}' (Gemini) does not serve OpenAI embeddings here; route embedding models to another provider.";
             return null;
         }
-        Span<char> name = stackalloc char[RequestInspector.MaxModelBytes];
-        var model = target.UpstreamModel ?? new string(name[..RequestInspector.CopyModel(body.Span, inspected, name)]);
+        var model = target.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected);
         context = context with { UpstreamModel = model };
         var translated = new ArrayBufferWriter<byte>(body.Length + 256);
         using (var document = JsonDocument.Parse(body.Memory))

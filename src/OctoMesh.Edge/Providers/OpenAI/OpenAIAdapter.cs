@@ -27,7 +27,7 @@ internal sealed class OpenAIAdapter : IProviderAdapter
         if (provider.Config.Kind == ProviderKind.AzureOpenAI)
         {
             // The deployment is a path segment: only Azure's name characters, so no name can step out of it ("..").
-            var deployment = target.UpstreamModel ?? ClientModel(body, inspected);
+            var deployment = target.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected);
             if (!IsDeploymentName(deployment))
             {
                 context = default;
@@ -54,12 +54,6 @@ internal sealed class OpenAIAdapter : IProviderAdapter
 
     private static bool IsDeploymentName(string name) =>
         name.Length is > 0 and <= 64 && char.IsAsciiLetterOrDigit(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
-
-    private static string ClientModel(BodyBuffer body, in InspectedRequest inspected)
-    {
-        Span<char> name = stackalloc char[RequestInspector.MaxModelBytes];
-        return new string(name[..RequestInspector.CopyModel(body.Span, inspected, name)]);
-    }
 
     public async Task<(ProxyOutcome Outcome, TokenUsage? Usage)> SendResponseAsync(HttpResponseMessage upstream, HttpResponse client, ForwardContext context,
         CancellationToken clientAborted, CancellationToken deadline)
