@@ -184,6 +184,15 @@ internal sealed class ProxyHandler
                     }
                     try
                     {
+                        if (attempt == 0 && candidates > 1 && !inspected.Stream && route!.Definition.HedgeAfterMs is { } hedgeAfterMs)
+                        {
+                            var (hedged, hedgeReleased, tried) = await HedgedAsync(runtime, context, operation, requestId, started, route, order, candidates,
+                                TimeSpan.FromMilliseconds(hedgeAfterMs), body, inspected);
+                            answered = hedged;
+                            abandon |= !hedgeReleased;
+                            attempt += tried - 1;
+                            continue;
+                        }
                         var firstByteMs = route?.Definition.Targets[targetIndex].FirstByteMs ?? 0;
                         var (done, released) = await TryTargetAsync(runtime, context, operation, requestId, started, target, route, health,
                             firstByteMs > 0 ? TimeSpan.FromMilliseconds(firstByteMs) : null, attempt == candidates - 1, body, inspected);
@@ -357,6 +366,88 @@ internal sealed class ProxyHandler
     }
 
     /// <summary>
+    /// A hedged first try: when the route's first target has sent no response headers within
+    /// <paramref name="hedgeAfter"/>, the second target (if it has room) is sent the same request, and the
+    /// first good answer goes to the client while the other send is abandoned. Returns whether the client has its
+    /// answer, whether the body was released, and how many targets were tried (1 or 2), so that after two
+    /// failures the caller goes on with the rest. Hedged tries are not retried.
+    /// </summary>
+    private async Task<(bool Answered, bool Released, int Tried)> HedgedAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, string requestId,
+        long started, CompiledRoute route, int[] order, int candidates, TimeSpan hedgeAfter, BodyBuffer body, InspectedRequest inspected)
+    {
+        var (primary, answered) = await PrepareAsync(runtime, context, operation, requestId, runtime.RouteTargets[route.Index][order[0]],
+            route.Health[order[0]], isLast: false, body, inspected);
+        if (primary is null)
+        {
+            return (answered, true, 1);
+        }
+        using (primary)
+        {
+            var primarySend = primary.SendAsync(FirstByteWait(route, order[0], started));
+            try
+            {
+                await primarySend.WaitAsync(hedgeAfter, context.RequestAborted);
+            }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+            {
+                // Slow (the hedge starts) or the client is gone (the send notices on its own).
+            }
+            var second = order[1];
+            var secondHealth = route.Health[second];
+            if (primarySend.IsCompleted || context.RequestAborted.IsCancellationRequested
+                || !secondHealth.TryEnter(route.Definition.Targets[second].MaxConcurrency))
+            {
+                await primarySend;
+                var (done, _) = await AnswerAsync(context, operation, requestId, started, primary, candidates == 1, body, inspected);
+                return (done, primary.TryRelease(), 1);
+            }
+            try
+            {
+                var (secondary, _) = await PrepareAsync(runtime, context, operation, requestId, runtime.RouteTargets[route.Index][second],
+                    secondHealth, isLast: false, body, inspected);
+                if (secondary is null)
+                {
+                    await primarySend;
+                    var (done, _) = await AnswerAsync(context, operation, requestId, started, primary, candidates == 1, body, inspected);
+                    return (done, primary.TryRelease(), 1);
+                }
+                using (secondary)
+                {
+                    Log.Hedged(_logger, requestId, route.Name, primary.Provider.Name, secondary.Provider.Name);
+                    var secondarySend = secondary.SendAsync(FirstByteWait(route, second, started));
+                    var primaryFirst = await Task.WhenAny(primarySend, secondarySend) == primarySend;
+                    var (winner, loser, loserSend) = primaryFirst ? (primary, secondary, secondarySend) : (secondary, primary, primarySend);
+                    if (winner.Failed)
+                    {
+                        // The first to finish failed: the other may still answer well.
+                        await loserSend;
+                        (winner, loser) = (loser, winner);
+                    }
+                    else
+                    {
+                        await loser.AbandonAsync(loserSend);
+                    }
+                    var (done, _) = await AnswerAsync(context, operation, requestId, started, winner, candidates == 2, body, inspected);
+                    return (done, primary.TryRelease() & secondary.TryRelease(), 2);
+                }
+            }
+            finally
+            {
+                secondHealth.Exit();
+            }
+        }
+    }
+
+    /// <summary>How long a try of the route's target may wait for its first byte: its own limit, cut to what is left of the route's deadline.</summary>
+    private static TimeSpan? FirstByteWait(CompiledRoute route, int target, long started)
+    {
+        var firstByteMs = route.Definition.Targets[target].FirstByteMs;
+        TimeSpan? limit = firstByteMs > 0 ? TimeSpan.FromMilliseconds(firstByteMs) : null;
+        var left = route.Definition.DeadlineMs is { } ms ? TimeSpan.FromMilliseconds(ms) - Stopwatch.GetElapsedTime(started) : (TimeSpan?)null;
+        return limit is null || left < limit ? left : limit;
+    }
+
+    /// <summary>
     /// Steps 6 and 7 for one try of one target: build the request, send it with the first-byte deadline,
     /// and answer the client. Returns whether the client was answered (else a retry or the next target
     /// may try), whether the request body can be reused, and the wait the provider asked for. A target that fails before its first byte (no connection, too slow,
@@ -365,72 +456,74 @@ internal sealed class ProxyHandler
     private async Task<(bool Answered, bool Released, TimeSpan? RetryAfter)> ForwardAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, string requestId, long started,
         ModelTarget target, TargetHealth? health, bool isLast, TimeSpan? firstByteLimit, BodyBuffer body, InspectedRequest inspected)
     {
-        var request = context.Request;
-        var response = context.Response;
-        var aborted = context.RequestAborted;
+        var (attempt, answered) = await PrepareAsync(runtime, context, operation, requestId, target, health, isLast, body, inspected);
+        if (attempt is null)
+        {
+            // Answered with a 400, or this provider cannot serve the request and the next target may.
+            return (answered, true, answered ? null : TimeSpan.MaxValue);
+        }
+        using (attempt)
+        {
+            await attempt.SendAsync(firstByteLimit);
+            var (done, retryAfter) = await AnswerAsync(context, operation, requestId, started, attempt, isLast, body, inspected);
+            return (done, attempt.TryRelease(), retryAfter);
+        }
+    }
+
+    /// <summary>
+    /// Builds the target's request with the headers that cross. Null when the request cannot go to this target:
+    /// answered (a 400 in the client's format) when a field has a type the API does not allow, or when the
+    /// provider cannot serve the request and this is the last target; not answered when the next target may.
+    /// </summary>
+    private static async Task<(UpstreamAttempt? Attempt, bool Answered)> PrepareAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, string requestId,
+        ModelTarget target, TargetHealth? health, bool isLast, BodyBuffer body, InspectedRequest inspected)
+    {
         var provider = runtime.Providers[target.ProviderIndex];
         var adapter = provider.AdapterFor(operation);
-
-        HttpRequestMessage? upstreamRequest;
+        HttpRequestMessage? request;
         ForwardContext forward;
         string? unsupported;
         try
         {
-            upstreamRequest = adapter.CreateRequest(provider, operation, body, inspected, target, out forward, out unsupported);
+            request = adapter.CreateRequest(provider, operation, body, inspected, target, out forward, out unsupported);
         }
         catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException or IndexOutOfRangeException)
         {
             // Translation reads fields the inspector does not check; one of another JSON type than the API allows lands here.
-            await ClientError.WriteAsync(response, operation, StatusCodes.Status400BadRequest,
+            await ClientError.WriteAsync(context.Response, operation, StatusCodes.Status400BadRequest,
                 $"The request has a field of a type the API does not allow, so it cannot be translated for provider '{provider.Name}': {e.Message}",
                 code: "invalid_request");
-            return (true, true, null);
+            return (null, true);
         }
-        if (upstreamRequest is null)
+        if (request is null)
         {
-            if (!isLast)
+            if (isLast)
             {
-                return (false, true, TimeSpan.MaxValue);
+                await ClientError.WriteAsync(context.Response, operation, StatusCodes.Status400BadRequest, unsupported!, code: "unsupported_by_provider");
             }
-            await ClientError.WriteAsync(response, operation, StatusCodes.Status400BadRequest, unsupported!, code: "unsupported_by_provider");
-            return (true, true, null);
+            return (null, isLast);
         }
-
-        using (upstreamRequest)
-        {
-            var (answered, retryAfter) = await SendAndAnswerAsync(context, operation, requestId, started, provider, adapter, upstreamRequest, forward,
-                target, health, isLast, firstByteLimit, body, inspected);
-            return (answered, upstreamRequest.Content is not SplicedContent spliced || spliced.TryRelease(), retryAfter);
-        }
+        CopyRequestHeaders(context.Request.Headers, request);
+        request.Headers.TryAddWithoutValidation("x-request-id", requestId);
+        return (new UpstreamAttempt(provider, adapter, request, forward, target, health, context.RequestAborted), false);
     }
 
-    private async Task<(bool Answered, TimeSpan? RetryAfter)> SendAndAnswerAsync(HttpContext context, ApiOperation operation, string requestId, long started, UpstreamProvider provider,
-        IProviderAdapter adapter, HttpRequestMessage upstreamRequest, ForwardContext forward, ModelTarget target, TargetHealth? health, bool isLast,
-        TimeSpan? firstByteLimit, BodyBuffer body, InspectedRequest inspected)
+    /// <summary>
+    /// Step 7 for a sent attempt: a failure before the first byte gives way to the next try (returning the wait the provider
+    /// asked for) unless <paramref name="isLast"/>, when the client gets the error; otherwise the answer streams back.
+    /// </summary>
+    private async Task<(bool Answered, TimeSpan? RetryAfter)> AnswerAsync(HttpContext context, ApiOperation operation, string requestId, long started,
+        UpstreamAttempt attempt, bool isLast, BodyBuffer body, InspectedRequest inspected)
     {
         var response = context.Response;
-        var aborted = context.RequestAborted;
-        // Step 6, continued: headers, then send with the first-byte deadline.
-        CopyRequestHeaders(context.Request.Headers, upstreamRequest);
-        upstreamRequest.Headers.TryAddWithoutValidation("x-request-id", requestId);
-
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-        var firstByte = firstByteLimit < provider.Config.Timeouts.FirstByte ? firstByteLimit.Value : provider.Config.Timeouts.FirstByte;
-        deadline.CancelAfter(firstByte);
-        var sent = Stopwatch.GetTimestamp();
-        HttpResponseMessage upstreamResponse;
-        try
-        {
-            upstreamResponse = await provider.Invoker.SendAsync(upstreamRequest, deadline.Token);
-        }
-        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        var provider = attempt.Provider;
+        if (attempt.ClientGone)
         {
             Log.ClientDisconnected(_logger, requestId);
             return (true, null);
         }
-        catch (Exception e) when (e is OperationCanceledException or HttpRequestException)
+        if (attempt.Error is { } e)
         {
-            health?.Record(Stopwatch.GetElapsedTime(sent).TotalMilliseconds, succeeded: false);
             var (status, code, reason) = e switch
             {
                 OperationCanceledException { InnerException: TimeoutException } => (StatusCodes.Status502BadGateway, "upstream_unreachable", "connect timeout"),
@@ -451,55 +544,49 @@ internal sealed class ProxyHandler
                 return (false, null);
             }
             await ClientError.WriteAsync(response, operation, status, status == StatusCodes.Status504GatewayTimeout
-                ? $"The upstream provider '{provider.Name}' did not answer within {firstByte.TotalSeconds:0.###} s."
+                ? $"The upstream provider '{provider.Name}' did not answer within {attempt.FirstByte.TotalSeconds:0.###} s."
                 : $"The upstream provider '{provider.Name}' could not be reached ({reason}).", code: code);
             return (true, null);
         }
 
-        using (upstreamResponse)
+        var upstreamResponse = attempt.Response!;
+        if (attempt.Failed && !isLast)
         {
-            var status = (int)upstreamResponse.StatusCode;
-            var failed = status is StatusCodes.Status429TooManyRequests or >= 500;
-            health?.Record(Stopwatch.GetElapsedTime(sent).TotalMilliseconds, succeeded: !failed);
-            if (failed && !isLast)
-            {
-                Log.UpstreamFailedOver(_logger, requestId, provider.Name, status);
-                return (false, RetryAfterOf(upstreamResponse));
-            }
-
-            // Step 7: stream back.
-            response.Headers["x-octomesh-model"] = target.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected);
-            // The total deadline counts from the start of the request; past it already, cancel now.
-            var remaining = provider.Config.Timeouts.Total - Stopwatch.GetElapsedTime(started);
-            if (remaining > TimeSpan.Zero)
-            {
-                deadline.CancelAfter(remaining);
-            }
-            else
-            {
-                deadline.Cancel();
-            }
-            var copied = await adapter.SendResponseAsync(upstreamResponse, response, forward, aborted, deadline.Token);
-
-            if (copied.Outcome is ProxyOutcome.UpstreamCut or ProxyOutcome.UpstreamTimeout)
-            {
-                Log.UpstreamStreamCut(_logger, requestId, provider.Name, copied.Outcome);
-            }
-            else if (copied.Outcome == ProxyOutcome.UpstreamRefusedCredentials)
-            {
-                Log.UpstreamRefusedCredentials(_logger, requestId, provider.Name);
-            }
-            else if (copied.Outcome == ProxyOutcome.ClientGone)
-            {
-                Log.ClientDisconnected(_logger, requestId);
-            }
-            if (_logger.IsEnabled(LogLevel.Debug))
-            {
-                Log.RequestCompleted(_logger, requestId, operation, RequestInspector.ModelName(body.Span, inspected), provider.Name, response.StatusCode, copied.Outcome,
-                    copied.Usage?.PromptTokens ?? 0, copied.Usage?.CompletionTokens ?? 0, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            }
-            return (true, null);
+            Log.UpstreamFailedOver(_logger, requestId, provider.Name, (int)upstreamResponse.StatusCode);
+            return (false, RetryAfterOf(upstreamResponse));
         }
+
+        response.Headers["x-octomesh-model"] = attempt.Target.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected);
+        // The total deadline counts from the start of the request; past it already, cancel now.
+        var remaining = provider.Config.Timeouts.Total - Stopwatch.GetElapsedTime(started);
+        if (remaining > TimeSpan.Zero)
+        {
+            attempt.Deadline.CancelAfter(remaining);
+        }
+        else
+        {
+            attempt.Deadline.Cancel();
+        }
+        var copied = await attempt.Adapter.SendResponseAsync(upstreamResponse, response, attempt.Forward, context.RequestAborted, attempt.Deadline.Token);
+
+        if (copied.Outcome is ProxyOutcome.UpstreamCut or ProxyOutcome.UpstreamTimeout)
+        {
+            Log.UpstreamStreamCut(_logger, requestId, provider.Name, copied.Outcome);
+        }
+        else if (copied.Outcome == ProxyOutcome.UpstreamRefusedCredentials)
+        {
+            Log.UpstreamRefusedCredentials(_logger, requestId, provider.Name);
+        }
+        else if (copied.Outcome == ProxyOutcome.ClientGone)
+        {
+            Log.ClientDisconnected(_logger, requestId);
+        }
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.RequestCompleted(_logger, requestId, operation, RequestInspector.ModelName(body.Span, inspected), provider.Name, response.StatusCode, copied.Outcome,
+                copied.Usage?.PromptTokens ?? 0, copied.Usage?.CompletionTokens ?? 0, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+        return (true, null);
     }
 
     /// <summary>The wait a provider asks for: <c>retry-after-ms</c> (OpenAI's), else <c>retry-after</c> in seconds or as a date.</summary>

@@ -11,6 +11,7 @@ internal static class EventIds
     public const int UpstreamStreamCut = 22;
     public const int UpstreamRefusedCredentials = 23;
     public const int UpstreamFailedOver = 24;
+    public const int Hedged = 25;
     public const int ClientDisconnected = 30;
     public const int Reloaded = 40;
     public const int ReloadRefused = 41;

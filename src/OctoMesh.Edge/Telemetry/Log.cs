@@ -34,6 +34,10 @@ internal static partial class Log
         Message = "{RequestId}: provider {Provider} answered {Status} before the first byte; trying the route's next target")]
     public static partial void UpstreamFailedOver(ILogger logger, string requestId, string provider, int status);
 
+    [LoggerMessage(EventId = EventIds.Hedged, Level = LogLevel.Debug,
+        Message = "{RequestId}: route {Route}'s first target ({Provider}) is slow; hedging with {HedgeProvider}")]
+    public static partial void Hedged(ILogger logger, string requestId, string route, string provider, string hedgeProvider);
+
     [LoggerMessage(EventId = EventIds.ClientDisconnected, Level = LogLevel.Debug, Message = "{RequestId}: client disconnected; upstream call cancelled")]
     public static partial void ClientDisconnected(ILogger logger, string requestId);
 

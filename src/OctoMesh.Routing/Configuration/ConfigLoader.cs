@@ -61,7 +61,7 @@ public static class ConfigLoader
         private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "tasks", "clientKeys", "adminKeys", "limits"];
         private static readonly string[] s_taskFields = ["name", "markers", "in", "tools", "minChars", "maxChars"];
         private static readonly string[] s_adminKeyFields = ["name", "sha256"];
-        private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker", "deadlineMs"];
+        private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker", "deadlineMs", "hedgeAfterMs"];
         private static readonly string[] s_retryFields = ["attempts", "backoffMs", "maxBackoffMs"];
         private static readonly string[] s_breakerFields = ["failures", "openMs", "errorRate"];
         private static readonly string[] s_matchFields = ["model", "workspace", "task", "headers", "tools", "images", "stream", "promptTokens"];
@@ -497,9 +497,20 @@ public static class ConfigLoader
                 var deadline = fields.TryGetValue("deadlineMs", out var d)
                     ? (int?)Integer(d, $"{here}.deadlineMs", 1, 3_600_000, "a whole number of milliseconds from 1 to 3600000")
                     : null;
+                var hedgeAfter = fields.TryGetValue("hedgeAfterMs", out var h)
+                    ? (int?)Integer(h, $"{here}.hedgeAfterMs", 1, 3_600_000, "a whole number of milliseconds from 1 to 3600000")
+                    : null;
+                if (hedgeAfter is not null && targets.Length == 1)
+                {
+                    Error($"{here}.hedgeAfterMs", "a route with one target has nothing to hedge with", "add a second target, or remove hedgeAfterMs");
+                }
+                if (hedgeAfter >= deadline)
+                {
+                    Error($"{here}.hedgeAfterMs", $"{hedgeAfter} is not shorter than deadlineMs ({deadline})", "hedge well before the deadline, or remove hedgeAfterMs");
+                }
                 if (name is not null && _errors.Count == errorsBefore)
                 {
-                    routes.Add(new Table.RouteDefinition(name, match, strategy, targets, floor, retry, breaker, deadline));
+                    routes.Add(new Table.RouteDefinition(name, match, strategy, targets, floor, retry, breaker, deadline, hedgeAfter));
                 }
             }
             return routes.ToImmutable();

@@ -77,6 +77,7 @@ public sealed record BreakerPolicy(int Failures = 5, int OpenMs = 30_000, double
 /// <summary>A named route: what it matches, how it orders its targets, and the targets.</summary>
 /// <param name="QualityFloor">For <see cref="RouteStrategy.CheapestAboveQuality"/>: the least quality a target must have for the task.</param>
 /// <param name="DeadlineMs">The time from the request's arrival within which some target must send its first byte, all tries and waits included.</param>
+/// <param name="HedgeAfterMs">For non-streamed requests: when the first target has not answered in this time, the second is sent the request too, and the first good answer wins.</param>
 public sealed record RouteDefinition(
     string Name,
     RouteMatch Match,
@@ -85,4 +86,5 @@ public sealed record RouteDefinition(
     double QualityFloor = 0,
     RetryPolicy? Retry = null,
     BreakerPolicy? Breaker = null,
-    int? DeadlineMs = null);
+    int? DeadlineMs = null,
+    int? HedgeAfterMs = null);

@@ -258,4 +258,68 @@ public class RoutingTests
         var body = await late.Content.ReadAsStringAsync();
         Assert.True(body.Contains("route_deadline") || body.Contains("upstream_timeout"), body);
     }
+
+    [Fact]
+    public async Task ASlowNonStreamedCallIsHedgedAndTheLoserAbandoned()
+    {
+        await using var test = await TestGateway.StartAsync("""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } },
+              "routes": [
+                { "name": "hedged", "match": { "model": "chat" }, "hedgeAfterMs": 100,
+                  "targets": [ { "provider": "sim", "model": "slow-1500" }, { "provider": "sim", "model": "sim-small" } ] },
+                { "name": "quick", "match": { "model": "quick" }, "hedgeAfterMs": 10000,
+                  "targets": [ { "provider": "sim", "model": "sim-small" }, { "provider": "sim", "model": "sim-large" } ] }
+              ] }
+            """);
+        var routes = test.Gateway.Runtimes.Current.Routes.Routes;
+
+        // The first target is still silent after 100 ms: the second is sent the request too and its answer wins.
+        using var hedged = await Post(test, Hello);
+        Assert.Equal(HttpStatusCode.OK, hedged.StatusCode);
+        Assert.Equal("sim-small", hedged.Headers.GetValues("x-octomesh-model").Single());
+        Assert.Contains("\"finish_reason\"", await hedged.Content.ReadAsStringAsync());
+        Assert.Equal(2, test.Simulator.Stats.ChatCompletions);
+        // The slow send was cancelled, not left to finish: the simulator saw its caller go.
+        for (var i = 0; i < 100 && test.Simulator.Stats.Aborted == 0; i++)
+        {
+            await Task.Delay(20);
+        }
+        Assert.Equal(1, test.Simulator.Stats.Aborted);
+        Assert.Equal((0, 0), (routes[0].Health[0].InFlight, routes[0].Health[1].InFlight));
+        // A hedge that lost says nothing about the target's health: nothing recorded as a failure.
+        Assert.Equal((0, 1), (routes[0].Health[0].Observations, routes[0].Health[1].Observations));
+
+        // A streamed call is never hedged: it waits for the first target.
+        using var streamed = await Post(test, """{"model":"chat","stream":true,"messages":[{"role":"user","content":"Hello"}]}""");
+        Assert.Equal(HttpStatusCode.OK, streamed.StatusCode);
+        Assert.Equal("slow-1500", streamed.Headers.GetValues("x-octomesh-model").Single());
+        Assert.Equal(3, test.Simulator.Stats.ChatCompletions);
+
+        // A first target that answers in time is the only one asked.
+        using var quick = await Post(test, Hello.Replace("\"chat\"", "\"quick\""));
+        Assert.Equal("sim-small", quick.Headers.GetValues("x-octomesh-model").Single());
+        Assert.Equal(4, test.Simulator.Stats.ChatCompletions);
+    }
+
+    [Fact]
+    public async Task AHedgedRouteStillFailsOverWhenItsFirstTargetFailsFast()
+    {
+        await using var test = await TestGateway.StartAsync("""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } },
+              "routes": [
+                { "name": "hedged", "match": { "model": "chat" }, "hedgeAfterMs": 5000,
+                  "targets": [ { "provider": "sim", "model": "fail-503" }, { "provider": "sim", "model": "sim-small" } ] },
+                { "name": "doomed", "match": { "model": "doomed" }, "hedgeAfterMs": 100,
+                  "targets": [ { "provider": "sim", "model": "slow-300" }, { "provider": "sim", "model": "fail-500" } ] }
+              ] }
+            """);
+        using var rescued = await Post(test, Hello);
+        Assert.Equal(HttpStatusCode.OK, rescued.StatusCode);
+        Assert.Equal("sim-small", rescued.Headers.GetValues("x-octomesh-model").Single());
+
+        // The hedge fails first; the slow first target is then waited for and answers.
+        using var slow = await Post(test, Hello.Replace("\"chat\"", "\"doomed\""));
+        Assert.Equal(HttpStatusCode.OK, slow.StatusCode);
+        Assert.Equal("slow-300", slow.Headers.GetValues("x-octomesh-model").Single());
+    }
 }

@@ -100,6 +100,28 @@ public class RouteConfigTests
     }
 
     [Fact]
+    public void Hedging()
+    {
+        var result = Load($$"""
+            { {{Providers}}, "routes": [ { "name": "r", "hedgeAfterMs": 250, "targets": [ { "provider": "a", "model": "m" }, { "provider": "a", "model": "n" } ] } ] }
+            """);
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        Assert.Equal(250, result.Config!.Routes[0].HedgeAfterMs);
+
+        Assert.Equal(
+        [
+            "$.routes[0].hedgeAfterMs: a route with one target has nothing to hedge with. Fix: add a second target, or remove hedgeAfterMs.",
+            "$.routes[1].hedgeAfterMs: 900 is not shorter than deadlineMs (900). Fix: hedge well before the deadline, or remove hedgeAfterMs.",
+            "$.routes[2].hedgeAfterMs: 0 is out of range. Fix: write a whole number of milliseconds from 1 to 3600000.",
+        ], Load($$"""
+            { {{Providers}}, "routes": [
+                { "name": "one", "hedgeAfterMs": 100, "targets": [ { "provider": "a", "model": "m" } ] },
+                { "name": "late", "hedgeAfterMs": 900, "deadlineMs": 900, "targets": [ { "provider": "a", "model": "m" }, { "provider": "a", "model": "n" } ] },
+                { "name": "zero", "hedgeAfterMs": 0, "targets": [ { "provider": "a", "model": "m" }, { "provider": "a", "model": "n" } ] } ] }
+            """).Errors.Select(e => e.ToString()));
+    }
+
+    [Fact]
     public void TaskRules()
     {
         var result = Load($$"""
