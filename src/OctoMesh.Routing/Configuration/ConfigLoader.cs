@@ -10,7 +10,7 @@ namespace OctoMesh.Routing.Configuration;
 /// every error is collected with its JSON path, the bad value and the fix; unknown fields are errors.
 /// Secrets are written as <c>${ENV_NAME}</c> and resolved through the given environment.
 /// </summary>
-public static class ConfigLoader
+public static partial class ConfigLoader
 {
     private static readonly JsonDocumentOptions s_options = new()
     {
@@ -56,9 +56,9 @@ public static class ConfigLoader
     }
 
     /// <summary>Walks the document once, building records and collecting errors as it goes.</summary>
-    private sealed class ConfigReader(Func<string, string?> environment)
+    private sealed partial class ConfigReader(Func<string, string?> environment)
     {
-        private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "tasks", "clientKeys", "adminKeys", "limits"];
+        private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "tasks", "clientKeys", "adminKeys", "limits", "prices", "metrics"];
         private static readonly string[] s_taskFields = ["name", "markers", "in", "tools", "minChars", "maxChars"];
         private static readonly string[] s_adminKeyFields = ["name", "sha256"];
         private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker", "deadlineMs", "hedgeAfterMs"];
@@ -112,6 +112,8 @@ public static class ConfigLoader
                 ClientKeys = fields.TryGetValue("clientKeys", out var k) ? ReadClientKeys(k, "$.clientKeys") : [],
                 AdminKeys = fields.TryGetValue("adminKeys", out var a) ? ReadClientKeys(a, "$.adminKeys", admin: true) : [],
                 Limits = fields.TryGetValue("limits", out var l) ? ReadLimits(l, "$.limits") : new LimitsConfig(),
+                Prices = fields.TryGetValue("prices", out var pr) ? ReadPrices(pr, "$.prices") : [],
+                Metrics = fields.TryGetValue("metrics", out var me) ? ReadMetrics(me, "$.metrics") : new MetricsConfig(),
             };
         }
 
@@ -397,8 +399,7 @@ public static class ConfigLoader
             foreach (var (pattern, value) in Fields(element, path, known: null))
             {
                 var here = $"{path}['{pattern}']";
-                var star = pattern.IndexOf('*');
-                if (pattern.Length == 0 || (star >= 0 && star != pattern.Length - 1) || pattern.Any(char.IsWhiteSpace))
+                if (!IsModelPattern(pattern))
                 {
                     Error(here, $"'{pattern}' is not a model name or pattern", "write an exact name, a prefix ending in '*' such as 'gpt-*', or '*' alone");
                     continue;
@@ -908,6 +909,13 @@ public static class ConfigLoader
                 }
             }
             return fields;
+        }
+
+        /// <summary>An exact model name, a prefix ending in <c>*</c>, or <c>*</c> alone.</summary>
+        private static bool IsModelPattern(string pattern)
+        {
+            var star = pattern.IndexOf('*');
+            return pattern.Length > 0 && (star < 0 || star == pattern.Length - 1) && !pattern.Any(char.IsWhiteSpace);
         }
 
         private static bool IsSimpleName(string name) =>

@@ -28,6 +28,11 @@ public sealed record GatewayConfig
     /// <summary>Rules that detect a task the request did not declare, tried in file order.</summary>
     public ImmutableArray<Table.TaskRule> Tasks { get; init; } = [];
 
+    /// <summary>Prices by model name or pattern, over the dated defaults (<see cref="Pricing.DefaultPrices"/>).</summary>
+    public ImmutableArray<(string Pattern, Pricing.ModelPrice Price)> Prices { get; init; } = [];
+
+    public MetricsConfig Metrics { get; init; } = new();
+
     /// <summary>Routes, tried before the model aliases, in file order.</summary>
     public ImmutableArray<Table.RouteDefinition> Routes { get; init; } = [];
 }

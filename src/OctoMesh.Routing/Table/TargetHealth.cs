@@ -47,6 +47,16 @@ public sealed class TargetHealth
         }
     }
 
+    /// <summary>The breaker: closed (taking traffic), open (held back) or half-open (open time over: the next try decides).</summary>
+    public BreakerState State
+    {
+        get
+        {
+            var until = Interlocked.Read(ref _openUntil);
+            return until == 0 ? BreakerState.Closed : _time.GetTimestamp() >= until ? BreakerState.HalfOpen : BreakerState.Open;
+        }
+    }
+
     /// <summary>Failures in a row since the last success.</summary>
     public int ConsecutiveFailures => Volatile.Read(ref _consecutiveFailures);
 
@@ -104,4 +114,12 @@ public sealed class TargetHealth
     public double LatencyScore => Observations == 0 ? 0 : Math.Max(TimeToFirstTokenMs, 1) * (1 + 4 * ErrorRate);
 
     private static double Smooth(double average, double sample) => average + Alpha * (sample - average);
+}
+
+/// <summary>A target's circuit breaker; the numbers are what <c>octomesh_breaker_state</c> reports.</summary>
+public enum BreakerState
+{
+    Closed = 0,
+    HalfOpen = 1,
+    Open = 2,
 }

@@ -1,0 +1,63 @@
+using System.Collections.Frozen;
+
+namespace OctoMesh.Routing;
+
+/// <summary>
+/// Values by model name, as the <c>models</c> and <c>prices</c> sections write them: exact names in a frozen
+/// dictionary (looked up by span, no string allocated), then <c>prefix*</c> patterns longest first, then
+/// <c>*</c>. Immutable; a reload builds a new one.
+/// </summary>
+public sealed class ModelNameTable<T> where T : notnull
+{
+    private readonly FrozenDictionary<string, T> _exact;
+    private readonly FrozenDictionary<string, T>.AlternateLookup<ReadOnlySpan<char>> _exactBySpan;
+    private readonly (string Prefix, T Value)[] _prefixes;
+    private readonly (bool Present, T Value) _fallback;
+
+    /// <param name="entries">Exact names, <c>prefix*</c> patterns and <c>*</c>; a later entry for the same pattern wins.</param>
+    public ModelNameTable(IEnumerable<(string Pattern, T Value)> entries)
+    {
+        var exact = new Dictionary<string, T>(StringComparer.Ordinal);
+        var prefixes = new Dictionary<string, T>(StringComparer.Ordinal);
+        foreach (var (pattern, value) in entries)
+        {
+            if (pattern == "*")
+            {
+                _fallback = (true, value);
+            }
+            else if (pattern.EndsWith('*'))
+            {
+                prefixes[pattern[..^1]] = value;
+            }
+            else
+            {
+                exact[pattern] = value;
+            }
+        }
+        _exact = exact.ToFrozenDictionary(StringComparer.Ordinal);
+        _exactBySpan = _exact.GetAlternateLookup<ReadOnlySpan<char>>();
+        _prefixes = prefixes.OrderByDescending(p => p.Key.Length).ThenBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value)).ToArray();
+    }
+
+    /// <summary>The exact names.</summary>
+    public IEnumerable<KeyValuePair<string, T>> Exact => _exact;
+
+    /// <summary>The value for <paramref name="name"/>: its exact entry, else the longest matching prefix, else <c>*</c>.</summary>
+    public bool TryFind(ReadOnlySpan<char> name, out T value)
+    {
+        if (_exactBySpan.TryGetValue(name, out value!))
+        {
+            return true;
+        }
+        foreach (var (prefix, prefixValue) in _prefixes)
+        {
+            if (name.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                value = prefixValue;
+                return true;
+            }
+        }
+        value = _fallback.Value;
+        return _fallback.Present;
+    }
+}
