@@ -4,13 +4,14 @@ using OctoMesh.Edge.Proxy;
 using OctoMesh.Edge.Tenancy;
 using OctoMesh.Routing;
 using OctoMesh.Routing.Configuration;
+using OctoMesh.Routing.Pricing;
 using OctoMesh.Routing.Table;
 
 namespace OctoMesh.Edge.Hosting;
 
 /// <summary>
 /// Everything the request path reads, built once from a validated configuration and never changed
-/// afterwards: the routing table and the alias table, one provider client per provider (indexed as
+/// afterwards: the routing table, the alias table and the price table, one provider client per provider (indexed as
 /// the alias table indexes them), the key table and the limits.
 /// </summary>
 internal sealed class GatewayRuntime : IDisposable
@@ -32,6 +33,7 @@ internal sealed class GatewayRuntime : IDisposable
         AdminKeys = new ClientKeyTable(config.AdminKeys);
         Routes = RoutingTable.Compile(config.Routes, previous: previous?.Routes);
         Classifier = new TaskClassifier(config.Tasks);
+        Prices = new PriceTable(config.Prices);
         RouteTargets = Routes.Routes
             .Select(route => route.Definition.Targets
                 .Select(t => ModelTarget.Create(Models.Providers.IndexOf(t.Provider), t.Model))
@@ -76,6 +78,9 @@ internal sealed class GatewayRuntime : IDisposable
     public ClientKeyTable AdminKeys { get; }
 
     public LimitsConfig Limits => Config.Limits;
+
+    /// <summary>Prices by upstream model: the configuration's over the dated defaults.</summary>
+    public PriceTable Prices { get; }
 
     /// <summary>Disposes the providers the <paramref name="next"/> runtime does not keep (all of them when it is null).</summary>
     public void DisposeProvidersNotIn(GatewayRuntime? next)

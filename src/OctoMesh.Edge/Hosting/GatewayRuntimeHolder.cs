@@ -52,6 +52,10 @@ public sealed class GatewayRuntimeHolder : IDisposable
                 {
                     errors.Add(new ConfigError("$.limits", "limits cannot change while the gateway runs", "restart the gateway for new limits"));
                 }
+                if (config.Metrics.MaxSeries != old.Config.Metrics.MaxSeries)
+                {
+                    errors.Add(new ConfigError("$.metrics.maxSeries", "the series limit cannot change while the gateway runs", "restart the gateway for a new limit"));
+                }
                 if (_simulatorUrl is null && EmbeddedDefaults.NeedsInProcessSimulator(config))
                 {
                     errors.Add(new ConfigError("$.providers", "a sim provider without baseUrl needs the in-process simulator, which is not running",

@@ -7,8 +7,11 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using System.Diagnostics.Metrics;
+using OctoMesh.Edge.Metering;
 using OctoMesh.Edge.Proxy;
 using OctoMesh.Edge.Simulator;
+using OctoMesh.Edge.Telemetry;
 using OctoMesh.Routing.Configuration;
 
 namespace OctoMesh.Edge.Hosting;
@@ -63,6 +66,9 @@ public sealed class GatewayServer : IAsyncDisposable
         });
         builder.Services.AddSingleton(services => new GatewayRuntimeHolder(runtime, simulator?.OpenAIBaseUrl,
             services.GetRequiredService<ILoggerFactory>().CreateLogger<GatewayRuntimeHolder>()));
+        builder.Services.AddSingleton<GatewayMetrics>();
+        builder.Services.AddSingleton(services => new PrometheusExporter(services.GetRequiredService<GatewayMetrics>().Meter, config.Metrics.MaxSeries));
+        builder.Services.AddSingleton<RequestMeter>();
         builder.Services.AddSingleton<ProxyHandler>();
         builder.Services.AddSingleton<Admin.RoutesEndpoint>();
         if (embedded)
@@ -71,6 +77,9 @@ public sealed class GatewayServer : IAsyncDisposable
         }
 
         var app = builder.Build();
+        // The exporter listens before the first instrument is created, so it sees them all.
+        app.Services.GetRequiredService<PrometheusExporter>();
+        ObserveRuntime(app.Services.GetRequiredService<GatewayMetrics>(), app.Services.GetRequiredService<GatewayRuntimeHolder>());
         MapEndpoints(app);
         await app.StartAsync(cancellationToken);
         var runtimes = app.Services.GetRequiredService<GatewayRuntimeHolder>();
@@ -88,6 +97,12 @@ public sealed class GatewayServer : IAsyncDisposable
         app.Map("/v1/messages", context => proxy.HandleAsync(context, ApiOperation.Messages));
         app.Map("/v1/messages/count_tokens", context => proxy.HandleAsync(context, ApiOperation.CountTokens));
         app.MapGet("/v1/models", proxy.ListModelsAsync);
+        var exporter = app.Services.GetRequiredService<PrometheusExporter>();
+        app.MapGet("/metrics", context =>
+        {
+            context.Response.ContentType = PrometheusExporter.ContentType;
+            return context.Response.WriteAsync(exporter.Scrape());
+        });
         app.MapGet("/admin/routes", app.Services.GetRequiredService<Admin.RoutesEndpoint>().HandleAsync);
         app.MapGet("/healthz", static context => WriteStatusAsync(context.Response, 200, "ok"));
         // Not ready while stopping, so a load balancer stops sending before the listener closes.
@@ -97,6 +112,19 @@ public sealed class GatewayServer : IAsyncDisposable
         app.MapFallback(static context => OpenAIError.WriteAsync(context.Response, StatusCodes.Status404NotFound,
             $"Unknown request URL: {context.Request.Method} {context.Request.Path}. This gateway serves /v1/chat/completions, /v1/embeddings, /v1/models, /v1/messages and /v1/messages/count_tokens.",
             OpenAIError.InvalidRequest, code: "unknown_url"));
+    }
+
+    /// <summary>Gauges read at each scrape from the running configuration: breaker states and reloads.</summary>
+    private static void ObserveRuntime(GatewayMetrics metrics, GatewayRuntimeHolder runtimes)
+    {
+        metrics.Observe<int>("octomesh.breaker.state", null, "Each route target's circuit breaker: 0 closed, 1 half-open, 2 open.", () =>
+            runtimes.Current.Routes.Routes.SelectMany(route => route.Definition.Targets.Select((target, i) => new Measurement<int>((int)route.Health[i].State,
+                new(GatewayMetrics.Route, route.Name), new(GatewayMetrics.Provider, target.Provider), new(GatewayMetrics.Model, target.Model)))));
+        metrics.Observe<long>("octomesh.config.reloads", "{reload}", "Configuration reloads: applied, or refused (the running configuration stayed).", () =>
+        [
+            new Measurement<long>(runtimes.Reloads, new KeyValuePair<string, object?>(GatewayMetrics.Result, "applied")),
+            new Measurement<long>(runtimes.ReloadFailures, new KeyValuePair<string, object?>(GatewayMetrics.Result, "refused")),
+        ], counter: true);
     }
 
     private static Task WriteStatusAsync(HttpResponse response, int status, string text)

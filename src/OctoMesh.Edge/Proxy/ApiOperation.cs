@@ -17,4 +17,12 @@ internal static class ApiOperationExtensions
 {
     /// <summary>The client speaks Anthropic's API: its errors are written in Anthropic's format.</summary>
     public static bool IsAnthropic(this ApiOperation operation) => operation is ApiOperation.Messages or ApiOperation.CountTokens;
+
+    /// <summary>The operation's name in metrics and traces (OpenTelemetry's <c>gen_ai.operation.name</c> where it has one).</summary>
+    public static string MetricName(this ApiOperation operation) => operation switch
+    {
+        ApiOperation.ChatCompletions or ApiOperation.Messages => "chat",
+        ApiOperation.Embeddings => "embeddings",
+        _ => "count_tokens",
+    };
 }

@@ -5,10 +5,12 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
 using OctoMesh.Edge.Hosting;
+using OctoMesh.Edge.Metering;
 using OctoMesh.Edge.Providers;
 using OctoMesh.Edge.Tenancy;
 using OctoMesh.Edge.Telemetry;
 using OctoMesh.Routing;
+using OctoMesh.Routing.Configuration;
 using OctoMesh.Routing.Table;
 
 namespace OctoMesh.Edge.Proxy;
@@ -34,11 +36,15 @@ internal sealed class ProxyHandler
     private const int MaxRequestIdLength = 128;
 
     private readonly GatewayRuntimeHolder _runtimes;
+    private readonly RequestMeter _meter;
+    private readonly GatewayMetrics _metrics;
     private readonly ILogger<ProxyHandler> _logger;
 
-    public ProxyHandler(GatewayRuntimeHolder runtimes, ILogger<ProxyHandler> logger)
+    public ProxyHandler(GatewayRuntimeHolder runtimes, RequestMeter meter, ILogger<ProxyHandler> logger)
     {
         _runtimes = runtimes;
+        _meter = meter;
+        _metrics = meter.Metrics;
         _logger = logger;
     }
 
@@ -55,7 +61,7 @@ internal sealed class ProxyHandler
     }
 
     /// <summary>Checks the client key when keys are configured; answers 401 and returns false when it is wrong. The key's workspace comes back.</summary>
-    private static async ValueTask<(bool Admitted, string? Workspace)> AdmitAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation)
+    private static async ValueTask<(bool Admitted, ClientKeyConfig? Key)> AdmitAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation)
     {
         if (!runtime.Keys.IsEnabled)
         {
@@ -64,24 +70,47 @@ internal sealed class ProxyHandler
         var headers = context.Request.Headers;
         if (runtime.Keys.Authenticate(ClientKeyTable.ReadPresentedKey(headers.Authorization.ToString(), headers["x-api-key"].ToString())) is { } key)
         {
-            return (true, key.Workspace);
+            return (true, key);
         }
         await ClientError.WriteAsync(context.Response, operation, StatusCodes.Status401Unauthorized,
             "Incorrect or missing API key. Send your OctoMesh key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.", code: "invalid_api_key");
         return (false, null);
     }
 
+    /// <summary>Serves one request, then accounts it (metrics, cost) whatever the outcome.</summary>
     public async Task HandleAsync(HttpContext context, ApiOperation operation)
     {
-        var started = Stopwatch.GetTimestamp();
+        var exchange = new Exchange(operation, RequestIdOf(context.Request.Headers["x-request-id"]), Stopwatch.GetTimestamp());
+        context.Response.OnStarting(Exchange.MarkFirstByte, exchange);
         // One snapshot for the whole request: a reload swaps it for the next requests, never under this one.
         var runtime = _runtimes.Current;
+        try
+        {
+            await ServeAsync(runtime, context, operation, exchange);
+        }
+        finally
+        {
+            exchange.Ended = Stopwatch.GetTimestamp();
+            // A client gone before anything was sent is counted as nginx does, 499 (client closed request).
+            var status = context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? 499 : context.Response.StatusCode;
+            var cost = _meter.Record(exchange, status, runtime.Prices);
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                Log.RequestCompleted(_logger, exchange.RequestId, operation, exchange.Model ?? "", exchange.Provider ?? "", status, exchange.Outcome,
+                    exchange.Usage?.PromptTokens ?? 0, exchange.Usage?.CompletionTokens ?? 0, cost, Stopwatch.GetElapsedTime(exchange.Started, exchange.Ended).TotalMilliseconds);
+            }
+        }
+    }
+
+    private async Task ServeAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, Exchange exchange)
+    {
+        var started = exchange.Started;
         var request = context.Request;
         var response = context.Response;
         var aborted = context.RequestAborted;
 
         // Step 1: request id.
-        var requestId = RequestIdOf(request.Headers["x-request-id"]);
+        var requestId = exchange.RequestId;
         response.Headers["x-request-id"] = requestId;
 
         if (!HttpMethods.IsPost(request.Method))
@@ -93,11 +122,15 @@ internal sealed class ProxyHandler
         }
 
         // Step 2: admission.
-        var (admitted, workspace) = await AdmitAsync(runtime, context, operation);
+        var (admitted, key) = await AdmitAsync(runtime, context, operation);
         if (!admitted)
         {
             return;
         }
+        var workspace = key?.Workspace;
+        exchange.Workspace = workspace;
+        exchange.KeyName = key?.Name;
+        exchange.WorkspaceLabel = runtime.Config.Metrics.WorkspaceLabel ? workspace ?? "" : null;
         if (request.Headers.ContentEncoding is { Count: > 0 } encoding && encoding.ToString() != "identity")
         {
             await ClientError.WriteAsync(response, operation, StatusCodes.Status415UnsupportedMediaType,
@@ -145,6 +178,7 @@ internal sealed class ProxyHandler
                 return;
             }
 
+            exchange.Stream = inspected.Stream;
             // Step 5: route.
             var order = ArrayPool<int>.Shared.Rent(RoutingTable.MaxTargets);
             try
@@ -157,6 +191,8 @@ internal sealed class ProxyHandler
                         "model", "model_not_found");
                     return;
                 }
+                exchange.Route = route?.Name;
+                exchange.Task = task;
                 if (route is not null)
                 {
                     response.Headers["x-octomesh-route"] = route.Name;
@@ -176,6 +212,11 @@ internal sealed class ProxyHandler
                     var targetIndex = order[attempt];
                     var target = route is null ? aliasTarget! : runtime.RouteTargets[route.Index][targetIndex];
                     var health = route?.Health[targetIndex];
+                    if (attempt > 0)
+                    {
+                        exchange.Fallbacks++;
+                        _metrics.Fallback(route!.Name);
+                    }
                     if (health is not null && !health.TryEnter(route!.Definition.Targets[targetIndex].MaxConcurrency))
                     {
                         // At its concurrency limit: the next target serves instead.
@@ -186,7 +227,7 @@ internal sealed class ProxyHandler
                     {
                         if (attempt == 0 && candidates > 1 && !inspected.Stream && route!.Definition.HedgeAfterMs is { } hedgeAfterMs)
                         {
-                            var (hedged, hedgeReleased, tried) = await HedgedAsync(runtime, context, operation, requestId, started, route, order, candidates,
+                            var (hedged, hedgeReleased, tried) = await HedgedAsync(runtime, context, operation, exchange, route, order, candidates,
                                 TimeSpan.FromMilliseconds(hedgeAfterMs), body, inspected);
                             answered = hedged;
                             abandon |= !hedgeReleased;
@@ -194,7 +235,7 @@ internal sealed class ProxyHandler
                             continue;
                         }
                         var firstByteMs = route?.Definition.Targets[targetIndex].FirstByteMs ?? 0;
-                        var (done, released) = await TryTargetAsync(runtime, context, operation, requestId, started, target, route, health,
+                        var (done, released) = await TryTargetAsync(runtime, context, operation, exchange, target, route, health,
                             firstByteMs > 0 ? TimeSpan.FromMilliseconds(firstByteMs) : null, attempt == candidates - 1, body, inspected);
                         answered = done;
                         abandon |= !released;
@@ -324,8 +365,8 @@ internal sealed class ProxyHandler
     /// <paramref name="firstByte"/> (when set) for the response headers. Returns whether the client has
     /// its answer (or is gone), and whether every send has released the body.
     /// </summary>
-    private async Task<(bool Answered, bool Released)> TryTargetAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, string requestId,
-        long started, ModelTarget target, CompiledRoute? route, TargetHealth? health, TimeSpan? firstByte, bool lastTarget, BodyBuffer body, InspectedRequest inspected)
+    private async Task<(bool Answered, bool Released)> TryTargetAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, Exchange exchange,
+        ModelTarget target, CompiledRoute? route, TargetHealth? health, TimeSpan? firstByte, bool lastTarget, BodyBuffer body, InspectedRequest inspected)
     {
         var retry = route?.Definition.Retry ?? RetryPolicy.None;
         var deadline = route?.Definition.DeadlineMs is { } ms ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
@@ -333,7 +374,7 @@ internal sealed class ProxyHandler
         for (var @try = 0; ; @try++)
         {
             // The route's deadline bounds every try and wait together; past it, the client gets a 504 now.
-            var left = deadline - Stopwatch.GetElapsedTime(started);
+            var left = deadline - Stopwatch.GetElapsedTime(exchange.Started);
             if (left <= TimeSpan.Zero)
             {
                 await ClientError.WriteAsync(context.Response, operation, StatusCodes.Status504GatewayTimeout,
@@ -341,25 +382,28 @@ internal sealed class ProxyHandler
                 return (true, released);
             }
             var wait = firstByte is { } limit && !(left < limit) ? limit : left;
-            var (answered, sent, retryAfter) = await ForwardAsync(runtime, context, operation, requestId, started, target,
+            var (answered, sent, retryAfter) = await ForwardAsync(runtime, context, operation, exchange, target,
                 health, lastTarget && @try == retry.Attempts, wait, body, inspected);
             released &= sent;
             if (answered || @try == retry.Attempts)
             {
                 return (answered, released);
             }
-            if (Backoff(retry, @try, retryAfter) is not { } backoff || backoff >= deadline - Stopwatch.GetElapsedTime(started))
+            if (Backoff(retry, @try, retryAfter) is not { } backoff || backoff >= deadline - Stopwatch.GetElapsedTime(exchange.Started))
             {
                 // No retry of this target: the next one, if any; after the last, the caller answers.
                 return (false, released);
             }
+            exchange.Retries++;
+            _metrics.Retry(route!.Name);
+            exchange.UpstreamTicks += (long)(backoff.TotalSeconds * Stopwatch.Frequency);
             try
             {
                 await Task.Delay(backoff, context.RequestAborted);
             }
             catch (OperationCanceledException)
             {
-                Log.ClientDisconnected(_logger, requestId);
+                Log.ClientDisconnected(_logger, exchange.RequestId);
                 return (true, released);
             }
         }
@@ -372,10 +416,10 @@ internal sealed class ProxyHandler
     /// answer, whether the body was released, and how many targets were tried (1 or 2), so that after two
     /// failures the caller goes on with the rest. Hedged tries are not retried.
     /// </summary>
-    private async Task<(bool Answered, bool Released, int Tried)> HedgedAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, string requestId,
-        long started, CompiledRoute route, int[] order, int candidates, TimeSpan hedgeAfter, BodyBuffer body, InspectedRequest inspected)
+    private async Task<(bool Answered, bool Released, int Tried)> HedgedAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, Exchange exchange,
+        CompiledRoute route, int[] order, int candidates, TimeSpan hedgeAfter, BodyBuffer body, InspectedRequest inspected)
     {
-        var (primary, answered) = await PrepareAsync(runtime, context, operation, requestId, runtime.RouteTargets[route.Index][order[0]],
+        var (primary, answered) = await PrepareAsync(runtime, context, operation, exchange, runtime.RouteTargets[route.Index][order[0]],
             route.Health[order[0]], isLast: false, body, inspected);
         if (primary is null)
         {
@@ -383,7 +427,8 @@ internal sealed class ProxyHandler
         }
         using (primary)
         {
-            var primarySend = primary.SendAsync(FirstByteWait(route, order[0], started));
+            var sent = Stopwatch.GetTimestamp();
+            var primarySend = primary.SendAsync(FirstByteWait(route, order[0], exchange.Started));
             try
             {
                 await primarySend.WaitAsync(hedgeAfter, context.RequestAborted);
@@ -398,23 +443,27 @@ internal sealed class ProxyHandler
                 || !secondHealth.TryEnter(route.Definition.Targets[second].MaxConcurrency))
             {
                 await primarySend;
-                var (done, _) = await AnswerAsync(context, operation, requestId, started, primary, candidates == 1, body, inspected);
+                exchange.UpstreamTicks += primary.Waited;
+                var (done, _) = await AnswerAsync(context, operation, exchange, primary, candidates == 1, body, inspected);
                 return (done, primary.TryRelease(), 1);
             }
             try
             {
-                var (secondary, _) = await PrepareAsync(runtime, context, operation, requestId, runtime.RouteTargets[route.Index][second],
+                var (secondary, _) = await PrepareAsync(runtime, context, operation, exchange, runtime.RouteTargets[route.Index][second],
                     secondHealth, isLast: false, body, inspected);
                 if (secondary is null)
                 {
                     await primarySend;
-                    var (done, _) = await AnswerAsync(context, operation, requestId, started, primary, candidates == 1, body, inspected);
+                    exchange.UpstreamTicks += primary.Waited;
+                    var (done, _) = await AnswerAsync(context, operation, exchange, primary, candidates == 1, body, inspected);
                     return (done, primary.TryRelease(), 1);
                 }
                 using (secondary)
                 {
-                    Log.Hedged(_logger, requestId, route.Name, primary.Provider.Name, secondary.Provider.Name);
-                    var secondarySend = secondary.SendAsync(FirstByteWait(route, second, started));
+                    Log.Hedged(_logger, exchange.RequestId, route.Name, primary.Provider.Name, secondary.Provider.Name);
+                    exchange.Hedged = true;
+                    _metrics.Hedge(route.Name);
+                    var secondarySend = secondary.SendAsync(FirstByteWait(route, second, exchange.Started));
                     var primaryFirst = await Task.WhenAny(primarySend, secondarySend) == primarySend;
                     var (winner, loser, loserSend) = primaryFirst ? (primary, secondary, secondarySend) : (secondary, primary, primarySend);
                     if (winner.Failed)
@@ -427,7 +476,9 @@ internal sealed class ProxyHandler
                     {
                         await loser.AbandonAsync(loserSend);
                     }
-                    var (done, _) = await AnswerAsync(context, operation, requestId, started, winner, candidates == 2, body, inspected);
+                    // Both sends waited on upstreams together: the race counts once, by the clock.
+                    exchange.UpstreamTicks += Stopwatch.GetTimestamp() - sent;
+                    var (done, _) = await AnswerAsync(context, operation, exchange, winner, candidates == 2, body, inspected);
                     return (done, primary.TryRelease() & secondary.TryRelease(), 2);
                 }
             }
@@ -453,10 +504,10 @@ internal sealed class ProxyHandler
     /// may try), whether the request body can be reused, and the wait the provider asked for. A target that fails before its first byte (no connection, too slow,
     /// 429 or 5xx) gives way to the next unless it is the last; after the first byte nothing is retried.
     /// </summary>
-    private async Task<(bool Answered, bool Released, TimeSpan? RetryAfter)> ForwardAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, string requestId, long started,
+    private async Task<(bool Answered, bool Released, TimeSpan? RetryAfter)> ForwardAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, Exchange exchange,
         ModelTarget target, TargetHealth? health, bool isLast, TimeSpan? firstByteLimit, BodyBuffer body, InspectedRequest inspected)
     {
-        var (attempt, answered) = await PrepareAsync(runtime, context, operation, requestId, target, health, isLast, body, inspected);
+        var (attempt, answered) = await PrepareAsync(runtime, context, operation, exchange, target, health, isLast, body, inspected);
         if (attempt is null)
         {
             // Answered with a 400, or this provider cannot serve the request and the next target may.
@@ -465,7 +516,8 @@ internal sealed class ProxyHandler
         using (attempt)
         {
             await attempt.SendAsync(firstByteLimit);
-            var (done, retryAfter) = await AnswerAsync(context, operation, requestId, started, attempt, isLast, body, inspected);
+            exchange.UpstreamTicks += attempt.Waited;
+            var (done, retryAfter) = await AnswerAsync(context, operation, exchange, attempt, isLast, body, inspected);
             return (done, attempt.TryRelease(), retryAfter);
         }
     }
@@ -475,7 +527,7 @@ internal sealed class ProxyHandler
     /// answered (a 400 in the client's format) when a field has a type the API does not allow, or when the
     /// provider cannot serve the request and this is the last target; not answered when the next target may.
     /// </summary>
-    private static async Task<(UpstreamAttempt? Attempt, bool Answered)> PrepareAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, string requestId,
+    private static async Task<(UpstreamAttempt? Attempt, bool Answered)> PrepareAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, Exchange exchange,
         ModelTarget target, TargetHealth? health, bool isLast, BodyBuffer body, InspectedRequest inspected)
     {
         var provider = runtime.Providers[target.ProviderIndex];
@@ -504,7 +556,7 @@ internal sealed class ProxyHandler
             return (null, isLast);
         }
         CopyRequestHeaders(context.Request.Headers, request);
-        request.Headers.TryAddWithoutValidation("x-request-id", requestId);
+        request.Headers.TryAddWithoutValidation("x-request-id", exchange.RequestId);
         return (new UpstreamAttempt(provider, adapter, request, forward, target, health, context.RequestAborted), false);
     }
 
@@ -512,16 +564,19 @@ internal sealed class ProxyHandler
     /// Step 7 for a sent attempt: a failure before the first byte gives way to the next try (returning the wait the provider
     /// asked for) unless <paramref name="isLast"/>, when the client gets the error; otherwise the answer streams back.
     /// </summary>
-    private async Task<(bool Answered, TimeSpan? RetryAfter)> AnswerAsync(HttpContext context, ApiOperation operation, string requestId, long started,
+    private async Task<(bool Answered, TimeSpan? RetryAfter)> AnswerAsync(HttpContext context, ApiOperation operation, Exchange exchange,
         UpstreamAttempt attempt, bool isLast, BodyBuffer body, InspectedRequest inspected)
     {
         var response = context.Response;
         var provider = attempt.Provider;
         if (attempt.ClientGone)
         {
-            Log.ClientDisconnected(_logger, requestId);
+            Log.ClientDisconnected(_logger, exchange.RequestId);
+            exchange.Outcome = ProxyOutcome.ClientGone;
             return (true, null);
         }
+        exchange.Provider = provider.Name;
+        exchange.Model = attempt.Target.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected);
         if (attempt.Error is { } e)
         {
             var (status, code, reason) = e switch
@@ -533,11 +588,13 @@ internal sealed class ProxyHandler
             };
             if (status == StatusCodes.Status504GatewayTimeout)
             {
-                Log.UpstreamTimeout(_logger, requestId, provider.Name);
+                Log.UpstreamTimeout(_logger, exchange.RequestId, provider.Name);
+                _metrics.UpstreamError(provider.Name, "timeout");
             }
             else
             {
-                Log.UpstreamUnreachable(_logger, requestId, provider.Name, reason);
+                Log.UpstreamUnreachable(_logger, exchange.RequestId, provider.Name, reason);
+                _metrics.UpstreamError(provider.Name, "unreachable");
             }
             if (!isLast)
             {
@@ -550,15 +607,19 @@ internal sealed class ProxyHandler
         }
 
         var upstreamResponse = attempt.Response!;
+        if (attempt.Failed)
+        {
+            _metrics.UpstreamError(provider.Name, upstreamResponse.StatusCode == System.Net.HttpStatusCode.TooManyRequests ? "rate_limited" : "server_error");
+        }
         if (attempt.Failed && !isLast)
         {
-            Log.UpstreamFailedOver(_logger, requestId, provider.Name, (int)upstreamResponse.StatusCode);
+            Log.UpstreamFailedOver(_logger, exchange.RequestId, provider.Name, (int)upstreamResponse.StatusCode);
             return (false, RetryAfterOf(upstreamResponse));
         }
 
-        response.Headers["x-octomesh-model"] = attempt.Target.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected);
+        response.Headers["x-octomesh-model"] = exchange.Model;
         // The total deadline counts from the start of the request; past it already, cancel now.
-        var remaining = provider.Config.Timeouts.Total - Stopwatch.GetElapsedTime(started);
+        var remaining = provider.Config.Timeouts.Total - Stopwatch.GetElapsedTime(exchange.Started);
         if (remaining > TimeSpan.Zero)
         {
             attempt.Deadline.CancelAfter(remaining);
@@ -567,24 +628,38 @@ internal sealed class ProxyHandler
         {
             attempt.Deadline.Cancel();
         }
-        var copied = await attempt.Adapter.SendResponseAsync(upstreamResponse, response, attempt.Forward, context.RequestAborted, attempt.Deadline.Token);
+        var streamed = exchange.Stream && upstreamResponse.IsSuccessStatusCode;
+        if (streamed)
+        {
+            _metrics.StreamStarted(exchange.OperationName);
+        }
+        (ProxyOutcome Outcome, TokenUsage? Usage) copied;
+        try
+        {
+            copied = await attempt.Adapter.SendResponseAsync(upstreamResponse, response, attempt.Forward, context.RequestAborted, attempt.Deadline.Token);
+        }
+        finally
+        {
+            if (streamed)
+            {
+                _metrics.StreamEnded(exchange.OperationName);
+            }
+        }
+        (exchange.Outcome, exchange.Usage) = copied;
 
         if (copied.Outcome is ProxyOutcome.UpstreamCut or ProxyOutcome.UpstreamTimeout)
         {
-            Log.UpstreamStreamCut(_logger, requestId, provider.Name, copied.Outcome);
+            Log.UpstreamStreamCut(_logger, exchange.RequestId, provider.Name, copied.Outcome);
+            _metrics.UpstreamError(provider.Name, copied.Outcome == ProxyOutcome.UpstreamCut ? "stream_cut" : "timeout");
         }
         else if (copied.Outcome == ProxyOutcome.UpstreamRefusedCredentials)
         {
-            Log.UpstreamRefusedCredentials(_logger, requestId, provider.Name);
+            Log.UpstreamRefusedCredentials(_logger, exchange.RequestId, provider.Name);
+            _metrics.UpstreamError(provider.Name, "auth");
         }
         else if (copied.Outcome == ProxyOutcome.ClientGone)
         {
-            Log.ClientDisconnected(_logger, requestId);
-        }
-        if (_logger.IsEnabled(LogLevel.Debug))
-        {
-            Log.RequestCompleted(_logger, requestId, operation, RequestInspector.ModelName(body.Span, inspected), provider.Name, response.StatusCode, copied.Outcome,
-                copied.Usage?.PromptTokens ?? 0, copied.Usage?.CompletionTokens ?? 0, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            Log.ClientDisconnected(_logger, exchange.RequestId);
         }
         return (true, null);
     }

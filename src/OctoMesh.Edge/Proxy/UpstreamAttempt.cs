@@ -47,6 +47,9 @@ internal sealed class UpstreamAttempt : IDisposable
     /// <summary>Why the send failed: a timeout or a connection error.</summary>
     public Exception? Error { get; private set; }
 
+    /// <summary>Stopwatch ticks the send waited for the response headers (or the failure).</summary>
+    public long Waited { get; private set; }
+
     /// <summary>The client went away during the send.</summary>
     public bool ClientGone { get; private set; }
 
@@ -81,10 +84,11 @@ internal sealed class UpstreamAttempt : IDisposable
         {
             Error = e;
         }
+        Waited = Stopwatch.GetTimestamp() - sent;
         if (!_abandoned)
         {
             // A send the gateway gave up on (a hedge that lost) says nothing about the target.
-            Health?.Record(Stopwatch.GetElapsedTime(sent).TotalMilliseconds, succeeded: !Failed);
+            Health?.Record(Stopwatch.GetElapsedTime(sent, sent + Waited).TotalMilliseconds, succeeded: !Failed);
         }
     }
 

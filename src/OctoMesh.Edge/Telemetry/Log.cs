@@ -13,9 +13,9 @@ internal static partial class Log
     public static partial void SimulatorStarted(ILogger logger, string urls);
 
     [LoggerMessage(EventId = EventIds.RequestCompleted, Level = LogLevel.Debug,
-        Message = "{RequestId} {Operation} {Model} via {Provider}: {Status} {Outcome} prompt={PromptTokens} completion={CompletionTokens} in {ElapsedMs:F1} ms")]
+        Message = "{RequestId} {Operation} {Model} via {Provider}: {Status} {Outcome} prompt={PromptTokens} completion={CompletionTokens} cost={CostMicros} µUSD in {ElapsedMs:F1} ms")]
     public static partial void RequestCompleted(ILogger logger, string requestId, ApiOperation operation, string model, string provider,
-        int status, ProxyOutcome outcome, int promptTokens, int completionTokens, double elapsedMs);
+        int status, ProxyOutcome outcome, int promptTokens, int completionTokens, long costMicros, double elapsedMs);
 
     [LoggerMessage(EventId = EventIds.UpstreamUnreachable, Level = LogLevel.Warning, Message = "{RequestId}: provider {Provider} unreachable ({Error})")]
     public static partial void UpstreamUnreachable(ILogger logger, string requestId, string provider, string error);

@@ -1,0 +1,52 @@
+using System.Diagnostics;
+
+namespace OctoMesh.Edge.Proxy;
+
+/// <summary>
+/// What one request did, filled in along the proxy path and accounted once at its end (metrics, trace
+/// record). Holds no prompt or answer text. Timestamps are <see cref="Stopwatch"/> ticks.
+/// </summary>
+internal sealed class Exchange(ApiOperation operation, string requestId, long started)
+{
+    public ApiOperation Operation { get; } = operation;
+    public string OperationName => Operation.MetricName();
+
+    public long Started { get; } = started;
+    /// <summary>When the response headers went to the client; 0 when nothing was sent.</summary>
+    public long FirstByte { get; set; }
+    public long Ended { get; set; }
+
+    /// <summary>The client's <c>x-request-id</c> when sane, else a new one.</summary>
+    public string RequestId { get; } = requestId;
+    public bool Stream { get; set; }
+    public string? Workspace { get; set; }
+    /// <summary>The workspace as a metrics label, when the configuration asks for one.</summary>
+    public string? WorkspaceLabel { get; set; }
+    public string? KeyName { get; set; }
+
+    public string? Route { get; set; }
+    public string? Task { get; set; }
+    /// <summary>The provider and upstream model that answered (or failed last).</summary>
+    public string? Provider { get; set; }
+    public string? Model { get; set; }
+
+    public TokenUsage? Usage { get; set; }
+    public ProxyOutcome Outcome { get; set; }
+    /// <summary><c>none</c> until the cache is on the path; then <c>hit</c>, <c>miss</c> or <c>bypass</c>.</summary>
+    public string CacheOutcome { get; set; } = "none";
+
+    public int Retries { get; set; }
+    public int Fallbacks { get; set; }
+    public bool Hedged { get; set; }
+
+    /// <summary>Time spent waiting on upstream sends (to their response headers) and retry backoffs.</summary>
+    public long UpstreamTicks { get; set; }
+    public double UpstreamSeconds => (double)UpstreamTicks / Stopwatch.Frequency;
+
+    /// <summary>Marks the response's first byte; registered with <c>HttpResponse.OnStarting</c>.</summary>
+    public static Task MarkFirstByte(object state)
+    {
+        ((Exchange)state).FirstByte = Stopwatch.GetTimestamp();
+        return System.Threading.Tasks.Task.CompletedTask;
+    }
+}

@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+
+namespace OctoMesh.Edge.Telemetry;
+
+/// <summary>
+/// A measurement's label values as a dictionary key built without allocating: up to
+/// <see cref="MaxLabels"/> string references held inline, compared by value. Labels past that are ignored.
+/// </summary>
+internal struct LabelKey : IEquatable<LabelKey>
+{
+    public const int MaxLabels = 8;
+
+    private Values _values;
+    private int _count;
+    private int _hash;
+
+    public LabelKey(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        var hash = new HashCode();
+        _count = Math.Min(tags.Length, MaxLabels);
+        for (var i = 0; i < _count; i++)
+        {
+            // Tag values are strings on every path of the gateway; anything else becomes text (and allocates).
+            var text = tags[i].Value as string ?? Text(tags[i].Value);
+            _values[i] = text;
+            hash.Add(text, StringComparer.Ordinal);
+        }
+        _hash = hash.ToHashCode();
+    }
+
+    public static LabelKey Of(string[] values)
+    {
+        var tags = new KeyValuePair<string, object?>[values.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            tags[i] = new(string.Empty, values[i]);
+        }
+        return new LabelKey(tags);
+    }
+
+    /// <summary>A tag value as label text.</summary>
+    public static string Text(object? value) => value switch
+    {
+        null => "",
+        string s => s,
+        bool b => b ? "true" : "false",
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
+    public readonly bool Equals(LabelKey other)
+    {
+        if (_count != other._count || _hash != other._hash)
+        {
+            return false;
+        }
+        for (var i = 0; i < _count; i++)
+        {
+            if (!string.Equals(_values[i], other._values[i], StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    public override readonly bool Equals(object? obj) => obj is LabelKey other && Equals(other);
+
+    public override readonly int GetHashCode() => _hash;
+
+    [InlineArray(MaxLabels)]
+    private struct Values
+    {
+        private string? _first;
+    }
+}
