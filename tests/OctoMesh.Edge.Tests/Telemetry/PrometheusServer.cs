@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace OctoMesh.Edge.Tests.Telemetry;
+
+/// <summary>A real Prometheus (Debian's <c>prometheus</c>) on a free loopback port, scraping one target every second; stopped and its data removed on dispose.</summary>
+internal sealed class PrometheusServer : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly string _directory;
+    private readonly HttpClient _client;
+
+    private PrometheusServer(Process process, string directory, Uri address)
+    {
+        _process = process;
+        _directory = directory;
+        _client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(10) };
+    }
+
+    public static async Task<PrometheusServer> StartAsync(Uri target)
+    {
+        var directory = Directory.CreateTempSubdirectory("octomesh-prometheus-").FullName;
+        var config = Path.Combine(directory, "prometheus.yml");
+        await File.WriteAllTextAsync(config, $"""
+            global:
+              scrape_interval: 1s
+              scrape_timeout: 900ms
+            scrape_configs:
+              - job_name: octomesh
+                static_configs:
+                  - targets: ["{target.Authority}"]
+            """);
+        var port = FreePort();
+        var process = Process.Start(new ProcessStartInfo(Promtool.Find("prometheus"),
+            [$"--config.file={config}", $"--storage.tsdb.path={Path.Combine(directory, "data")}", $"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var server = new PrometheusServer(process, directory, new Uri($"http://127.0.0.1:{port}"));
+        await server.WaitAsync(async () => (await server._client.GetAsync("/-/ready")).IsSuccessStatusCode, "Prometheus did not become ready");
+        return server;
+    }
+
+    /// <summary>An instant query through the HTTP API; the first result's value, or null when the result is empty.</summary>
+    public async Task<double?> QueryAsync(string promql)
+    {
+        using var response = await _client.GetAsync($"/api/v1/query?query={Uri.EscapeDataString(promql)}");
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.True(body.GetProperty("status").GetString() == "success", body.ToString());
+        var result = body.GetProperty("data").GetProperty("result");
+        return result.GetArrayLength() == 0 ? null : double.Parse(result[0].GetProperty("value")[1].GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Polls (every 200 ms, up to 30 s) until <paramref name="condition"/> holds.</summary>
+    public async Task WaitAsync(Func<Task<bool>> condition, string failure)
+    {
+        for (var i = 0; i < 150; i++)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+            Assert.False(_process.HasExited, $"{failure}: prometheus exited with {(_process.HasExited ? _process.ExitCode : 0)}");
+            await Task.Delay(200);
+        }
+        Assert.Fail(failure);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
