@@ -7,7 +7,7 @@ using OctoMesh.Routing.Configuration;
 
 namespace OctoMesh.Edge.Cli;
 
-/// <summary>The <c>octomesh</c> command line: serve, check-config, sim, version.</summary>
+/// <summary>The <c>octomesh</c> command line: serve, check-config, route, export, sim, version.</summary>
 internal static class OctoMeshCommands
 {
     /// <summary>Exit code for a configuration that does not validate.</summary>
@@ -19,6 +19,7 @@ internal static class OctoMeshCommands
         root.Add(Serve());
         root.Add(CheckConfig());
         root.Add(Route());
+        root.Add(ExportCommand.Create());
         root.Add(Sim());
         root.Add(Version());
         return root;
@@ -148,7 +149,7 @@ internal static class OctoMeshCommands
     public static string VersionText =>
         typeof(OctoMeshCommands).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
-    private static void PrintErrors(string path, ConfigLoadResult loaded)
+    internal static void PrintErrors(string path, ConfigLoadResult loaded)
     {
         Console.Error.WriteLine($"{path}: {loaded.Errors.Length} error{(loaded.Errors.Length == 1 ? "" : "s")}:");
         foreach (var error in loaded.Errors)

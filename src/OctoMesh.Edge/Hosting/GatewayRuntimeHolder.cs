@@ -52,6 +52,10 @@ public sealed class GatewayRuntimeHolder : IDisposable
                 {
                     errors.Add(new ConfigError("$.limits", "limits cannot change while the gateway runs", "restart the gateway for new limits"));
                 }
+                if (config.Trace != old.Config.Trace)
+                {
+                    errors.Add(new ConfigError("$.trace", "the trace log settings cannot change while the gateway runs", "restart the gateway for new trace settings"));
+                }
                 if (config.Metrics.MaxSeries != old.Config.Metrics.MaxSeries)
                 {
                     errors.Add(new ConfigError("$.metrics.maxSeries", "the series limit cannot change while the gateway runs", "restart the gateway for a new limit"));

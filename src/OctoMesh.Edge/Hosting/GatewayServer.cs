@@ -45,9 +45,12 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <param name="urls">Overrides the configuration's listen URLs; <c>http://127.0.0.1:0</c> picks a free port.</param>
     /// <param name="embedded">Inside a test: process signals are not the gateway's to handle.</param>
     /// <param name="configPath">The file the configuration came from: it is watched, and SIGHUP reloads it too.</param>
+    /// <param name="traceDirectory">Overrides the configuration's trace log directory.</param>
     public static async Task<GatewayServer> StartAsync(GatewayConfig config, IReadOnlyList<string>? urls = null,
-        LogLevel logLevel = LogLevel.Information, bool embedded = false, string? configPath = null, CancellationToken cancellationToken = default)
+        LogLevel logLevel = LogLevel.Information, bool embedded = false, string? configPath = null, string? traceDirectory = null,
+        CancellationToken cancellationToken = default)
     {
+        var trace = traceDirectory is null ? config.Trace : config.Trace with { Directory = traceDirectory };
         var simulator = EmbeddedDefaults.NeedsInProcessSimulator(config)
             ? await SimulatorServer.StartAsync("http://127.0.0.1:0", embedded: true, cancellationToken: cancellationToken)
             : null;
@@ -68,7 +71,9 @@ public sealed class GatewayServer : IAsyncDisposable
             services.GetRequiredService<ILoggerFactory>().CreateLogger<GatewayRuntimeHolder>()));
         builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddSingleton(services => new PrometheusExporter(services.GetRequiredService<GatewayMetrics>().Meter, config.Metrics.MaxSeries));
-        builder.Services.AddSingleton<RequestMeter>();
+        builder.Services.AddSingleton(services => new RequestMeter(services.GetRequiredService<GatewayMetrics>(), trace.Enabled
+            ? new TraceLog(trace, services.GetRequiredService<GatewayMetrics>(), services.GetRequiredService<ILoggerFactory>().CreateLogger<TraceLog>())
+            : null));
         builder.Services.AddSingleton<ProxyHandler>();
         builder.Services.AddSingleton<Admin.RoutesEndpoint>();
         if (embedded)
@@ -77,8 +82,10 @@ public sealed class GatewayServer : IAsyncDisposable
         }
 
         var app = builder.Build();
-        // The exporter listens before the first instrument is created, so it sees them all.
+        // The exporter listens before the first instrument is created, so it sees them all; the trace log opens
+        // (recovering what an earlier run committed) before the first request.
         app.Services.GetRequiredService<PrometheusExporter>();
+        app.Services.GetRequiredService<RequestMeter>();
         ObserveRuntime(app.Services.GetRequiredService<GatewayMetrics>(), app.Services.GetRequiredService<GatewayRuntimeHolder>());
         MapEndpoints(app);
         await app.StartAsync(cancellationToken);
@@ -106,9 +113,12 @@ public sealed class GatewayServer : IAsyncDisposable
         app.MapGet("/admin/routes", app.Services.GetRequiredService<Admin.RoutesEndpoint>().HandleAsync);
         app.MapGet("/healthz", static context => WriteStatusAsync(context.Response, 200, "ok"));
         // Not ready while stopping, so a load balancer stops sending before the listener closes.
+        var traceLog = app.Services.GetRequiredService<RequestMeter>().TraceLog;
         app.MapGet("/readyz", context => lifetime.ApplicationStopping.IsCancellationRequested
             ? WriteStatusAsync(context.Response, 503, "stopping")
-            : WriteStatusAsync(context.Response, 200, "ready"));
+            : traceLog is { Failing: true }
+                ? WriteStatusAsync(context.Response, 503, "trace-log-failing")
+                : WriteStatusAsync(context.Response, 200, "ready"));
         app.MapFallback(static context => OpenAIError.WriteAsync(context.Response, StatusCodes.Status404NotFound,
             $"Unknown request URL: {context.Request.Method} {context.Request.Path}. This gateway serves /v1/chat/completions, /v1/embeddings, /v1/models, /v1/messages and /v1/messages/count_tokens.",
             OpenAIError.InvalidRequest, code: "unknown_url"));

@@ -4,10 +4,12 @@ using OctoMesh.Routing.Pricing;
 
 namespace OctoMesh.Edge.Metering;
 
-/// <summary>Accounts a finished request: its cost from the price table, then metrics.</summary>
-internal sealed class RequestMeter(GatewayMetrics metrics)
+/// <summary>Accounts a finished request: its cost from the price table, then metrics and the trace log.</summary>
+internal sealed class RequestMeter(GatewayMetrics metrics, TraceLog? traceLog) : IAsyncDisposable
 {
     public GatewayMetrics Metrics => metrics;
+
+    public TraceLog? TraceLog => traceLog;
 
     /// <summary>Prices the exchange's usage and records it. Returns the cost in micro-dollars.</summary>
     public long Record(Exchange exchange, int status, PriceTable prices)
@@ -20,8 +22,52 @@ internal sealed class RequestMeter(GatewayMetrics metrics)
             cost = priced ? Cost(price, usage) : 0;
         }
         metrics.RecordRequest(exchange, status, cost, priced);
+        if (traceLog is not null)
+        {
+            var trace = Trace(exchange, status, cost, traceLog);
+            traceLog.Append(ref trace);
+        }
         return cost;
     }
+
+    private static PendingTrace Trace(Exchange exchange, int status, long cost, TraceLog log)
+    {
+        var usage = exchange.Usage ?? default;
+        return new PendingTrace
+        {
+            Record = new TraceRecord
+            {
+                Flags = (byte)((exchange.Stream ? TraceRecord.StreamFlag : 0) | (exchange.Hedged ? TraceRecord.HedgedFlag : 0)),
+                Status = (ushort)status,
+                Outcome = (byte)exchange.Outcome,
+                Operation = (byte)exchange.Operation,
+                RequestIdHash = TraceNames.Hash64(exchange.RequestId),
+                StartUnixMicros = log.UnixMicros(exchange.Started),
+                TotalMicros = Micros(exchange.Ended - exchange.Started),
+                FirstByteMicros = exchange.FirstByte == 0 ? 0 : Micros(exchange.FirstByte - exchange.Started),
+                OverheadMicros = (uint)Math.Min(uint.MaxValue, exchange.OverheadSeconds * 1_000_000),
+                PromptTokens = usage.PromptTokens,
+                CompletionTokens = usage.CompletionTokens,
+                CachedTokens = usage.CachedTokens,
+                CacheWriteTokens = usage.CacheWriteTokens,
+                ReasoningTokens = usage.ReasoningTokens,
+                CostMicros = cost,
+                Retries = (byte)Math.Min(exchange.Retries, byte.MaxValue),
+                Fallbacks = (byte)Math.Min(exchange.Fallbacks, byte.MaxValue),
+            },
+            Workspace = exchange.Workspace,
+            Key = exchange.KeyName,
+            Route = exchange.Route,
+            Provider = exchange.Provider,
+            Model = exchange.Model,
+            Task = exchange.Task,
+        };
+    }
+
+    /// <summary>Commits and closes the trace log; the host calls it once the last request has ended.</summary>
+    public ValueTask DisposeAsync() => traceLog?.DisposeAsync() ?? ValueTask.CompletedTask;
+
+    private static uint Micros(long ticks) => (uint)Math.Min(uint.MaxValue, ticks * (1_000_000.0 / System.Diagnostics.Stopwatch.Frequency));
 
     /// <summary>The cost of <paramref name="usage"/>, which every adapter reports in OpenAI's terms (cached and cache writes inside the prompt, reasoning inside the completion).</summary>
     public static long Cost(ModelPrice price, TokenUsage usage) =>

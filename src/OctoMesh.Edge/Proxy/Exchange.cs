@@ -43,6 +43,9 @@ internal sealed class Exchange(ApiOperation operation, string requestId, long st
     public long UpstreamTicks { get; set; }
     public double UpstreamSeconds => (double)UpstreamTicks / Stopwatch.Frequency;
 
+    /// <summary>Time in the gateway before the answer's first byte: arrival to first byte, less <see cref="UpstreamSeconds"/>; 0 when nothing was sent.</summary>
+    public double OverheadSeconds => FirstByte == 0 ? 0 : Math.Max(0, Stopwatch.GetElapsedTime(Started, FirstByte).TotalSeconds - UpstreamSeconds);
+
     /// <summary>Marks the response's first byte; registered with <c>HttpResponse.OnStarting</c>.</summary>
     public static Task MarkFirstByte(object state)
     {

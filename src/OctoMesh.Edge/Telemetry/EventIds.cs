@@ -15,4 +15,5 @@ internal static class EventIds
     public const int ClientDisconnected = 30;
     public const int Reloaded = 40;
     public const int ReloadRefused = 41;
+    public const int TraceCommitFailed = 50;
 }

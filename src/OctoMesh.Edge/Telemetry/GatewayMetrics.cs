@@ -47,6 +47,8 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Counter<long> _fallbacks;
     private readonly Counter<long> _hedges;
     private readonly UpDownCounter<long> _activeStreams;
+    private readonly Histogram<double> _traceCommit;
+    private readonly Counter<long> _traceCommitFailures;
 
     public GatewayMetrics()
     {
@@ -71,6 +73,9 @@ internal sealed class GatewayMetrics : IDisposable
         _fallbacks = _meter.CreateCounter<long>("octomesh.fallbacks", "{fallback}", "Moves to a route's next target after one failed or was full.");
         _hedges = _meter.CreateCounter<long>("octomesh.hedges", "{hedge}", "Hedged requests: a second target sent the request because the first was slow.");
         _activeStreams = _meter.CreateUpDownCounter<long>("octomesh.active_streams", "{stream}", "Streamed answers being sent now.");
+        _traceCommit = _meter.CreateHistogram("octomesh.trace.commit.duration", "s", "Time a group commit of the trace log took.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = s_overheadBuckets });
+        _traceCommitFailures = _meter.CreateCounter<long>("octomesh.trace.commit.failures", "{failure}", "Trace log commits that failed (disk full, I/O error).");
     }
 
     public Meter Meter => _meter;
@@ -101,8 +106,7 @@ internal sealed class GatewayMetrics : IDisposable
             new(Operation, operation), new(Provider, provider), new(Model, model));
         if (exchange.FirstByte != 0)
         {
-            _overhead.Record(Math.Max(0, Stopwatch.GetElapsedTime(exchange.Started, exchange.FirstByte).TotalSeconds - exchange.UpstreamSeconds),
-                new KeyValuePair<string, object?>(Operation, operation));
+            _overhead.Record(exchange.OverheadSeconds, new KeyValuePair<string, object?>(Operation, operation));
             if (exchange.Stream && exchange.Provider is not null)
             {
                 _timeToFirstToken.Record(Stopwatch.GetElapsedTime(exchange.Started, exchange.FirstByte).TotalSeconds,
@@ -166,6 +170,10 @@ internal sealed class GatewayMetrics : IDisposable
     public void StreamStarted(string operation) => _activeStreams.Add(1, new KeyValuePair<string, object?>(Operation, operation));
 
     public void StreamEnded(string operation) => _activeStreams.Add(-1, new KeyValuePair<string, object?>(Operation, operation));
+
+    public void TraceCommitted(double seconds) => _traceCommit.Record(seconds);
+
+    public void TraceCommitFailed() => _traceCommitFailures.Add(1);
 
     /// <summary>Reads a value at every collection (breaker states, reload counts, trace-log backlog).</summary>
     public void Observe<T>(string name, string? unit, string description, Func<IEnumerable<Measurement<T>>> observe, bool counter = false) where T : struct

@@ -46,4 +46,8 @@ internal static partial class Log
 
     [LoggerMessage(EventId = EventIds.ReloadRefused, Level = LogLevel.Error, Message = "Kept the running configuration: {Path} has {Count} errors: {Errors}")]
     public static partial void ReloadRefused(ILogger logger, string path, int count, string errors);
+
+    [LoggerMessage(EventId = EventIds.TraceCommitFailed, Level = LogLevel.Error,
+        Message = "The trace log in {Directory} failed to commit ({Error}); records wait in memory up to trace.maxBacklog, then are dropped and counted")]
+    public static partial void TraceCommitFailed(ILogger logger, string directory, string error);
 }

@@ -11,6 +11,7 @@ public static partial class ConfigLoader
     {
         private static readonly string[] s_priceFields = ["input", "output", "cachedInput", "cacheWrite", "reasoning"];
         private static readonly string[] s_metricsFields = ["workspaceLabel", "maxSeries"];
+        private static readonly string[] s_traceFields = ["enabled", "directory", "commitMs", "maxBacklog", "retentionDays"];
 
         /// <summary>Largest price accepted, USD per 1M tokens: far above any model's, low enough that no cost overflows.</summary>
         private const decimal MaxUsdPerMillion = 10_000m;
@@ -89,6 +90,53 @@ public static partial class ConfigLoader
                 metrics = metrics with { MaxSeries = (int)series };
             }
             return metrics;
+        }
+
+        private TraceConfig ReadTrace(JsonElement element, string path)
+        {
+            if (!ExpectObject(element, path, "write { \"directory\": \"/var/lib/octomesh/trace\" }"))
+            {
+                return new TraceConfig();
+            }
+            var fields = Fields(element, path, s_traceFields);
+            var trace = new TraceConfig();
+            if (fields.TryGetValue("enabled", out var enabled))
+            {
+                if (enabled.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                {
+                    trace = trace with { Enabled = enabled.GetBoolean() };
+                }
+                else
+                {
+                    Error($"{path}.enabled", $"expected true or false, got {Describe(enabled)}", "write false only where no billing export is needed");
+                }
+            }
+            if (fields.TryGetValue("directory", out var directory))
+            {
+                if (directory.ValueKind == JsonValueKind.String && directory.GetString()!.Trim().Length > 0)
+                {
+                    trace = trace with { Directory = directory.GetString()! };
+                }
+                else
+                {
+                    Error($"{path}.directory", $"expected a directory path, got {Describe(directory)}", "write e.g. \"/var/lib/octomesh/trace\"");
+                }
+            }
+            if (fields.TryGetValue("commitMs", out var commit) && Integer(commit, $"{path}.commitMs", 1, 1000, "a whole number of milliseconds from 1 to 1000") is { } ms)
+            {
+                trace = trace with { CommitMs = (int)ms };
+            }
+            if (fields.TryGetValue("maxBacklog", out var backlog)
+                && Integer(backlog, $"{path}.maxBacklog", 1024, 10_000_000, "a whole number of records from 1024 to 10000000") is { } records)
+            {
+                trace = trace with { MaxBacklog = (int)records };
+            }
+            if (fields.TryGetValue("retentionDays", out var retention)
+                && Integer(retention, $"{path}.retentionDays", 0, 36_500, "a whole number of days, or 0 to keep everything") is { } days)
+            {
+                trace = trace with { RetentionDays = (int)days };
+            }
+            return trace;
         }
     }
 }

@@ -33,6 +33,8 @@ public sealed record GatewayConfig
 
     public MetricsConfig Metrics { get; init; } = new();
 
+    public TraceConfig Trace { get; init; } = new();
+
     /// <summary>Routes, tried before the model aliases, in file order.</summary>
     public ImmutableArray<Table.RouteDefinition> Routes { get; init; } = [];
 }

@@ -38,8 +38,9 @@ internal sealed class TestGateway : IAsyncDisposable
         await File.WriteAllTextAsync(path, config(simulator));
         var loaded = ConfigLoader.LoadFile(path, Environment);
         Assert.True(loaded.Succeeded, string.Join("\n", loaded.Errors));
-        var gateway = await GatewayServer.StartAsync(loaded.Config!, ["http://127.0.0.1:0"], LogLevel.Warning, embedded: true, configPath: path);
-        return new TestGateway(simulator, gateway) { ConfigPath = path };
+        var trace = NewTraceDirectory();
+        var gateway = await GatewayServer.StartAsync(loaded.Config!, ["http://127.0.0.1:0"], LogLevel.Warning, embedded: true, configPath: path, traceDirectory: trace);
+        return new TestGateway(simulator, gateway) { ConfigPath = path, TraceDirectory = trace };
     }
 
     public static async Task<TestGateway> StartAsync(string? config = null, bool h2c = false)
@@ -55,9 +56,16 @@ internal sealed class TestGateway : IAsyncDisposable
             .Replace("{SIMGEMINI}", simulator.GeminiBaseUrl.ToString());
         var loaded = ConfigLoader.Load(Encoding.UTF8.GetBytes(json), Environment);
         Assert.True(loaded.Succeeded, string.Join("\n", loaded.Errors));
-        var gateway = await GatewayServer.StartAsync(loaded.Config!, ["http://127.0.0.1:0"], LogLevel.Warning, embedded: true);
-        return new TestGateway(simulator, gateway);
+        var trace = NewTraceDirectory();
+        var gateway = await GatewayServer.StartAsync(loaded.Config!, ["http://127.0.0.1:0"], LogLevel.Warning, embedded: true, traceDirectory: trace);
+        return new TestGateway(simulator, gateway) { TraceDirectory = trace };
     }
+
+    /// <summary>A trace log directory of the test's own, removed on dispose.</summary>
+    private static string NewTraceDirectory() => Path.Combine(Path.GetTempPath(), $"octomesh-trace-{Guid.NewGuid():N}");
+
+    /// <summary>Where this gateway's trace log is.</summary>
+    public string TraceDirectory { get; private init; } = "";
 
     public async ValueTask DisposeAsync()
     {
@@ -67,6 +75,10 @@ internal sealed class TestGateway : IAsyncDisposable
         if (ConfigPath is not null)
         {
             File.Delete(ConfigPath);
+        }
+        if (Directory.Exists(TraceDirectory))
+        {
+            Directory.Delete(TraceDirectory, recursive: true);
         }
     }
 }
