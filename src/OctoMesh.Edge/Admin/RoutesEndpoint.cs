@@ -18,7 +18,7 @@ internal sealed class RoutesEndpoint(GatewayRuntimeHolder runtimes)
     public async Task HandleAsync(HttpContext context)
     {
         var runtime = runtimes.Current;
-        if (!await AdmitAsync(runtime, context))
+        if (!await AdminAccess.AdmitAsync(runtime, context))
         {
             return;
         }
@@ -101,23 +101,5 @@ internal sealed class RoutesEndpoint(GatewayRuntimeHolder runtimes)
         {
             writer.WriteString(name, value);
         }
-    }
-
-    private static async ValueTask<bool> AdmitAsync(GatewayRuntime runtime, HttpContext context)
-    {
-        if (!runtime.AdminKeys.IsEnabled)
-        {
-            await OpenAIError.WriteAsync(context.Response, StatusCodes.Status403Forbidden,
-                "The admin endpoints are closed: configure adminKeys to open them.", OpenAIError.InvalidRequest, code: "admin_closed");
-            return false;
-        }
-        var headers = context.Request.Headers;
-        if (runtime.AdminKeys.Authenticate(ClientKeyTable.ReadPresentedKey(headers.Authorization.ToString(), headers["x-api-key"].ToString())) is null)
-        {
-            await OpenAIError.WriteAsync(context.Response, StatusCodes.Status401Unauthorized,
-                "Incorrect or missing admin key. Send it as 'Authorization: Bearer <key>'.", OpenAIError.InvalidRequest, code: "invalid_api_key");
-            return false;
-        }
-        return true;
     }
 }

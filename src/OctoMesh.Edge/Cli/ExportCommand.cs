@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using OctoMesh.Edge.Metering;
 using OctoMesh.Routing.Configuration;
 
@@ -35,7 +34,7 @@ internal static class ExportCommand
             }
             directory ??= TraceConfig.DefaultDirectory;
 
-            if (parse.GetValue(format) is not ("csv" or "jsonl") || !TryTime(parse.GetValue(from), out var fromTime) || !TryTime(parse.GetValue(to), out var toTime))
+            if (parse.GetValue(format) is not ("csv" or "jsonl") || !BillingExport.TryParseTime(parse.GetValue(from), out var fromTime) || !BillingExport.TryParseTime(parse.GetValue(to), out var toTime))
             {
                 return Usage("--format is csv or jsonl; --from and --to are ISO 8601 times such as 2026-11-01 or 2026-11-01T12:00:00Z");
             }
@@ -77,21 +76,6 @@ internal static class ExportCommand
     {
         Console.Error.WriteLine($"octomesh export: {message}");
         return OctoMeshCommands.ConfigInvalid;
-    }
-
-    private static bool TryTime(string? text, out DateTimeOffset? time)
-    {
-        time = null;
-        if (text is null)
-        {
-            return true;
-        }
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
-        {
-            time = parsed;
-            return true;
-        }
-        return false;
     }
 
     private static bool IsCursorName(string name) => name.Length is > 0 and <= 64 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');

@@ -76,6 +76,7 @@ public sealed class GatewayServer : IAsyncDisposable
             : null));
         builder.Services.AddSingleton<ProxyHandler>();
         builder.Services.AddSingleton<Admin.RoutesEndpoint>();
+        builder.Services.AddSingleton<Admin.UsageEndpoint>();
         if (embedded)
         {
             builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
@@ -111,6 +112,7 @@ public sealed class GatewayServer : IAsyncDisposable
             return context.Response.WriteAsync(exporter.Scrape());
         });
         app.MapGet("/admin/routes", app.Services.GetRequiredService<Admin.RoutesEndpoint>().HandleAsync);
+        app.MapGet("/admin/usage", app.Services.GetRequiredService<Admin.UsageEndpoint>().HandleAsync);
         app.MapGet("/healthz", static context => WriteStatusAsync(context.Response, 200, "ok"));
         // Not ready while stopping, so a load balancer stops sending before the listener closes.
         var traceLog = app.Services.GetRequiredService<RequestMeter>().TraceLog;

@@ -13,9 +13,7 @@ internal static class BillingExport
     public static long Export(TraceReader reader, Stream output, ExportFormat format, DateTimeOffset? from, DateTimeOffset? to, IReadOnlyList<string> groupBy)
     {
         var report = new UsageReport(reader.Names, format);
-        var fromMicros = from?.ToUnixTimeMilliseconds() * 1000 ?? long.MinValue;
-        var toMicros = to?.ToUnixTimeMilliseconds() * 1000 ?? long.MaxValue;
-        var records = reader.Read().Select(r => r.Record).Where(r => r.StartUnixMicros >= fromMicros && r.StartUnixMicros < toMicros);
+        var records = StartedIn(reader, from, to);
         long rows = 0;
         if (groupBy.Count == 0)
         {
@@ -42,6 +40,31 @@ internal static class BillingExport
         report.CopyTo(output);
         output.Flush();
         return rows;
+    }
+
+    /// <summary>The committed records whose start falls in [<paramref name="from"/>, <paramref name="to"/>); either end may be open.</summary>
+    public static IEnumerable<TraceRecord> StartedIn(TraceReader reader, DateTimeOffset? from, DateTimeOffset? to)
+    {
+        var fromMicros = from?.ToUnixTimeMilliseconds() * 1000 ?? long.MinValue;
+        var toMicros = to?.ToUnixTimeMilliseconds() * 1000 ?? long.MaxValue;
+        return reader.Read().Select(r => r.Record).Where(r => r.StartUnixMicros >= fromMicros && r.StartUnixMicros < toMicros);
+    }
+
+    /// <summary>An ISO 8601 time (UTC unless it has an offset), or null for none; false when the text is not a time.</summary>
+    public static bool TryParseTime(string? text, out DateTimeOffset? time)
+    {
+        time = null;
+        if (string.IsNullOrEmpty(text))
+        {
+            return true;
+        }
+        if (DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out var parsed))
+        {
+            time = parsed;
+            return true;
+        }
+        return false;
     }
 
     /// <summary>Totals per distinct value of <paramref name="groupBy"/>'s fields, ordered by those values.</summary>
