@@ -33,6 +33,8 @@ internal sealed class TraceLog : IAsyncDisposable
     private readonly GatewayMetrics _metrics;
     private readonly ILogger _logger;
     private readonly Task _writer;
+    private readonly Task _retention;
+    private readonly CancellationTokenSource _stopping = new();
     private readonly TraceNames _names;
     private readonly byte[] _entry = new byte[TraceRecord.Size];
     private readonly long _unixMicrosAtStart = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
@@ -64,6 +66,7 @@ internal sealed class TraceLog : IAsyncDisposable
         metrics.Observe<long>("octomesh.trace.dropped", "{record}", "Trace records dropped because the backlog was full (the disk too slow or failing).",
             () => [new Measurement<long>(Dropped)], counter: true);
         _writer = Task.Run(WriteAsync);
+        _retention = config.RetentionDays > 0 ? Task.Run(() => RetainAsync(TimeSpan.FromDays(config.RetentionDays))) : Task.CompletedTask;
     }
 
     /// <summary>The log's settings: 1 MiB pages, 4 MiB in memory, 64 MiB segment files, a checksum per entry.</summary>
@@ -88,6 +91,9 @@ internal sealed class TraceLog : IAsyncDisposable
 
     /// <summary>The last commit failed (and none has succeeded since).</summary>
     public bool Failing => _failing;
+
+    /// <summary>The oldest address still in the log.</summary>
+    public long BeginAddress => _log.BeginAddress;
 
     /// <summary>Log address up to which records are durable.</summary>
     public long CommittedUntil => _log.CommittedUntilAddress;
@@ -172,13 +178,68 @@ internal sealed class TraceLog : IAsyncDisposable
         }
     }
 
+    /// <summary>Every hour (the first time a minute after start), truncates the records older than <paramref name="window"/>.</summary>
+    private async Task RetainAsync(TimeSpan window)
+    {
+        var wait = TimeSpan.FromMinutes(1);
+        while (true)
+        {
+            try
+            {
+                await Task.Delay(wait, _stopping.Token).ConfigureAwait(false);
+                await TruncateBeforeAsync(DateTimeOffset.UtcNow - window).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (Exception e) when (e is IOException or FasterException or CommitFailureException)
+            {
+                Log.TraceCommitFailed(_logger, Directory, e.Message);
+            }
+            wait = TimeSpan.FromHours(1);
+        }
+    }
+
+    /// <summary>
+    /// Removes the committed records from the start of the log up to the first one that started at or after
+    /// <paramref name="cutoff"/> (records finish out of start order, so a few older ones may stay), and commits
+    /// that. Whole segment files below the new start are deleted. Returns the log's new start address.
+    /// </summary>
+    public async Task<long> TruncateBeforeAsync(DateTimeOffset cutoff)
+    {
+        var cutoffMicros = cutoff.ToUnixTimeMilliseconds() * 1000;
+        var until = _log.BeginAddress;
+        using (var iterator = _log.Scan(_log.BeginAddress, _log.CommittedUntilAddress))
+        {
+            while (iterator.GetNext(out var entry, out var length, out var address, out var next))
+            {
+                if (TraceRecord.TryRead(entry.AsSpan(0, length), out var record) && record.StartUnixMicros >= cutoffMicros)
+                {
+                    until = address;
+                    break;
+                }
+                until = next;
+            }
+        }
+        if (until > _log.BeginAddress)
+        {
+            _log.TruncateUntil(until);
+            await _log.CommitAsync(_stopping.Token).ConfigureAwait(false);
+        }
+        return _log.BeginAddress;
+    }
+
     /// <summary>Writes and commits everything appended so far, then closes the log.</summary>
     public async ValueTask DisposeAsync()
     {
         _channel.Writer.TryComplete();
+        await _stopping.CancelAsync().ConfigureAwait(false);
         await _writer.ConfigureAwait(false);
+        await _retention.ConfigureAwait(false);
         _log.Dispose();
         _settings.Dispose();
         _names.Dispose();
+        _stopping.Dispose();
     }
 }

@@ -36,7 +36,7 @@ internal sealed class TraceReader : IDisposable
     public TraceNames Names { get; }
 
     /// <summary>The oldest address still in the log (older records were truncated by retention).</summary>
-    public long BeginAddress => _log.BeginAddress;
+    public long BeginAddress => Math.Max(_log.BeginAddress, _log.CommittedBeginAddress);
 
     /// <summary>The address after the last committed record.</summary>
     public long EndAddress => _log.CommittedUntilAddress;
@@ -44,7 +44,7 @@ internal sealed class TraceReader : IDisposable
     /// <summary>Every committed request record from <paramref name="from"/> (or the log's start, if later) on, with its address and the next one's.</summary>
     public IEnumerable<(long Address, long Next, TraceRecord Record)> Read(long from = 0)
     {
-        using var iterator = _log.Scan(Math.Max(from, _log.BeginAddress), _log.CommittedUntilAddress);
+        using var iterator = _log.Scan(Math.Max(from, BeginAddress), _log.CommittedUntilAddress);
         while (iterator.GetNext(out var entry, out var length, out var address, out var next))
         {
             if (TraceRecord.TryRead(entry.AsSpan(0, length), out var record))

@@ -108,6 +108,41 @@ public sealed class TraceLogTests : IDisposable
     }
 
     [Fact]
+    public async Task RetentionTruncatesTheRecordsStartedBeforeTheCutoff()
+    {
+        var now = DateTimeOffset.UtcNow;
+        long start;
+        using (var metrics = new GatewayMetrics())
+        {
+            await using var log = Open(metrics);
+            for (var i = 0; i < 10; i++)
+            {
+                var trace = Trace(i, "sim-small");
+                trace.Record.StartUnixMicros = now.AddDays(i < 6 ? -500 : -1).ToUnixTimeMilliseconds() * 1000;
+                log.Append(ref trace);
+            }
+        }
+        using (var metrics = new GatewayMetrics())
+        {
+            // As the hourly retention pass of the next run does it.
+            await using var log = Open(metrics);
+            var before = log.BeginAddress;
+            start = await log.TruncateBeforeAsync(now.AddDays(-400));
+            Assert.True(start > before);
+        }
+        using (var metrics = new GatewayMetrics())
+        {
+            // The new start was committed: the next run recovers it.
+            await using var log = Open(metrics);
+            Assert.Equal(start, log.BeginAddress);
+        }
+        using var reader = TraceReader.Open(_directory);
+        Assert.Equal(start, reader.BeginAddress);
+        var records = reader.Read().Select(r => r.Record).ToList();
+        Assert.Equal(Enumerable.Range(7, 4).Select(i => (ulong)i), records.Select(r => r.Sequence));
+    }
+
+    [Fact]
     public void NoLogIsAClearError() =>
         Assert.Contains("no trace log", Assert.Throws<DirectoryNotFoundException>(() => TraceReader.Open(_directory)).Message);
 
