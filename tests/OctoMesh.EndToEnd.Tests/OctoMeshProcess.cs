@@ -11,10 +11,13 @@ internal sealed partial class OctoMeshProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly bool _ownsDirectory;
 
-    private OctoMeshProcess(Process process)
+    private OctoMeshProcess(Process process, string workingDirectory, bool ownsDirectory)
     {
         _process = process;
+        WorkingDirectory = workingDirectory;
+        _ownsDirectory = ownsDirectory;
         _process.OutputDataReceived += (_, e) => OnLine(e.Data);
         _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
         _process.BeginOutputReadLine();
@@ -24,6 +27,12 @@ internal sealed partial class OctoMeshProcess : IAsyncDisposable
     public Uri Address => _listening.Task.Result;
 
     public int ProcessId => _process.Id;
+
+    /// <summary>Where the process runs: its default <c>data/trace</c> log is under here.</summary>
+    public string WorkingDirectory { get; }
+
+    /// <summary>A fresh working directory, so processes running side by side never share a trace log.</summary>
+    public static string NewWorkingDirectory() => Directory.CreateTempSubdirectory("octomesh-e2e-").FullName;
 
     public string Output
     {
@@ -39,21 +48,29 @@ internal sealed partial class OctoMeshProcess : IAsyncDisposable
     /// <summary>Starts <c>octomesh ARGS</c> and waits until it prints the address it listens on.</summary>
     public static Task<OctoMeshProcess> StartAsync(params string[] args) => StartAsync([], args);
 
-    /// <summary>Starts <c>octomesh ARGS</c> with extra environment variables (provider keys).</summary>
-    public static async Task<OctoMeshProcess> StartAsync(IEnumerable<KeyValuePair<string, string>> environment, params string[] args)
+    /// <summary>Starts <c>octomesh ARGS</c> with extra environment variables (provider keys), in a working directory of its own.</summary>
+    public static Task<OctoMeshProcess> StartAsync(IEnumerable<KeyValuePair<string, string>> environment, params string[] args) =>
+        StartInAsync(null, environment, args);
+
+    /// <summary>
+    /// Starts <c>octomesh ARGS</c> in <paramref name="workingDirectory"/> (kept afterwards, for a next process to
+    /// recover its trace log), or in a fresh one removed on dispose.
+    /// </summary>
+    public static async Task<OctoMeshProcess> StartInAsync(string? workingDirectory, IEnumerable<KeyValuePair<string, string>> environment, params string[] args)
     {
         var start = new ProcessStartInfo(NativeBinary.Path, args)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? NewWorkingDirectory(),
         };
         foreach (var (name, value) in environment)
         {
             start.Environment[name] = value;
         }
         var process = Process.Start(start)!;
-        var running = new OctoMeshProcess(process);
+        var running = new OctoMeshProcess(process, start.WorkingDirectory, ownsDirectory: workingDirectory is null);
         var started = await Task.WhenAny(running._listening.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(30)));
         Assert.True(started == running._listening.Task, $"octomesh {string.Join(' ', args)} did not start:\n{running.Output}");
         return running;
@@ -116,6 +133,15 @@ internal sealed partial class OctoMeshProcess : IAsyncDisposable
 
     private const int SigTerm = 15;
 
+    /// <summary>Kills the process with SIGKILL, as a crash would: no shutdown code runs.</summary>
+    public async Task CrashAsync()
+    {
+        Assert.Equal(0, kill(_process.Id, SigKill));
+        await _process.WaitForExitAsync();
+    }
+
+    private const int SigKill = 9;
+
     /// <summary>Sends SIGTERM and waits for the exit code.</summary>
     public async Task<int> StopAsync()
     {
@@ -136,5 +162,9 @@ internal sealed partial class OctoMeshProcess : IAsyncDisposable
             await _process.WaitForExitAsync();
         }
         _process.Dispose();
+        if (_ownsDirectory)
+        {
+            Directory.Delete(WorkingDirectory, recursive: true);
+        }
     }
 }

@@ -42,6 +42,7 @@ internal sealed class TraceLog : IAsyncDisposable
     private long _sequence;
     private long _dropped;
     private long _written;
+    private long _committed;
     private volatile bool _failing;
 
     public TraceLog(TraceConfig config, GatewayMetrics metrics, ILogger logger)
@@ -63,6 +64,8 @@ internal sealed class TraceLog : IAsyncDisposable
         metrics.Observe<long>("octomesh.trace.backlog", "{record}", "Trace records waiting to be written to the log.", () => [new Measurement<long>(Backlog)]);
         metrics.Observe<long>("octomesh.trace.records", "{record}", "Trace records written to the log (durable at the next commit).",
             () => [new Measurement<long>(Volatile.Read(ref _written))], counter: true);
+        metrics.Observe<long>("octomesh.trace.committed_records", "{record}", "Trace records durable on disk (their group commit completed).",
+            () => [new Measurement<long>(Volatile.Read(ref _committed))], counter: true);
         metrics.Observe<long>("octomesh.trace.dropped", "{record}", "Trace records dropped because the backlog was full (the disk too slow or failing).",
             () => [new Measurement<long>(Dropped)], counter: true);
         _writer = Task.Run(WriteAsync);
@@ -138,7 +141,7 @@ internal sealed class TraceLog : IAsyncDisposable
                 }
                 trace.Record.WriteTo(_entry);
                 await EnqueueAsync().ConfigureAwait(false);
-                _written++;
+                Volatile.Write(ref _written, _written + 1);
             }
             await CommitAsync().ConfigureAwait(false);
             if (!reader.Completion.IsCompleted)
@@ -161,9 +164,11 @@ internal sealed class TraceLog : IAsyncDisposable
     private async Task CommitAsync()
     {
         var started = Stopwatch.GetTimestamp();
+        var written = Volatile.Read(ref _written);
         try
         {
             await _log.CommitAsync().ConfigureAwait(false);
+            Volatile.Write(ref _committed, written);
             _metrics.TraceCommitted(Stopwatch.GetElapsedTime(started).TotalSeconds);
             _failing = false;
         }
