@@ -71,6 +71,35 @@ public sealed class TraceLogCrashTests
         }
     }
 
+    [Fact]
+    public async Task AFullDiskIsCountedAndShownWhileTrafficIsStillServed()
+    {
+        var work = OctoMeshProcess.NewWorkingDirectory();
+        // The log's first segment file is /dev/full: every write to it fails with ENOSPC, as on a full disk.
+        Directory.CreateDirectory(Path.Combine(work, "data", "trace"));
+        File.CreateSymbolicLink(Path.Combine(work, "data", "trace", "fasterlog.log.0"), "/dev/full");
+        try
+        {
+            await using var gateway = await OctoMeshProcess.StartInAsync(work, [], "serve", "--urls", "http://127.0.0.1:0");
+            using var client = new HttpClient { BaseAddress = gateway.Address };
+            for (var i = 0; i < 20; i++)
+            {
+                await ChatAsync(client, i);
+            }
+            await WaitAsync(async () => await MetricAsync(client, "octomesh_trace_commit_failures_total") > 0);
+            using var ready = await client.GetAsync("/readyz");
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            Assert.Contains("trace-log-failing", await ready.Content.ReadAsStringAsync());
+            Assert.Equal(0, await MetricAsync(client, "octomesh_trace_committed_records_total"));
+            await gateway.WaitForOutputAsync("failed to commit");
+            Assert.Equal(0, await gateway.StopAsync());
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
     private static async Task ChatAsync(HttpClient client, int i, bool tolerateFailure = false)
     {
         try
