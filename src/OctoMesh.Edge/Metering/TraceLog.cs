@@ -39,24 +39,30 @@ internal sealed class TraceLog : IAsyncDisposable
     private readonly byte[] _entry = new byte[TraceRecord.Size];
     private readonly long _unixMicrosAtStart = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
     private readonly long _timestampAtStart = Stopwatch.GetTimestamp();
+    private readonly int _maxBacklog;
+    private long _backlog;
     private long _sequence;
     private long _dropped;
     private long _written;
     private long _committed;
     private volatile bool _failing;
 
-    public TraceLog(TraceConfig config, GatewayMetrics metrics, ILogger logger)
+    /// <param name="discardRecords">Benchmarks only: records go to FASTER's null device (commits and names still to the directory).</param>
+    public TraceLog(TraceConfig config, GatewayMetrics metrics, ILogger logger, bool discardRecords = false)
     {
         Directory = Path.GetFullPath(config.Directory);
         System.IO.Directory.CreateDirectory(Directory);
         _names = TraceNames.OpenForWriting(Directory);
         _settings = Settings(Directory, readOnly: false);
-        _log = new FasterLog(_settings);
-        _channel = Channel.CreateBounded<PendingTrace>(new BoundedChannelOptions(config.MaxBacklog)
+        if (discardRecords)
         {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails at once rather than dropping an older record
-        });
+            _settings.LogDevice.Dispose();
+            _settings.LogDevice = new NullDevice();
+        }
+        _log = new FasterLog(_settings);
+        // Unbounded and lock-free for one reader; the bound is the backlog count, checked before each write.
+        _channel = Channel.CreateUnbounded<PendingTrace>(new UnboundedChannelOptions { SingleReader = true });
+        _maxBacklog = config.MaxBacklog;
         _commitInterval = TimeSpan.FromMilliseconds(config.CommitMs);
         _metrics = metrics;
         _logger = logger;
@@ -89,7 +95,7 @@ internal sealed class TraceLog : IAsyncDisposable
     /// <summary>This process's half of every record id (random per start), so ids stay unique across restarts.</summary>
     public ulong Process { get; }
 
-    public long Backlog => _channel.Reader.Count;
+    public long Backlog => Interlocked.Read(ref _backlog);
     public long Dropped => Interlocked.Read(ref _dropped);
 
     /// <summary>The last commit failed (and none has succeeded since).</summary>
@@ -109,10 +115,11 @@ internal sealed class TraceLog : IAsyncDisposable
     {
         trace.Record.Process = Process;
         trace.Record.Sequence = (ulong)Interlocked.Increment(ref _sequence);
-        if (_channel.Writer.TryWrite(trace))
+        if (Interlocked.Increment(ref _backlog) <= _maxBacklog && _channel.Writer.TryWrite(trace))
         {
             return true;
         }
+        Interlocked.Decrement(ref _backlog);
         Interlocked.Increment(ref _dropped);
         return false;
     }
@@ -124,6 +131,7 @@ internal sealed class TraceLog : IAsyncDisposable
         {
             while (reader.TryRead(out var trace))
             {
+                Interlocked.Decrement(ref _backlog);
                 try
                 {
                     trace.Record.Workspace = _names.IdOf(trace.Workspace);

@@ -45,9 +45,22 @@ internal sealed class TraceReader : IDisposable
     public IEnumerable<(long Address, long Next, TraceRecord Record)> Read(long from = 0)
     {
         using var iterator = _log.Scan(Math.Max(from, BeginAddress), _log.CommittedUntilAddress);
-        while (iterator.GetNext(out var entry, out var length, out var address, out var next))
+        while (true)
         {
-            if (TraceRecord.TryRead(entry.AsSpan(0, length), out var record))
+            bool read;
+            TraceRecord record;
+            long address, next;
+            unsafe
+            {
+                // The entry is read where FASTER holds it, under its epoch protection, which ends with UnsafeRelease.
+                if (!iterator.UnsafeGetNext(out var entry, out var length, out address, out next))
+                {
+                    break;
+                }
+                read = TraceRecord.TryRead(new ReadOnlySpan<byte>(entry, length), out record);
+                iterator.UnsafeRelease();
+            }
+            if (read)
             {
                 yield return (address, next, record);
             }

@@ -39,18 +39,45 @@ internal sealed class UsageReport(TraceNames names, ExportFormat format)
 {
     public static readonly string[] GroupFields = ["workspace", "key", "route", "provider", "model", "task", "day"];
 
-    private static readonly string[] s_recordColumns =
+    /// <summary>Column names, encoded once: each row writes them as they are.</summary>
+    private static class Column
+    {
+        public static readonly JsonEncodedText Id = JsonEncodedText.Encode("id"), RequestIdHash = JsonEncodedText.Encode("request_id_hash"),
+            Start = JsonEncodedText.Encode("start"), Workspace = JsonEncodedText.Encode("workspace"), Key = JsonEncodedText.Encode("key"),
+            Route = JsonEncodedText.Encode("route"), Provider = JsonEncodedText.Encode("provider"), Model = JsonEncodedText.Encode("model"),
+            Task = JsonEncodedText.Encode("task"), Operation = JsonEncodedText.Encode("operation"), Status = JsonEncodedText.Encode("status"),
+            Stream = JsonEncodedText.Encode("stream"), Hedged = JsonEncodedText.Encode("hedged"), Outcome = JsonEncodedText.Encode("outcome"),
+            PromptTokens = JsonEncodedText.Encode("prompt_tokens"), CompletionTokens = JsonEncodedText.Encode("completion_tokens"),
+            CachedTokens = JsonEncodedText.Encode("cached_tokens"), CacheWriteTokens = JsonEncodedText.Encode("cache_write_tokens"),
+            ReasoningTokens = JsonEncodedText.Encode("reasoning_tokens"), CostMicros = JsonEncodedText.Encode("cost_micros"),
+            FirstByteMicros = JsonEncodedText.Encode("first_byte_us"), TotalMicros = JsonEncodedText.Encode("total_us"),
+            OverheadMicros = JsonEncodedText.Encode("overhead_us"), Retries = JsonEncodedText.Encode("retries"), Fallbacks = JsonEncodedText.Encode("fallbacks"),
+            Requests = JsonEncodedText.Encode("requests"), CostUsd = JsonEncodedText.Encode("cost_usd");
+    }
+
+    private static readonly JsonEncodedText[] s_recordColumns =
     [
-        "id", "request_id_hash", "start", "workspace", "key", "route", "provider", "model", "task", "operation", "status", "stream", "hedged", "outcome",
-        "prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens", "cost_micros", "first_byte_ms", "total_ms", "overhead_us",
-        "retries", "fallbacks",
+        Column.Id, Column.RequestIdHash, Column.Start, Column.Workspace, Column.Key, Column.Route, Column.Provider, Column.Model, Column.Task,
+        Column.Operation, Column.Status, Column.Stream, Column.Hedged, Column.Outcome, Column.PromptTokens, Column.CompletionTokens,
+        Column.CachedTokens, Column.CacheWriteTokens, Column.ReasoningTokens, Column.CostMicros, Column.FirstByteMicros, Column.TotalMicros,
+        Column.OverheadMicros, Column.Retries, Column.Fallbacks,
     ];
 
-    private static readonly string[] s_totalColumns =
-        ["requests", "prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens", "cost_micros", "cost_usd"];
+    private static readonly JsonEncodedText[] s_totalColumns =
+    [
+        Column.Requests, Column.PromptTokens, Column.CompletionTokens, Column.CachedTokens, Column.CacheWriteTokens, Column.ReasoningTokens,
+        Column.CostMicros, Column.CostUsd,
+    ];
+
+    /// <summary>Operation and outcome values, by their byte in the record, as UTF-8.</summary>
+    private static readonly byte[][] s_operations = Enum.GetValues<ApiOperation>().Select(o => Encoding.UTF8.GetBytes(o.MetricName())).ToArray();
+    private static readonly byte[][] s_outcomes = Enum.GetValues<ProxyOutcome>().Select(o => Encoding.UTF8.GetBytes(OutcomeName(o))).ToArray();
 
     private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
     private readonly Utf8JsonWriter _json = new(Stream.Null);
+    /// <summary>Each name id's text as this format writes it (CSV-quoted when needed, or JSON-escaped), made once.</summary>
+    private readonly Dictionary<uint, byte[]> _csvNames = [];
+    private readonly Dictionary<uint, JsonEncodedText> _jsonNames = [];
     private int _column;
 
     /// <summary>Bytes written and not yet taken by <see cref="CopyTo"/>.</summary>
@@ -63,9 +90,9 @@ internal sealed class UsageReport(TraceNames names, ExportFormat format)
         _buffer.ResetWrittenCount();
     }
 
-    public void WriteRecordHeader() => WriteHeader(s_recordColumns);
+    public void WriteRecordHeader() => WriteHeader(s_recordColumns.Select(c => c.Value));
 
-    public void WriteGroupHeader(IReadOnlyList<string> groupBy) => WriteHeader([.. groupBy, .. s_totalColumns]);
+    public void WriteGroupHeader(IReadOnlyList<string> groupBy) => WriteHeader([.. groupBy, .. s_totalColumns.Select(c => c.Value)]);
 
     private void WriteHeader(IEnumerable<string> columns)
     {
@@ -79,31 +106,31 @@ internal sealed class UsageReport(TraceNames names, ExportFormat format)
     public void WriteRecord(in TraceRecord r)
     {
         Begin();
-        Hex("id", r.Process, r.Sequence);
-        Hex("request_id_hash", r.RequestIdHash, null);
-        Text("start", Timestamp(r.StartUnixMicros));
-        Text("workspace", names.NameOf(r.Workspace));
-        Text("key", names.NameOf(r.Key));
-        Text("route", names.NameOf(r.Route));
-        Text("provider", names.NameOf(r.Provider));
-        Text("model", names.NameOf(r.Model));
-        Text("task", names.NameOf(r.Task));
-        Text("operation", ((ApiOperation)r.Operation).MetricName());
-        Number("status", r.Status);
-        Bool("stream", (r.Flags & TraceRecord.StreamFlag) != 0);
-        Bool("hedged", (r.Flags & TraceRecord.HedgedFlag) != 0);
-        Text("outcome", OutcomeName((ProxyOutcome)r.Outcome));
-        Number("prompt_tokens", r.PromptTokens);
-        Number("completion_tokens", r.CompletionTokens);
-        Number("cached_tokens", r.CachedTokens);
-        Number("cache_write_tokens", r.CacheWriteTokens);
-        Number("reasoning_tokens", r.ReasoningTokens);
-        Number("cost_micros", r.CostMicros);
-        Milliseconds("first_byte_ms", r.FirstByteMicros);
-        Milliseconds("total_ms", r.TotalMicros);
-        Number("overhead_us", r.OverheadMicros);
-        Number("retries", r.Retries);
-        Number("fallbacks", r.Fallbacks);
+        Hex(Column.Id, r.Process, r.Sequence);
+        Hex(Column.RequestIdHash, r.RequestIdHash, null);
+        Timestamp(Column.Start, r.StartUnixMicros);
+        Name(Column.Workspace, r.Workspace);
+        Name(Column.Key, r.Key);
+        Name(Column.Route, r.Route);
+        Name(Column.Provider, r.Provider);
+        Name(Column.Model, r.Model);
+        Name(Column.Task, r.Task);
+        Utf8(Column.Operation, r.Operation < s_operations.Length ? s_operations[r.Operation] : "unknown"u8);
+        Number(Column.Status, r.Status);
+        Bool(Column.Stream, (r.Flags & TraceRecord.StreamFlag) != 0);
+        Bool(Column.Hedged, (r.Flags & TraceRecord.HedgedFlag) != 0);
+        Utf8(Column.Outcome, r.Outcome < s_outcomes.Length ? s_outcomes[r.Outcome] : "unknown"u8);
+        Number(Column.PromptTokens, r.PromptTokens);
+        Number(Column.CompletionTokens, r.CompletionTokens);
+        Number(Column.CachedTokens, r.CachedTokens);
+        Number(Column.CacheWriteTokens, r.CacheWriteTokens);
+        Number(Column.ReasoningTokens, r.ReasoningTokens);
+        Number(Column.CostMicros, r.CostMicros);
+        Number(Column.FirstByteMicros, r.FirstByteMicros);
+        Number(Column.TotalMicros, r.TotalMicros);
+        Number(Column.OverheadMicros, r.OverheadMicros);
+        Number(Column.Retries, r.Retries);
+        Number(Column.Fallbacks, r.Fallbacks);
         End();
     }
 
@@ -113,16 +140,16 @@ internal sealed class UsageReport(TraceNames names, ExportFormat format)
         Begin();
         for (var i = 0; i < groupBy.Count; i++)
         {
-            Text(groupBy[i], key[i]);
+            Text(JsonEncodedText.Encode(groupBy[i]), key[i]);
         }
-        Number("requests", totals.Requests);
-        Number("prompt_tokens", totals.PromptTokens);
-        Number("completion_tokens", totals.CompletionTokens);
-        Number("cached_tokens", totals.CachedTokens);
-        Number("cache_write_tokens", totals.CacheWriteTokens);
-        Number("reasoning_tokens", totals.ReasoningTokens);
-        Number("cost_micros", totals.CostMicros);
-        Text("cost_usd", Usd(totals.CostMicros));
+        Number(Column.Requests, totals.Requests);
+        Number(Column.PromptTokens, totals.PromptTokens);
+        Number(Column.CompletionTokens, totals.CompletionTokens);
+        Number(Column.CachedTokens, totals.CachedTokens);
+        Number(Column.CacheWriteTokens, totals.CacheWriteTokens);
+        Number(Column.ReasoningTokens, totals.ReasoningTokens);
+        Number(Column.CostMicros, totals.CostMicros);
+        Text(Column.CostUsd, Usd(totals.CostMicros));
         End();
     }
 
@@ -144,8 +171,6 @@ internal sealed class UsageReport(TraceNames names, ExportFormat format)
         (micros < 0 ? "-" : "") + (Math.Abs(micros) / 1_000_000).ToString(CultureInfo.InvariantCulture) + "."
         + (Math.Abs(micros) % 1_000_000).ToString("D6", CultureInfo.InvariantCulture);
 
-    private static string Timestamp(long unixMicros) =>
-        DateTimeOffset.UnixEpoch.AddTicks(unixMicros * 10).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
 
     private static string OutcomeName(ProxyOutcome outcome) => outcome switch
     {
@@ -185,7 +210,75 @@ internal sealed class UsageReport(TraceNames names, ExportFormat format)
         }
     }
 
-    private void Text(string name, string value)
+    private void Name(JsonEncodedText column, uint id)
+    {
+        if (format == ExportFormat.Jsonl)
+        {
+            if (!_jsonNames.TryGetValue(id, out var encoded))
+            {
+                _jsonNames[id] = encoded = JsonEncodedText.Encode(names.NameOf(id));
+            }
+            _json.WriteString(column, encoded);
+            return;
+        }
+        if (!_csvNames.TryGetValue(id, out var bytes))
+        {
+            var text = names.NameOf(id);
+            _csvNames[id] = bytes = Encoding.UTF8.GetBytes(text.AsSpan().IndexOfAny(",\"\n\r") < 0 ? text : $"\"{text.Replace("\"", "\"\"")}\"");
+        }
+        Separate();
+        _buffer.Write(bytes);
+    }
+
+    /// <summary>ISO 8601 in UTC with microseconds, <c>2026-11-20T00:00:00.000000Z</c>, written digit by digit (a format string costs more than the rest of the row).</summary>
+    private void Timestamp(JsonEncodedText column, long unixMicros)
+    {
+        Span<byte> text = stackalloc byte[27];
+        var time = DateTime.UnixEpoch.AddTicks(unixMicros * 10);
+        Digits(text[..4], time.Year);
+        text[4] = (byte)'-';
+        Digits(text.Slice(5, 2), time.Month);
+        text[7] = (byte)'-';
+        Digits(text.Slice(8, 2), time.Day);
+        text[10] = (byte)'T';
+        Digits(text.Slice(11, 2), time.Hour);
+        text[13] = (byte)':';
+        Digits(text.Slice(14, 2), time.Minute);
+        text[16] = (byte)':';
+        Digits(text.Slice(17, 2), time.Second);
+        text[19] = (byte)'.';
+        Digits(text.Slice(20, 6), (int)(time.Ticks % TimeSpan.TicksPerSecond / 10));
+        text[26] = (byte)'Z';
+        if (format == ExportFormat.Jsonl)
+        {
+            _json.WriteString(column, text);
+            return;
+        }
+        Separate();
+        _buffer.Write(text);
+    }
+
+    private static void Digits(Span<byte> destination, int value)
+    {
+        for (var i = destination.Length - 1; i >= 0; i--)
+        {
+            destination[i] = (byte)('0' + value % 10);
+            value /= 10;
+        }
+    }
+
+    private void Utf8(JsonEncodedText column, ReadOnlySpan<byte> value)
+    {
+        if (format == ExportFormat.Jsonl)
+        {
+            _json.WriteString(column, value);
+            return;
+        }
+        Separate();
+        _buffer.Write(value);
+    }
+
+    private void Text(JsonEncodedText name, string value)
     {
         if (format == ExportFormat.Jsonl)
         {
@@ -203,7 +296,7 @@ internal sealed class UsageReport(TraceNames names, ExportFormat format)
         _buffer.Write("\""u8);
     }
 
-    private void Number(string name, long value)
+    private void Number(JsonEncodedText name, long value)
     {
         if (format == ExportFormat.Jsonl)
         {
@@ -215,19 +308,7 @@ internal sealed class UsageReport(TraceNames names, ExportFormat format)
         _buffer.Advance(written);
     }
 
-    private void Milliseconds(string name, uint micros)
-    {
-        if (format == ExportFormat.Jsonl)
-        {
-            _json.WriteNumber(name, micros / 1000.0);
-            return;
-        }
-        Separate();
-        Utf8Formatter.TryFormat(micros / 1000.0, _buffer.GetSpan(32), out var written);
-        _buffer.Advance(written);
-    }
-
-    private void Bool(string name, bool value)
+    private void Bool(JsonEncodedText name, bool value)
     {
         if (format == ExportFormat.Jsonl)
         {
@@ -238,14 +319,14 @@ internal sealed class UsageReport(TraceNames names, ExportFormat format)
         _buffer.Write(value ? "true"u8 : "false"u8);
     }
 
-    private void Hex(string name, ulong high, ulong? low)
+    private void Hex(JsonEncodedText name, ulong high, ulong? low)
     {
-        Span<char> hex = stackalloc char[32];
-        high.TryFormat(hex, out _, "x16", CultureInfo.InvariantCulture);
+        Span<byte> hex = stackalloc byte[32];
+        Utf8Formatter.TryFormat(high, hex, out _, s_hex16);
         var length = 16;
         if (low is { } l)
         {
-            l.TryFormat(hex[16..], out _, "x16", CultureInfo.InvariantCulture);
+            Utf8Formatter.TryFormat(l, hex[16..], out _, s_hex16);
             length = 32;
         }
         if (format == ExportFormat.Jsonl)
@@ -254,6 +335,8 @@ internal sealed class UsageReport(TraceNames names, ExportFormat format)
             return;
         }
         Separate();
-        Encoding.UTF8.GetBytes(hex[..length], _buffer);
+        _buffer.Write(hex[..length]);
     }
+
+    private static readonly StandardFormat s_hex16 = new('x', 16);
 }

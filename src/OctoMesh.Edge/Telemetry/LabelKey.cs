@@ -17,16 +17,41 @@ internal struct LabelKey : IEquatable<LabelKey>
 
     public LabelKey(ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
-        var hash = new HashCode();
+        var hash = s_seed;
         _count = Math.Min(tags.Length, MaxLabels);
         for (var i = 0; i < _count; i++)
         {
             // Tag values are strings on every path of the gateway; anything else becomes text (and allocates).
             var text = tags[i].Value as string ?? Text(tags[i].Value);
             _values[i] = text;
-            hash.Add(text, StringComparer.Ordinal);
+            hash = Mix(hash, text);
         }
-        _hash = hash.ToHashCode();
+        _hash = (int)(hash ^ (hash >> 32));
+    }
+
+    /// <summary>Per process, so label values cannot be chosen to collide (a client picks model names that become labels).</summary>
+    private static readonly ulong s_seed = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+
+    /// <summary>
+    /// Folds a value into the hash four UTF-16 units at a time: several times faster than the framework's string hash
+    /// for the short names labels carry, which matters at a dozen measurements per request.
+    /// </summary>
+    private static ulong Mix(ulong hash, string text)
+    {
+        const ulong Multiplier = 0x9E3779B97F4A7C15;
+        var chars = text.AsSpan();
+        var words = System.Runtime.InteropServices.MemoryMarshal.Cast<char, ulong>(chars);
+        foreach (var word in words)
+        {
+            hash = (hash ^ word) * Multiplier;
+            hash ^= hash >> 29;
+        }
+        foreach (var c in chars[(words.Length * 4)..])
+        {
+            hash = (hash ^ c) * Multiplier;
+        }
+        hash = (hash ^ (ulong)chars.Length) * Multiplier;
+        return hash ^ (hash >> 32);
     }
 
     public static LabelKey Of(string[] values)

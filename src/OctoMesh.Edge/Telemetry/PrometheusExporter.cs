@@ -280,8 +280,13 @@ internal sealed class MetricSeries(string[] names, string[] values, int bounds)
     /// <summary>Counts <paramref name="value"/> in the first bucket whose upper bound is at least it (Prometheus' <c>le</c>).</summary>
     public void Observe(double value, double[] bounds)
     {
-        var index = Array.BinarySearch(bounds, value);
-        Interlocked.Increment(ref _buckets[index >= 0 ? index : ~index]);
+        // A dozen bounds or so: a straight scan beats a binary search here.
+        var index = 0;
+        while (index < bounds.Length && value > bounds[index])
+        {
+            index++;
+        }
+        Interlocked.Increment(ref _buckets[index]);
         AddDouble(ref _fractionBits, value);
     }
 

@@ -50,7 +50,7 @@ public sealed class BillingExportTests : IDisposable
         var lines = Export(ExportFormat.Csv).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(4, lines.Length);
         Assert.StartsWith("id,request_id_hash,start,workspace,key,route,provider,model,task,operation,status,stream,hedged,outcome,prompt_tokens,", lines[0]);
-        Assert.Matches("^[0-9a-f]{32},[0-9a-f]{16},2026-11-20T00:00:00.000000Z,team-a,,chat,sim,sim-small,,chat,200,false,false,completed,10,5,0,0,0,1000001,0,1.5,0,0,0$", lines[1]);
+        Assert.Matches("^[0-9a-f]{32},[0-9a-f]{16},2026-11-20T00:00:00.000000Z,team-a,,chat,sim,sim-small,,chat,200,false,false,completed,10,5,0,0,0,1000001,0,1500,0,0,0$", lines[1]);
         Assert.Contains(",\"team,b\",", lines[2]);
 
         var json = Export(ExportFormat.Jsonl).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
