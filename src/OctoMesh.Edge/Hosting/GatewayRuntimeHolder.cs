@@ -52,6 +52,10 @@ public sealed class GatewayRuntimeHolder : IDisposable
                 {
                     errors.Add(new ConfigError("$.limits", "limits cannot change while the gateway runs", "restart the gateway for new limits"));
                 }
+                if (config.Tracing != old.Config.Tracing)
+                {
+                    errors.Add(new ConfigError("$.tracing", "tracing settings cannot change while the gateway runs", "restart the gateway for new tracing settings"));
+                }
                 if (config.Trace != old.Config.Trace)
                 {
                     errors.Add(new ConfigError("$.trace", "the trace log settings cannot change while the gateway runs", "restart the gateway for new trace settings"));

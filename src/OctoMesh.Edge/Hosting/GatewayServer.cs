@@ -70,6 +70,11 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.Services.AddSingleton(services => new GatewayRuntimeHolder(runtime, simulator?.OpenAIBaseUrl,
             services.GetRequiredService<ILoggerFactory>().CreateLogger<GatewayRuntimeHolder>()));
         builder.Services.AddSingleton<GatewayMetrics>();
+        if (config.Tracing.Enabled)
+        {
+            // Made by the container, so disposed (flushing the last spans) with it.
+            builder.Services.AddSingleton(_ => GatewayTracing.Start(config.Tracing)!);
+        }
         builder.Services.AddSingleton(services => new PrometheusExporter(services.GetRequiredService<GatewayMetrics>().Meter, config.Metrics.MaxSeries));
         builder.Services.AddSingleton(services => new RequestMeter(services.GetRequiredService<GatewayMetrics>(), trace.Enabled
             ? new TraceLog(trace, services.GetRequiredService<GatewayMetrics>(), services.GetRequiredService<ILoggerFactory>().CreateLogger<TraceLog>())
@@ -87,6 +92,7 @@ public sealed class GatewayServer : IAsyncDisposable
         // (recovering what an earlier run committed) before the first request.
         app.Services.GetRequiredService<PrometheusExporter>();
         app.Services.GetRequiredService<RequestMeter>();
+        app.Services.GetService<OpenTelemetry.Trace.TracerProvider>();
         ObserveRuntime(app.Services.GetRequiredService<GatewayMetrics>(), app.Services.GetRequiredService<GatewayRuntimeHolder>());
         MapEndpoints(app);
         await app.StartAsync(cancellationToken);

@@ -82,6 +82,7 @@ internal sealed class ProxyHandler
     {
         var exchange = new Exchange(operation, RequestIdOf(context.Request.Headers["x-request-id"]), Stopwatch.GetTimestamp());
         context.Response.OnStarting(Exchange.MarkFirstByte, exchange);
+        using var span = GatewayTracing.StartRequest(context, operation);
         // One snapshot for the whole request: a reload swaps it for the next requests, never under this one.
         var runtime = _runtimes.Current;
         try
@@ -94,6 +95,10 @@ internal sealed class ProxyHandler
             // A client gone before anything was sent is counted as nginx does, 499 (client closed request).
             var status = context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? 499 : context.Response.StatusCode;
             var cost = _meter.Record(exchange, status, runtime.Prices);
+            if (span is not null)
+            {
+                GatewayTracing.Complete(span, exchange, status, cost);
+            }
             if (_logger.IsEnabled(LogLevel.Debug))
             {
                 Log.RequestCompleted(_logger, exchange.RequestId, operation, exchange.Model ?? "", exchange.Provider ?? "", status, exchange.Outcome,

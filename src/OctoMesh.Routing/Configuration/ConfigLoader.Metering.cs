@@ -12,6 +12,7 @@ public static partial class ConfigLoader
         private static readonly string[] s_priceFields = ["input", "output", "cachedInput", "cacheWrite", "reasoning"];
         private static readonly string[] s_metricsFields = ["workspaceLabel", "maxSeries"];
         private static readonly string[] s_traceFields = ["enabled", "directory", "commitMs", "maxBacklog", "retentionDays"];
+        private static readonly string[] s_tracingFields = ["otlpEndpoint", "protocol", "sampleRatio", "batchDelayMs", "serviceName"];
 
         /// <summary>Largest price accepted, USD per 1M tokens: far above any model's, low enough that no cost overflows.</summary>
         private const decimal MaxUsdPerMillion = 10_000m;
@@ -137,6 +138,70 @@ public static partial class ConfigLoader
                 trace = trace with { RetentionDays = (int)days };
             }
             return trace;
+        }
+
+        private TracingConfig ReadTracing(JsonElement element, string path)
+        {
+            if (!ExpectObject(element, path, "write { \"otlpEndpoint\": \"http://otel-collector:4317\" }"))
+            {
+                return new TracingConfig();
+            }
+            var fields = Fields(element, path, s_tracingFields);
+            var tracing = new TracingConfig();
+            if (fields.TryGetValue("otlpEndpoint", out var endpoint))
+            {
+                if (endpoint.ValueKind == JsonValueKind.String && Uri.TryCreate(endpoint.GetString(), UriKind.Absolute, out var uri)
+                    && uri.Scheme is "http" or "https" && string.IsNullOrEmpty(uri.UserInfo))
+                {
+                    tracing = tracing with { OtlpEndpoint = uri };
+                }
+                else
+                {
+                    Error($"{path}.otlpEndpoint", $"{Describe(endpoint)} is not an http(s) URL without credentials", "write the collector's URL, e.g. \"http://otel-collector:4317\"");
+                }
+            }
+            if (fields.TryGetValue("protocol", out var protocol))
+            {
+                OtlpProtocol? parsed = protocol.ValueKind == JsonValueKind.String ? protocol.GetString() switch
+                {
+                    "grpc" => OtlpProtocol.Grpc,
+                    "http/protobuf" => OtlpProtocol.HttpProtobuf,
+                    _ => null,
+                } : null;
+                if (parsed is null)
+                {
+                    Error($"{path}.protocol", $"unknown protocol {Describe(protocol)}", "use grpc or http/protobuf");
+                }
+                tracing = tracing with { Protocol = parsed ?? tracing.Protocol };
+            }
+            if (fields.TryGetValue("sampleRatio", out var ratio))
+            {
+                if (ratio.ValueKind == JsonValueKind.Number && ratio.GetDouble() is > 0 and <= 1)
+                {
+                    tracing = tracing with { SampleRatio = ratio.GetDouble() };
+                }
+                else
+                {
+                    Error($"{path}.sampleRatio", $"{Describe(ratio)} is not a share above 0 and at most 1", "write e.g. 0.1 to trace one request in ten");
+                }
+            }
+            if (fields.TryGetValue("batchDelayMs", out var delay)
+                && Integer(delay, $"{path}.batchDelayMs", 10, 60_000, "a whole number of milliseconds from 10 to 60000") is { } ms)
+            {
+                tracing = tracing with { BatchDelayMs = (int)ms };
+            }
+            if (fields.TryGetValue("serviceName", out var service))
+            {
+                if (service.ValueKind == JsonValueKind.String && service.GetString()!.Length > 0)
+                {
+                    tracing = tracing with { ServiceName = service.GetString()! };
+                }
+                else
+                {
+                    Error($"{path}.serviceName", $"expected a name, got {Describe(service)}", "write e.g. \"octomesh-edge\"");
+                }
+            }
+            return tracing;
         }
     }
 }

@@ -35,6 +35,8 @@ public sealed record GatewayConfig
 
     public TraceConfig Trace { get; init; } = new();
 
+    public TracingConfig Tracing { get; init; } = new();
+
     /// <summary>Routes, tried before the model aliases, in file order.</summary>
     public ImmutableArray<Table.RouteDefinition> Routes { get; init; } = [];
 }
