@@ -8,11 +8,11 @@ using OctoMesh.Routing.Configuration;
 
 namespace OctoMesh.Edge.Metering;
 
-/// <summary>A request's trace on its way to the log: the record, and the names it will refer to by id.</summary>
+/// <summary>A request's trace on its way to the log: the record, the names it will refer to by id, and the request id it keeps a hash of.</summary>
 internal struct PendingTrace
 {
     public TraceRecord Record;
-    public string? Workspace, Key, Route, Provider, Model, Task;
+    public string? RequestId, Workspace, Key, Route, Provider, Model, Task;
 }
 
 /// <summary>
@@ -132,6 +132,8 @@ internal sealed class TraceLog : IAsyncDisposable
             while (reader.TryRead(out var trace))
             {
                 Interlocked.Decrement(ref _backlog);
+                // The writer does what need not be done on the request path.
+                trace.Record.RequestIdHash = trace.RequestId is null ? 0 : TraceNames.Hash64(trace.RequestId);
                 try
                 {
                     trace.Record.Workspace = _names.IdOf(trace.Workspace);

@@ -18,7 +18,7 @@ public sealed class TraceLogTests : IDisposable
             Status = 200, StartUnixMicros = 1_700_000_000_000_000 + i, TotalMicros = 1000 + (uint)i, PromptTokens = i, CompletionTokens = 2 * i,
             CachedTokens = 1, CacheWriteTokens = 2, ReasoningTokens = 3, CostMicros = 10L * i, Retries = 1, Fallbacks = 2, Flags = TraceRecord.StreamFlag,
         },
-        Workspace = "team-a", Key = "key-1", Route = "chat", Provider = "sim", Model = model, Task = i % 2 == 0 ? "code" : null,
+        RequestId = $"req-{i}", Workspace = "team-a", Key = "key-1", Route = "chat", Provider = "sim", Model = model, Task = i % 2 == 0 ? "code" : null,
     };
 
     [Fact]
@@ -61,6 +61,7 @@ public sealed class TraceLogTests : IDisposable
         Assert.Equal(("team-a", "key-1", "chat", "sim", "", 1, 2, 3), (reader.Names.NameOf(first.Workspace), reader.Names.NameOf(first.Key), reader.Names.NameOf(first.Route),
             reader.Names.NameOf(first.Provider), reader.Names.NameOf(first.Task), first.CachedTokens, first.CacheWriteTokens, first.ReasoningTokens));
         Assert.Equal("code", reader.Names.NameOf(records[1].Task));
+        Assert.Equal(TraceNames.Hash64("req-1"), first.RequestIdHash);
     }
 
     [Fact]
