@@ -17,7 +17,7 @@ internal struct PendingTrace
 
 /// <summary>
 /// The trace of every request, appended to a FASTER log (<see cref="FasterLog"/>) on disk. The request
-/// path only writes into a bounded channel (<see cref="Append"/>, no allocation, never blocking); one
+/// path only hands the record to a lock-free queue (<see cref="Append"/>, no allocation, never blocking); one
 /// writer drains it, enqueues the 128-byte entries and group-commits every <see cref="TraceConfig.CommitMs"/>.
 /// A record is durable once its commit completes; after a crash the log recovers to its last commit, so
 /// a record is either there whole or not at all. A failing disk is counted and shown (metrics,

@@ -27,8 +27,11 @@ namespace OctoMesh.Edge.Proxy;
 /// one target; 404 when neither serves the model.</item>
 /// <item>Forward: per target, the provider's adapter for this client format builds the request (spliced, or
 /// translated); a target that fails before the first byte (no connection, too slow, 429, 5xx) gives way to the
-/// next; the last one's failure is the client's 502/504 or the provider's error.</item>
+/// next; the last one's failure is the client's 502/504 or the provider's error. A slow non-streamed first try may be
+/// hedged with the second target.</item>
 /// <item>Stream back: status, allowed headers and body as they arrive; usage read on the way.</item>
+/// <item>Account, whatever happened before: the <see cref="Exchange"/> filled in along the way is priced and recorded
+/// in the metrics and the trace log (<see cref="RequestMeter"/>), and ends its span when tracing is on.</item>
 /// </list>
 /// </summary>
 internal sealed class ProxyHandler
@@ -77,7 +80,7 @@ internal sealed class ProxyHandler
         return (false, null);
     }
 
-    /// <summary>Serves one request, then accounts it (metrics, cost) whatever the outcome.</summary>
+    /// <summary>Serves one request, then accounts it (cost, metrics, trace record, span) whatever the outcome.</summary>
     public async Task HandleAsync(HttpContext context, ApiOperation operation)
     {
         var exchange = new Exchange(operation, RequestIdOf(context.Request.Headers["x-request-id"]), Stopwatch.GetTimestamp());
