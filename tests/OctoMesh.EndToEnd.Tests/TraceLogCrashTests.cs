@@ -100,6 +100,89 @@ public sealed class TraceLogCrashTests
         }
     }
 
+    [Fact]
+    public async Task RecordsWaitInMemoryWhileTheDiskIsFullAndAreWrittenWhenItHasRoomAgain()
+    {
+        // A real full file system: an 8 MB tmpfs, filled up after the log has started.
+        var mount = Directory.CreateTempSubdirectory("octomesh-full-").FullName;
+        var (mounted, mountOutput) = await RunAsync("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mount);
+        Assert.True(mounted == 0, $"this test mounts a small tmpfs (root needed): {mountOutput}");
+        var work = OctoMeshProcess.NewWorkingDirectory();
+        try
+        {
+            var config = Path.Combine(work, "octomesh.json");
+            await File.WriteAllTextAsync(config, $$"""
+                { "providers": { "sim": { "kind": "sim" } }, "models": { "*": { "provider": "sim" } }, "trace": { "directory": "{{mount}}/trace" } }
+                """);
+            await using (var gateway = await OctoMeshProcess.StartAsync("serve", "--config", config, "--urls", "http://127.0.0.1:0"))
+            {
+                using var client = new HttpClient { BaseAddress = gateway.Address };
+                for (var i = 0; i < 5; i++)
+                {
+                    await ChatAsync(client, i);
+                }
+                await WaitAsync(async () => await MetricAsync(client, "octomesh_trace_committed_records_total") == 5);
+
+                await using (var filler = new FileStream(Path.Combine(mount, "filler"), FileMode.Create))
+                {
+                    var block = new byte[4096];
+                    try
+                    {
+                        while (true)
+                        {
+                            filler.Write(block);
+                            filler.Flush();
+                        }
+                    }
+                    catch (IOException)
+                    {
+                        // The disk is full.
+                    }
+                }
+                for (var i = 5; i < 200; i++)
+                {
+                    await ChatAsync(client, i);
+                }
+                await WaitAsync(async () => await MetricAsync(client, "octomesh_trace_commit_failures_total") > 0);
+                using (var failing = await client.GetAsync("/readyz"))
+                {
+                    Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, failing.StatusCode);
+                }
+                Assert.True(await MetricAsync(client, "octomesh_trace_backlog") > 0, "records should wait in memory while the disk is full");
+
+                File.Delete(Path.Combine(mount, "filler"));
+                await WaitAsync(async () => await MetricAsync(client, "octomesh_trace_backlog") == 0
+                    && await MetricAsync(client, "octomesh_trace_committed_records_total") == 200);
+                using (var ready = await client.GetAsync("/readyz"))
+                {
+                    Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
+                }
+                Assert.Equal(0, await MetricAsync(client, "octomesh_trace_dropped_total"));
+                Assert.Equal(0, await gateway.StopAsync());
+            }
+            // Every request, those served while the disk was full too, is in the log.
+            Assert.Equal(200, (await ExportAsync(Path.Combine(mount, "trace"))).Count);
+        }
+        finally
+        {
+            await RunAsync("umount", mount);
+            Directory.Delete(mount, recursive: true);
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunAsync(string program, params string[] args)
+    {
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, args)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, output);
+    }
+
     private static async Task ChatAsync(HttpClient client, int i, bool tolerateFailure = false)
     {
         try
@@ -117,8 +200,9 @@ public sealed class TraceLogCrashTests
 
     private static async Task<double> MetricAsync(HttpClient client, string name)
     {
-        var line = (await client.GetStringAsync("/metrics")).Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal));
-        return double.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
+        // A counter that has counted nothing yet may be absent: that is 0.
+        var line = (await client.GetStringAsync("/metrics")).Split('\n').SingleOrDefault(l => l.StartsWith(name + " ", StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
     }
 
     private static async Task WaitAsync(Func<Task<bool>> condition)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
@@ -20,26 +21,39 @@ internal struct PendingTrace
 /// path only hands the record to a lock-free queue (<see cref="Append"/>, no allocation, never blocking); one
 /// writer drains it, enqueues the 128-byte entries and group-commits every <see cref="TraceConfig.CommitMs"/>.
 /// A record is durable once its commit completes; after a crash the log recovers to its last commit, so
-/// a record is either there whole or not at all. A failing disk is counted and shown (metrics,
-/// <c>/readyz</c>), records wait in the channel up to <see cref="TraceConfig.MaxBacklog"/>, and past that
-/// are dropped and counted: the request path never waits and the process never stops for the log.
+/// a record is either there whole or not at all.
+/// <para>
+/// A failing disk is counted and shown (metrics, <c>/readyz</c>) and loses nothing: the writer keeps the
+/// entries of the group it has not yet committed, and when a commit fails it stops, waits until the directory
+/// takes writes again (a probe once a second), reopens the log at its last good commit and writes the group
+/// again. Meanwhile new records wait in memory up to <see cref="TraceConfig.MaxBacklog"/>; past that they are
+/// dropped and counted. The request path never waits and the process never stops for the log.
+/// </para>
 /// </summary>
 internal sealed class TraceLog : IAsyncDisposable
 {
-    private readonly FasterLogSettings _settings;
-    private readonly FasterLog _log;
+    private static readonly TimeSpan s_retentionEvery = TimeSpan.FromHours(1);
+
+    private readonly bool _discardRecords;
     private readonly Channel<PendingTrace> _channel;
     private readonly TimeSpan _commitInterval;
+    private readonly TimeSpan _retentionWindow;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger _logger;
     private readonly Task _writer;
-    private readonly Task _retention;
     private readonly CancellationTokenSource _stopping = new();
+    /// <summary>Held by the writer while it uses the log, and by a truncation.</summary>
+    private readonly SemaphoreSlim _exclusive = new(1, 1);
     private readonly TraceNames _names;
     private readonly byte[] _entry = new byte[TraceRecord.Size];
+    /// <summary>The entries written since the last successful commit, kept to be written again if that commit fails.</summary>
+    private readonly ArrayBufferWriter<byte> _group = new(64 * TraceRecord.Size);
     private readonly long _unixMicrosAtStart = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
     private readonly long _timestampAtStart = Stopwatch.GetTimestamp();
     private readonly int _maxBacklog;
+    private FasterLogSettings _settings;
+    private FasterLog _log;
+    private long _nextRetention;
     private long _backlog;
     private long _sequence;
     private long _dropped;
@@ -53,17 +67,14 @@ internal sealed class TraceLog : IAsyncDisposable
         Directory = Path.GetFullPath(config.Directory);
         System.IO.Directory.CreateDirectory(Directory);
         _names = TraceNames.OpenForWriting(Directory);
-        _settings = Settings(Directory, readOnly: false);
-        if (discardRecords)
-        {
-            _settings.LogDevice.Dispose();
-            _settings.LogDevice = new NullDevice();
-        }
-        _log = new FasterLog(_settings);
+        _discardRecords = discardRecords;
+        (_settings, _log) = Open();
         // Unbounded and lock-free for one reader; the bound is the backlog count, checked before each write.
         _channel = Channel.CreateUnbounded<PendingTrace>(new UnboundedChannelOptions { SingleReader = true });
         _maxBacklog = config.MaxBacklog;
         _commitInterval = TimeSpan.FromMilliseconds(config.CommitMs);
+        _retentionWindow = TimeSpan.FromDays(config.RetentionDays);
+        _nextRetention = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 60;
         _metrics = metrics;
         _logger = logger;
         Process = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
@@ -75,7 +86,6 @@ internal sealed class TraceLog : IAsyncDisposable
         metrics.Observe<long>("octomesh.trace.dropped", "{record}", "Trace records dropped because the backlog was full (the disk too slow or failing).",
             () => [new Measurement<long>(Dropped)], counter: true);
         _writer = Task.Run(WriteAsync);
-        _retention = config.RetentionDays > 0 ? Task.Run(() => RetainAsync(TimeSpan.FromDays(config.RetentionDays))) : Task.CompletedTask;
     }
 
     /// <summary>The log's settings: 1 MiB pages, 4 MiB in memory, 64 MiB segment files, a checksum per entry.</summary>
@@ -86,9 +96,19 @@ internal sealed class TraceLog : IAsyncDisposable
         SegmentSizeBits = 26,
         LogChecksum = LogChecksumType.PerEntry,
         ReadOnlyMode = readOnly,
-        // A failed write is counted and reported; the log goes on rather than refusing every later append.
-        TolerateDeviceFailure = true,
     };
+
+    /// <summary>Opens (and recovers to its last commit) the log in <see cref="Directory"/>.</summary>
+    private (FasterLogSettings, FasterLog) Open()
+    {
+        var settings = Settings(Directory, readOnly: false);
+        if (_discardRecords)
+        {
+            settings.LogDevice.Dispose();
+            settings.LogDevice = new NullDevice();
+        }
+        return (settings, new FasterLog(settings));
+    }
 
     public string Directory { get; }
 
@@ -127,34 +147,38 @@ internal sealed class TraceLog : IAsyncDisposable
     private async Task WriteAsync()
     {
         var reader = _channel.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        // After a failure the writer does not wait for new records: the uncommitted group is written again as soon as it can be.
+        while (_failing || await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            while (reader.TryRead(out var trace))
+            await _exclusive.WaitAsync().ConfigureAwait(false);
+            try
             {
-                Interlocked.Decrement(ref _backlog);
-                // The writer does what need not be done on the request path.
-                trace.Record.RequestIdHash = trace.RequestId is null ? 0 : TraceNames.Hash64(trace.RequestId);
-                try
+                if (_failing && !await RecoverAsync().ConfigureAwait(false))
                 {
-                    trace.Record.Workspace = _names.IdOf(trace.Workspace);
-                    trace.Record.Key = _names.IdOf(trace.Key);
-                    trace.Record.Route = _names.IdOf(trace.Route);
-                    trace.Record.Provider = _names.IdOf(trace.Provider);
-                    trace.Record.Model = _names.IdOf(trace.Model);
-                    trace.Record.Task = _names.IdOf(trace.Task);
+                    // Closing while the disk still fails: what is not committed is lost, and counted (records - committed).
+                    return;
                 }
-                catch (IOException e)
+                // Once an append fails, the rest wait in the queue (within the backlog bound) for the recovery.
+                while (!_failing && reader.TryRead(out var trace))
                 {
-                    // The names file could not take a new name (disk full): the record keeps its numbers, the name reads as its id.
-                    _metrics.TraceCommitFailed();
-                    Log.TraceCommitFailed(_logger, Directory, e.Message);
+                    Interlocked.Decrement(ref _backlog);
+                    Encode(ref trace);
+                    _group.Write(_entry);
+                    await EnqueueAsync(_entry).ConfigureAwait(false);
+                    Volatile.Write(ref _written, _written + 1);
                 }
-                trace.Record.WriteTo(_entry);
-                await EnqueueAsync().ConfigureAwait(false);
-                Volatile.Write(ref _written, _written + 1);
+                await CommitAsync().ConfigureAwait(false);
             }
-            await CommitAsync().ConfigureAwait(false);
-            if (!reader.Completion.IsCompleted)
+            finally
+            {
+                _exclusive.Release();
+            }
+            if (!_failing && _retentionWindow > TimeSpan.Zero && Stopwatch.GetTimestamp() >= _nextRetention)
+            {
+                _nextRetention = Stopwatch.GetTimestamp() + (long)(s_retentionEvery.TotalSeconds * Stopwatch.Frequency);
+                await TruncateBeforeAsync(DateTimeOffset.UtcNow - _retentionWindow).ConfigureAwait(false);
+            }
+            if (!reader.Completion.IsCompleted && !_failing)
             {
                 // Group commit: let the next records gather.
                 await Task.Delay(_commitInterval).ConfigureAwait(false);
@@ -162,12 +186,46 @@ internal sealed class TraceLog : IAsyncDisposable
         }
     }
 
-    private async ValueTask EnqueueAsync()
+    /// <summary>Turns names into ids (written to disk first when new) and the record into its 128 bytes in <see cref="_entry"/>.</summary>
+    private void Encode(ref PendingTrace trace)
     {
-        // False while the in-memory pages are all waiting for the disk: wait for a flush.
-        while (!_log.TryEnqueue(_entry, out _))
+        // The writer does what need not be done on the request path.
+        trace.Record.RequestIdHash = trace.RequestId is null ? 0 : TraceNames.Hash64(trace.RequestId);
+        try
         {
-            await Task.Delay(1).ConfigureAwait(false);
+            trace.Record.Workspace = _names.IdOf(trace.Workspace);
+            trace.Record.Key = _names.IdOf(trace.Key);
+            trace.Record.Route = _names.IdOf(trace.Route);
+            trace.Record.Provider = _names.IdOf(trace.Provider);
+            trace.Record.Model = _names.IdOf(trace.Model);
+            trace.Record.Task = _names.IdOf(trace.Task);
+        }
+        catch (IOException e)
+        {
+            // The names file could not take a new name (disk full): the record keeps its numbers, the name reads as its id.
+            Failed(e);
+        }
+        trace.Record.WriteTo(_entry);
+    }
+
+    private async ValueTask EnqueueAsync(ReadOnlyMemory<byte> entry)
+    {
+        if (_failing)
+        {
+            return;
+        }
+        try
+        {
+            // False while the in-memory pages are all waiting for the disk: wait for a flush.
+            while (!_log.TryEnqueue(entry.Span, out _))
+            {
+                await Task.Delay(1).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is CommitFailureException or IOException or FasterException)
+        {
+            // A flush failed under this append; the commit fails too, and the group is written again after recovery.
+            Failed(e);
         }
     }
 
@@ -175,86 +233,160 @@ internal sealed class TraceLog : IAsyncDisposable
     {
         var started = Stopwatch.GetTimestamp();
         var written = Volatile.Read(ref _written);
+        if (_failing)
+        {
+            // An append already failed: this group is written again after recovery.
+            return;
+        }
         try
         {
             await _log.CommitAsync().ConfigureAwait(false);
+            _group.ResetWrittenCount();
             Volatile.Write(ref _committed, written);
             _metrics.TraceCommitted(Stopwatch.GetElapsedTime(started).TotalSeconds);
-            _failing = false;
         }
         catch (Exception e) when (e is CommitFailureException or IOException or FasterException)
         {
-            _metrics.TraceCommitFailed();
-            if (!_failing)
-            {
-                Log.TraceCommitFailed(_logger, Directory, e.Message);
-            }
-            _failing = true;
+            Failed(e);
         }
     }
 
-    /// <summary>Every hour (the first time a minute after start), truncates the records older than <paramref name="window"/>.</summary>
-    private async Task RetainAsync(TimeSpan window)
+    private void Failed(Exception e)
     {
-        var wait = TimeSpan.FromMinutes(1);
+        _metrics.TraceCommitFailed();
+        if (!_failing)
+        {
+            Log.TraceCommitFailed(_logger, Directory, e.Message);
+        }
+        _failing = true;
+    }
+
+    /// <summary>
+    /// After a failure: waits until the directory takes writes again, reopens the log at its last good commit and
+    /// writes the uncommitted group again. False when the log is closing first (the group stays unwritten).
+    /// </summary>
+    private async Task<bool> RecoverAsync()
+    {
+        var probe = Path.Combine(Directory, ".probe");
+        var block = new byte[4096];
         while (true)
         {
             try
             {
-                await Task.Delay(wait, _stopping.Token).ConfigureAwait(false);
-                await TruncateBeforeAsync(DateTimeOffset.UtcNow - window).ConfigureAwait(false);
+                // A second apart at least, so a disk that takes the probe but fails the log is not retried in a spin.
+                await Task.Delay(TimeSpan.FromSeconds(1), _stopping.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
-                return;
+                return false;
             }
-            catch (Exception e) when (e is IOException or FasterException or CommitFailureException)
+            try
             {
-                Log.TraceCommitFailed(_logger, Directory, e.Message);
+                using (var file = new FileStream(probe, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.WriteThrough))
+                {
+                    file.Write(block);
+                    file.Flush(flushToDisk: true);
+                }
+                File.Delete(probe);
+                break;
             }
-            wait = TimeSpan.FromHours(1);
+            catch (IOException)
+            {
+                // Still full, or still failing.
+                TryDelete(probe);
+            }
+        }
+        try
+        {
+            _log.Dispose();
+            _settings.Dispose();
+        }
+        catch (Exception e) when (e is IOException or FasterException or CommitFailureException)
+        {
+            // A log in its failed state may fail to close; it is replaced either way.
+        }
+        // A commit that failed on a full disk can leave an empty commit file, which FASTER's recovery would take for the
+        // latest commit (and start the log afresh from). Only whole commit files stay.
+        foreach (var commit in new DirectoryInfo(Path.Combine(Directory, "log-commits")).EnumerateFiles())
+        {
+            if (commit.Length == 0)
+            {
+                TryDelete(commit.FullName);
+            }
+        }
+        (_settings, _log) = Open();
+        _failing = false;
+        for (var offset = 0; offset < _group.WrittenCount; offset += TraceRecord.Size)
+        {
+            await EnqueueAsync(_group.WrittenMemory.Slice(offset, TraceRecord.Size)).ConfigureAwait(false);
+        }
+        return true;
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
         }
     }
 
     /// <summary>
     /// Removes the committed records from the start of the log up to the first one that started at or after
     /// <paramref name="cutoff"/> (records finish out of start order, so a few older ones may stay), and commits
-    /// that. Whole segment files below the new start are deleted. Returns the log's new start address.
+    /// that. Whole segment files below the new start are deleted. Returns the log's new start address. The writer
+    /// runs it hourly for <see cref="TraceConfig.RetentionDays"/>.
     /// </summary>
     public async Task<long> TruncateBeforeAsync(DateTimeOffset cutoff)
     {
-        var cutoffMicros = cutoff.ToUnixTimeMilliseconds() * 1000;
-        var until = _log.BeginAddress;
-        using (var iterator = _log.Scan(_log.BeginAddress, _log.CommittedUntilAddress))
+        await _exclusive.WaitAsync().ConfigureAwait(false);
+        try
         {
-            while (iterator.GetNext(out var entry, out var length, out var address, out var next))
+            var cutoffMicros = cutoff.ToUnixTimeMilliseconds() * 1000;
+            var until = _log.BeginAddress;
+            using (var iterator = _log.Scan(_log.BeginAddress, _log.CommittedUntilAddress))
             {
-                if (TraceRecord.TryRead(entry.AsSpan(0, length), out var record) && record.StartUnixMicros >= cutoffMicros)
+                while (iterator.GetNext(out var entry, out var length, out var address, out var next))
                 {
-                    until = address;
-                    break;
+                    if (TraceRecord.TryRead(entry.AsSpan(0, length), out var record) && record.StartUnixMicros >= cutoffMicros)
+                    {
+                        until = address;
+                        break;
+                    }
+                    until = next;
                 }
-                until = next;
             }
+            if (until > _log.BeginAddress)
+            {
+                _log.TruncateUntil(until);
+                await _log.CommitAsync().ConfigureAwait(false);
+            }
+            return _log.BeginAddress;
         }
-        if (until > _log.BeginAddress)
+        catch (Exception e) when (e is IOException or FasterException or CommitFailureException)
         {
-            _log.TruncateUntil(until);
-            await _log.CommitAsync(_stopping.Token).ConfigureAwait(false);
+            Failed(e);
+            return _log.BeginAddress;
         }
-        return _log.BeginAddress;
+        finally
+        {
+            _exclusive.Release();
+        }
     }
 
-    /// <summary>Writes and commits everything appended so far, then closes the log.</summary>
+    /// <summary>Writes and commits everything appended so far (unless the disk is failing still), then closes the log.</summary>
     public async ValueTask DisposeAsync()
     {
         _channel.Writer.TryComplete();
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _writer.ConfigureAwait(false);
-        await _retention.ConfigureAwait(false);
         _log.Dispose();
         _settings.Dispose();
         _names.Dispose();
         _stopping.Dispose();
+        _exclusive.Dispose();
     }
 }
