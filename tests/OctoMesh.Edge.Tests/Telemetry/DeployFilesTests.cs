@@ -17,7 +17,7 @@ public partial class DeployFilesTests
     [InlineData("test", "rules", "alerts.test.yml")]
     public async Task PromtoolAcceptsTheRulesTheConfigAndTheRuleTests(string verb, string what, string file)
     {
-        using var process = Process.Start(new ProcessStartInfo(Promtool.Find("promtool"), [verb, what, file])
+        using var process = Process.Start(new ProcessStartInfo(Programs.Find("promtool"), [verb, what, file])
         {
             WorkingDirectory = Path.Combine(s_deploy, "prometheus"),
             RedirectStandardOutput = true,

@@ -33,7 +33,7 @@ internal sealed class PrometheusServer : IAsyncDisposable
                   - targets: ["{target.Authority}"]
             """);
         var port = FreePort();
-        var process = Process.Start(new ProcessStartInfo(Promtool.Find("prometheus"),
+        var process = Process.Start(new ProcessStartInfo(Programs.Find("prometheus"),
             [$"--config.file={config}", $"--storage.tsdb.path={Path.Combine(directory, "data")}", $"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"])
         {
             RedirectStandardOutput = true,

@@ -8,7 +8,7 @@ internal static class Promtool
     /// <summary>Runs <c>promtool check metrics</c> on <paramref name="exposition"/>; returns its exit code and everything it printed.</summary>
     public static async Task<(int ExitCode, string Output)> CheckMetricsAsync(string exposition)
     {
-        using var process = Process.Start(new ProcessStartInfo(Find("promtool"), "check metrics")
+        using var process = Process.Start(new ProcessStartInfo(Programs.Find("promtool"), "check metrics")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -21,9 +21,4 @@ internal static class Promtool
         await process.WaitForExitAsync();
         return (process.ExitCode, await stdout + await stderr);
     }
-
-    /// <summary>The full path of a program on PATH; fails the test with what to install when it is missing.</summary>
-    public static string Find(string program) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(dir => Path.Combine(dir, program)).FirstOrDefault(File.Exists)
-        ?? throw new InvalidOperationException($"'{program}' is not installed: run `bash .ci/run` once, or `apt-get install prometheus`.");
 }

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace OctoMesh.Edge.Tests.Cache;
+
+/// <summary>A real Redis (Debian's <c>redis-server</c>, which <c>.ci/run</c> installs) on a free loopback port, without persistence; stopped on dispose.</summary>
+internal sealed class RedisServer : IAsyncDisposable
+{
+    private Process _process;
+
+    private RedisServer(Process process, int port)
+    {
+        _process = process;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    public static async Task<RedisServer> StartAsync()
+    {
+        var port = FreePort();
+        var server = new RedisServer(await LaunchAsync(port), port);
+        return server;
+    }
+
+    /// <summary>Kills the server at once, as a crash would.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+    }
+
+    /// <summary>Starts it again on the same port (empty: there is no persistence).</summary>
+    public async Task RestartAsync()
+    {
+        _process.Dispose();
+        _process = await LaunchAsync(Port);
+    }
+
+    private static async Task<Process> LaunchAsync(int port)
+    {
+        var process = Process.Start(new ProcessStartInfo(Programs.Find("redis-server"),
+            ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        for (var i = 0; i < 200; i++)
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(IPAddress.Loopback, port);
+                return process;
+            }
+            catch (SocketException)
+            {
+                Assert.False(process.HasExited, $"redis-server exited with {(process.HasExited ? process.ExitCode : 0)}");
+                await Task.Delay(20);
+            }
+        }
+        throw new TimeoutException("redis-server did not listen within 4 s");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+}
