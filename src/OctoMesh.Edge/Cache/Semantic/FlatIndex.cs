@@ -1,0 +1,64 @@
+namespace OctoMesh.Edge.Cache.Semantic;
+
+/// <summary>
+/// Unit vectors of one partition, searched by a straight SIMD scan: the nearest neighbour of a query by cosine
+/// similarity. Right for the small partitions a semantic cache mostly has (a scan of 1,000 vectors of 256
+/// dimensions is tens of microseconds); large ones want a graph index. Not thread-safe: its owner locks.
+/// </summary>
+internal sealed class FlatIndex(int dimensions)
+{
+    private float[] _vectors = new float[dimensions * 16];
+    private long[] _ids = new long[16];
+
+    public int Count { get; private set; }
+    public int Dimensions { get; } = dimensions;
+
+    /// <summary>Bytes held by the vectors and ids.</summary>
+    public long Bytes => (long)_vectors.Length * sizeof(float) + (long)_ids.Length * sizeof(long);
+
+    public void Add(long id, ReadOnlySpan<float> vector)
+    {
+        if (Count == _ids.Length)
+        {
+            Array.Resize(ref _ids, _ids.Length * 2);
+            Array.Resize(ref _vectors, _vectors.Length * 2);
+        }
+        vector[..Dimensions].CopyTo(_vectors.AsSpan(Count * Dimensions, Dimensions));
+        _ids[Count++] = id;
+    }
+
+    /// <summary>Removes the entry with <paramref name="id"/> (the last one takes its place); false when absent.</summary>
+    public bool Remove(long id)
+    {
+        var at = Array.IndexOf(_ids, id, 0, Count);
+        if (at < 0)
+        {
+            return false;
+        }
+        var last = --Count;
+        if (at != last)
+        {
+            _ids[at] = _ids[last];
+            _vectors.AsSpan(last * Dimensions, Dimensions).CopyTo(_vectors.AsSpan(at * Dimensions, Dimensions));
+        }
+        return true;
+    }
+
+    /// <summary>The most similar entry to <paramref name="query"/>; false when the index is empty.</summary>
+    public bool TryNearest(ReadOnlySpan<float> query, out long id, out float similarity)
+    {
+        id = 0;
+        similarity = float.NegativeInfinity;
+        var vectors = _vectors.AsSpan(0, Count * Dimensions);
+        for (var i = 0; i < Count; i++)
+        {
+            var score = VectorMath.Dot(query, vectors.Slice(i * Dimensions, Dimensions));
+            if (score > similarity)
+            {
+                similarity = score;
+                id = _ids[i];
+            }
+        }
+        return Count > 0;
+    }
+}
