@@ -52,6 +52,10 @@ public sealed class GatewayRuntimeHolder : IDisposable
                 {
                     errors.Add(new ConfigError("$.limits", "limits cannot change while the gateway runs", "restart the gateway for new limits"));
                 }
+                if (config.Cache.MaxMegabytes != old.Config.Cache.MaxMegabytes)
+                {
+                    errors.Add(new ConfigError("$.cache.maxMegabytes", "the cache's size cannot change while the gateway runs", "restart the gateway for a new size"));
+                }
                 if (config.Tracing != old.Config.Tracing)
                 {
                     errors.Add(new ConfigError("$.tracing", "tracing settings cannot change while the gateway runs", "restart the gateway for new tracing settings"));

@@ -90,6 +90,7 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.Services.AddSingleton(services => new RequestMeter(services.GetRequiredService<GatewayMetrics>(), trace.Enabled
             ? new TraceLog(trace, services.GetRequiredService<GatewayMetrics>(), services.GetRequiredService<ILoggerFactory>().CreateLogger<TraceLog>())
             : null));
+        builder.Services.AddSingleton(_ => new Cache.ExactCache((long)config.Cache.MaxMegabytes << 20));
         builder.Services.AddSingleton<ProxyHandler>();
         builder.Services.AddSingleton<Admin.RoutesEndpoint>();
         builder.Services.AddSingleton<Admin.UsageEndpoint>();

@@ -40,6 +40,7 @@ internal sealed class RequestMeter(GatewayMetrics metrics, TraceLog? traceLog) :
                 Flags = (byte)((exchange.Stream ? TraceRecord.StreamFlag : 0) | (exchange.Hedged ? TraceRecord.HedgedFlag : 0)),
                 Status = (ushort)status,
                 Outcome = (byte)exchange.Outcome,
+                Cache = CacheOutcomes.Code(exchange.CacheOutcome),
                 Operation = (byte)exchange.Operation,
                 StartUnixMicros = log.UnixMicros(exchange.Started),
                 TotalMicros = Micros(exchange.Ended - exchange.Started),

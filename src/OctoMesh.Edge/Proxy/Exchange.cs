@@ -32,8 +32,8 @@ internal sealed class Exchange(ApiOperation operation, string requestId, long st
 
     public TokenUsage? Usage { get; set; }
     public ProxyOutcome Outcome { get; set; }
-    /// <summary><c>none</c> until the cache is on the path; then <c>hit</c>, <c>miss</c> or <c>bypass</c>.</summary>
-    public string CacheOutcome { get; set; } = "none";
+    /// <summary>One of <see cref="CacheOutcomes"/>: <c>none</c> when the cache is off for the request.</summary>
+    public string CacheOutcome { get; set; } = CacheOutcomes.None;
 
     public int Retries { get; set; }
     public int Fallbacks { get; set; }
@@ -52,4 +52,18 @@ internal sealed class Exchange(ApiOperation operation, string requestId, long st
         ((Exchange)state).FirstByte = Stopwatch.GetTimestamp();
         return System.Threading.Tasks.Task.CompletedTask;
     }
+}
+
+/// <summary>What the cache did for a request, as metrics label it; the trace stores the index.</summary>
+internal static class CacheOutcomes
+{
+    public const string None = "none", Hit = "hit", Miss = "miss", Bypass = "bypass";
+
+    public static byte Code(string outcome) => outcome switch
+    {
+        Hit => 1,
+        Miss => 2,
+        Bypass => 3,
+        _ => 0,
+    };
 }

@@ -2,8 +2,10 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
+using OctoMesh.Edge.Cache;
 using OctoMesh.Edge.Hosting;
 using OctoMesh.Edge.Metering;
 using OctoMesh.Edge.Providers;
@@ -39,13 +41,15 @@ internal sealed class ProxyHandler
     private const int MaxRequestIdLength = 128;
 
     private readonly GatewayRuntimeHolder _runtimes;
+    private readonly ExactCache _cache;
     private readonly RequestMeter _meter;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger<ProxyHandler> _logger;
 
-    public ProxyHandler(GatewayRuntimeHolder runtimes, RequestMeter meter, ILogger<ProxyHandler> logger)
+    public ProxyHandler(GatewayRuntimeHolder runtimes, ExactCache cache, RequestMeter meter, ILogger<ProxyHandler> logger)
     {
         _runtimes = runtimes;
+        _cache = cache;
         _meter = meter;
         _metrics = meter.Metrics;
         _logger = logger;
@@ -210,6 +214,14 @@ internal sealed class ProxyHandler
                     response.Headers["x-octomesh-task"] = task;
                 }
 
+                // The exact cache: a repeated request is answered here; a miss may be kept as it goes to the client.
+                var first = route is null ? aliasTarget! : runtime.RouteTargets[route.Index][order[0]];
+                var capture = await TryAnswerFromCacheAsync(runtime, context, operation, exchange, body, inspected, workspace, first);
+                if (capture is null && exchange.CacheOutcome == CacheOutcomes.Hit)
+                {
+                    return;
+                }
+
                 // Step 6: forward, trying the targets in the strategy's order (each retried per the route's policy)
                 // while nothing has reached the client.
                 var abandon = false;
@@ -272,6 +284,10 @@ internal sealed class ProxyHandler
                              : $"Every target of route '{route?.Name}' failed before answering; try again later.",
                         code: late ? "route_deadline" : "upstream_unavailable");
                 }
+                if (capture is not null)
+                {
+                    Keep(runtime, context, exchange, capture, body, inspected, workspace);
+                }
                 if (abandon)
                 {
                     // An upstream may answer before it has read the whole body; the pooled array must not be reused under a send.
@@ -283,6 +299,91 @@ internal sealed class ProxyHandler
                 ArrayPool<int>.Shared.Return(order);
             }
         }
+    }
+
+    /// <summary>
+    /// The exact cache's step: off (no header) unless configured; <c>bypass</c> when the client says
+    /// <c>x-octomesh-cache: off</c>; else the cached answer when there is one (<c>hit-exact</c>, and null is returned),
+    /// or a <c>miss</c> with a capturing body in place so the answer can be kept (unless <c>Cache-Control: no-store</c>).
+    /// <c>Cache-Control: no-cache</c> skips the lookup but keeps the fresh answer.
+    /// </summary>
+    private async Task<CapturingBodyFeature?> TryAnswerFromCacheAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, Exchange exchange,
+        BodyBuffer body, InspectedRequest inspected, string? workspace, ModelTarget first)
+    {
+        if (!runtime.Config.Cache.Exact || operation is not (ApiOperation.ChatCompletions or ApiOperation.Messages))
+        {
+            return null;
+        }
+        var headers = context.Request.Headers;
+        var response = context.Response;
+        if (string.Equals(headers["x-octomesh-cache"].ToString(), "off", StringComparison.OrdinalIgnoreCase))
+        {
+            exchange.CacheOutcome = CacheOutcomes.Bypass;
+            response.Headers["x-octomesh-cache"] = "bypass";
+            return null;
+        }
+        var cacheControl = headers.CacheControl.ToString();
+        var lookUp = !cacheControl.Contains("no-cache", StringComparison.OrdinalIgnoreCase);
+        var store = !cacheControl.Contains("no-store", StringComparison.OrdinalIgnoreCase);
+        if (lookUp && _cache.TryGet(CacheKey(runtime, operation, body, inspected, workspace, runtime.Providers[first.ProviderIndex].Name,
+                first.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected)), out var answer))
+        {
+            exchange.CacheOutcome = CacheOutcomes.Hit;
+            exchange.Provider = answer.Provider;
+            exchange.Model = answer.Model;
+            exchange.Outcome = ProxyOutcome.Completed;
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = answer.ContentType;
+            response.ContentLength = answer.Body.Length;
+            response.Headers["x-octomesh-cache"] = "hit-exact";
+            response.Headers["x-octomesh-model"] = answer.Model;
+            await response.Body.WriteAsync(answer.Body, context.RequestAborted);
+            return null;
+        }
+        exchange.CacheOutcome = CacheOutcomes.Miss;
+        response.Headers["x-octomesh-cache"] = "miss";
+        if (!store)
+        {
+            return null;
+        }
+        var capture = new CapturingBodyFeature(context.Features.GetRequiredFeature<IHttpResponseBodyFeature>(), MaxCachedAnswerBytes);
+        context.Features.Set<IHttpResponseBodyFeature>(capture);
+        return capture;
+    }
+
+    /// <summary>Answers larger than this are sent but not cached.</summary>
+    private const int MaxCachedAnswerBytes = 1 << 20;
+
+    /// <summary>
+    /// Keeps the answer that just went out when it is whole and successful: status 200, sent to the end, a finished
+    /// <c>finish_reason</c> (OpenAI) or <c>stop_reason</c> (Anthropic), not larger than the capture limit. It is kept
+    /// under the provider and model that really answered (a fallback's answer is not the first target's).
+    /// </summary>
+    private void Keep(GatewayRuntime runtime, HttpContext context, Exchange exchange, CapturingBodyFeature capture, BodyBuffer body,
+        InspectedRequest inspected, string? workspace)
+    {
+        context.Features.Set<IHttpResponseBodyFeature>(capture.Inner);
+        if (context.Response.StatusCode != StatusCodes.Status200OK || exchange.Outcome != ProxyOutcome.Completed
+            || exchange.Provider is not { } provider || exchange.Model is not { } model || capture.Captured is not { } bytes
+            || (bytes.AsSpan().IndexOf("\"finish_reason\":\""u8) < 0 && bytes.AsSpan().IndexOf("\"stop_reason\":\""u8) < 0))
+        {
+            return;
+        }
+        var answer = new CachedAnswer(bytes, context.Response.ContentType ?? "application/json", inspected.Stream, provider, model);
+        _cache.Set(CacheKey(runtime, exchange.Operation, body, inspected, workspace, provider, model), answer, TimeSpan.FromSeconds(runtime.Config.Cache.TtlSeconds));
+    }
+
+    /// <summary>
+    /// The exact cache's key for this request: its scope (the workspace, unless shared), the client's API and whether it
+    /// streams (a streamed answer is kept apart from a JSON one), then <see cref="ExactCacheKey"/>.
+    /// </summary>
+    private static string CacheKey(GatewayRuntime runtime, ApiOperation operation, BodyBuffer body, InspectedRequest inspected, string? workspace,
+        string provider, string model)
+    {
+        var scope = $"{(runtime.Config.Cache.SharedAcrossWorkspaces ? "*" : workspace ?? "")}|{operation}|{(inspected.Stream ? "stream" : "json")}";
+        Span<byte> key = stackalloc byte[ExactCacheKey.Size];
+        ExactCacheKey.Compute(body.Span, scope, provider, model, key);
+        return ExactCacheKey.ToHex(key);
     }
 
     /// <summary>

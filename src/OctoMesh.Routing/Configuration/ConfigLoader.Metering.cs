@@ -12,6 +12,7 @@ public static partial class ConfigLoader
         private static readonly string[] s_priceFields = ["input", "output", "cachedInput", "cacheWrite", "reasoning"];
         private static readonly string[] s_metricsFields = ["workspaceLabel", "maxSeries"];
         private static readonly string[] s_traceFields = ["enabled", "directory", "commitMs", "maxBacklog", "retentionDays"];
+        private static readonly string[] s_cacheFields = ["exact", "ttlSeconds", "maxMegabytes", "sharedAcrossWorkspaces"];
         private static readonly string[] s_tracingFields = ["otlpEndpoint", "protocol", "sampleRatio", "batchDelayMs", "serviceName"];
 
         /// <summary>Largest price accepted, USD per 1M tokens: far above any model's, low enough that no cost overflows.</summary>
@@ -202,6 +203,43 @@ public static partial class ConfigLoader
                 }
             }
             return tracing;
+        }
+
+        private CacheConfig ReadCache(JsonElement element, string path)
+        {
+            if (!ExpectObject(element, path, "write { \"exact\": true, \"ttlSeconds\": 3600 }"))
+            {
+                return new CacheConfig();
+            }
+            var fields = Fields(element, path, s_cacheFields);
+            var cache = new CacheConfig();
+            bool? Flag(string name, string fix)
+            {
+                if (!fields.TryGetValue(name, out var value))
+                {
+                    return null;
+                }
+                if (value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                {
+                    return value.GetBoolean();
+                }
+                Error($"{path}.{name}", $"expected true or false, got {Describe(value)}", fix);
+                return null;
+            }
+            cache = cache with
+            {
+                Exact = Flag("exact", "write true to answer repeated requests from the cache") ?? cache.Exact,
+                SharedAcrossWorkspaces = Flag("sharedAcrossWorkspaces", "write true only if workspaces may see each other's answers") ?? cache.SharedAcrossWorkspaces,
+            };
+            if (fields.TryGetValue("ttlSeconds", out var ttl) && Integer(ttl, $"{path}.ttlSeconds", 1, 30 * 86_400, "a whole number of seconds from 1 to 2592000") is { } seconds)
+            {
+                cache = cache with { TtlSeconds = (int)seconds };
+            }
+            if (fields.TryGetValue("maxMegabytes", out var size) && Integer(size, $"{path}.maxMegabytes", 1, 65_536, "a whole number of megabytes from 1 to 65536") is { } megabytes)
+            {
+                cache = cache with { MaxMegabytes = (int)megabytes };
+            }
+            return cache;
         }
     }
 }

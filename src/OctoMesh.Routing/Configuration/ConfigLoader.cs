@@ -58,7 +58,7 @@ public static partial class ConfigLoader
     /// <summary>Walks the document once, building records and collecting errors as it goes.</summary>
     private sealed partial class ConfigReader(Func<string, string?> environment)
     {
-        private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "tasks", "clientKeys", "adminKeys", "limits", "prices", "metrics", "trace", "tracing"];
+        private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "tasks", "clientKeys", "adminKeys", "limits", "prices", "metrics", "trace", "tracing", "cache"];
         private static readonly string[] s_taskFields = ["name", "markers", "in", "tools", "minChars", "maxChars"];
         private static readonly string[] s_adminKeyFields = ["name", "sha256"];
         private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker", "deadlineMs", "hedgeAfterMs"];
@@ -116,6 +116,7 @@ public static partial class ConfigLoader
                 Metrics = fields.TryGetValue("metrics", out var me) ? ReadMetrics(me, "$.metrics") : new MetricsConfig(),
                 Trace = fields.TryGetValue("trace", out var tr) ? ReadTrace(tr, "$.trace") : new TraceConfig(),
                 Tracing = fields.TryGetValue("tracing", out var tg) ? ReadTracing(tg, "$.tracing") : new TracingConfig(),
+                Cache = fields.TryGetValue("cache", out var ca) ? ReadCache(ca, "$.cache") : new CacheConfig(),
             };
         }
 

@@ -37,6 +37,8 @@ public sealed record GatewayConfig
 
     public TracingConfig Tracing { get; init; } = new();
 
+    public CacheConfig Cache { get; init; } = new();
+
     /// <summary>Routes, tried before the model aliases, in file order.</summary>
     public ImmutableArray<Table.RouteDefinition> Routes { get; init; } = [];
 }

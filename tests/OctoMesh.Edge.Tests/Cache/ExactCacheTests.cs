@@ -1,0 +1,132 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+using OctoMesh.Edge.Tests.Hosting;
+using OctoMesh.Edge.Tests.Telemetry;
+
+namespace OctoMesh.Edge.Tests.Cache;
+
+/// <summary>The exact cache through the running gateway and the simulator (which counts the calls it gets).</summary>
+public class ExactCacheTests
+{
+    private const string Config = """
+        { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } }, "models": { "*": { "provider": "sim" } },
+          "cache": { "exact": true, "ttlSeconds": 60 } EXTRA }
+        """;
+
+    private static async Task<(HttpResponseMessage Response, string Body)> Post(TestGateway test, string body, string path = "/v1/chat/completions",
+        params (string Name, string Value)[] headers)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+        var response = await test.Client.SendAsync(request);
+        return (response, await response.Content.ReadAsStringAsync());
+    }
+
+    private static string Cache(HttpResponseMessage response) => response.Headers.TryGetValues("x-octomesh-cache", out var v) ? v.Single() : "(none)";
+
+    [Fact]
+    public async Task ARepeatedRequestIsAnsweredFromTheCacheAsItWasAnswered()
+    {
+        await using var test = await TestGateway.StartAsync(Config.Replace("EXTRA", ""));
+        var (first, firstBody) = await Post(test, """{"model":"sim-small","messages":[{"role":"user","content":"What is 6 * 7?"}]}""");
+        Assert.Equal(("miss", 1), (Cache(first), test.Simulator.Stats.ChatCompletions));
+
+        // Same request, other spacing and a user field: the same answer, byte for byte, without an upstream call.
+        var (second, secondBody) = await Post(test, """{ "model": "sim-small", "user": "u-2", "messages": [ { "role": "user", "content": "What is 6 * 7?" } ] }""");
+        Assert.Equal(("hit-exact", 1), (Cache(second), test.Simulator.Stats.ChatCompletions));
+        Assert.Equal(firstBody, secondBody);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Equal("application/json", second.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("sim-small", second.Headers.GetValues("x-octomesh-model").Single());
+
+        // Another question is another answer.
+        var (other, _) = await Post(test, """{"model":"sim-small","messages":[{"role":"user","content":"What is 6 * 8?"}]}""");
+        Assert.Equal(("miss", 2), (Cache(other), test.Simulator.Stats.ChatCompletions));
+
+        // Streams are kept as streams, apart from JSON answers, and replayed whole.
+        const string Stream = """{"model":"sim-small","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"What is 6 * 7?"}]}""";
+        var (streamed, streamedBody) = await Post(test, Stream);
+        Assert.Equal(("miss", 3), (Cache(streamed), test.Simulator.Stats.ChatCompletions));
+        var (replayed, replayedBody) = await Post(test, Stream);
+        Assert.Equal(("hit-exact", 3), (Cache(replayed), test.Simulator.Stats.ChatCompletions));
+        Assert.Equal(streamedBody, replayedBody);
+        Assert.Equal("text/event-stream", replayed.Content.Headers.ContentType!.MediaType);
+        Assert.EndsWith("data: [DONE]\n\n", replayedBody);
+
+        // Anthropic's API is cached too.
+        const string Messages = """{"model":"sim-large","max_tokens":64,"messages":[{"role":"user","content":"Hello"}]}""";
+        var (message, messageBody) = await Post(test, Messages, "/v1/messages");
+        var (again, againBody) = await Post(test, Messages, "/v1/messages");
+        Assert.Equal(("miss", "hit-exact", 4), (Cache(message), Cache(again), test.Simulator.Stats.ChatCompletions));
+        Assert.Equal(messageBody, againBody);
+
+        // A hit is counted, and costs nothing.
+        var scrape = await Scrape.OfAsync(test);
+        Assert.Equal(3, scrape.Sum("octomesh_requests_total", "octomesh_cache=\"hit\""));
+        Assert.Equal(4, scrape.Sum("octomesh_requests_total", "octomesh_cache=\"miss\""));
+        Assert.Equal(4, scrape.Sum("gen_ai_client_token_usage_count", "gen_ai_token_type=\"input\""));
+    }
+
+    [Fact]
+    public async Task ClientsControlTheCacheAndOnlyWholeSuccessfulAnswersAreKept()
+    {
+        await using var test = await TestGateway.StartAsync(Config.Replace("EXTRA", ""));
+        const string Hello = """{"model":"sim-small","messages":[{"role":"user","content":"Hello"}]}""";
+        var (bypassed, _) = await Post(test, Hello, headers: ("x-octomesh-cache", "off"));
+        Assert.Equal(("bypass", 1), (Cache(bypassed), test.Simulator.Stats.ChatCompletions));
+        // no-store: looked up, not kept.
+        var (unstored, _) = await Post(test, Hello, headers: ("Cache-Control", "no-store"));
+        var (stillMissing, _) = await Post(test, Hello, headers: ("Cache-Control", "no-cache"));
+        Assert.Equal(("miss", "miss", 3), (Cache(unstored), Cache(stillMissing), test.Simulator.Stats.ChatCompletions));
+        // no-cache: not looked up, but the fresh answer is kept for the next one.
+        var (hit, _) = await Post(test, Hello);
+        Assert.Equal(("hit-exact", 3), (Cache(hit), test.Simulator.Stats.ChatCompletions));
+
+        // Failures, errors and cut streams are never kept.
+        foreach (var model in new[] { "fail-500", "fail-429", "fail-cut:2", "fail-stream-error:2" })
+        {
+            var body = $$"""{"model":"{{model}}","stream":{{(model.Contains(':') ? "true" : "false")}},"messages":[{"role":"user","content":"Hello"}]}""";
+            var (failed, _) = await Post(test, body);
+            var (again, _) = await Post(test, body);
+            Assert.True((Cache(failed), Cache(again)) == ("miss", "miss"), $"{model}: {Cache(failed)}, {Cache(again)}");
+        }
+        var (invalid, _) = await Post(test, """{"model":"sim-small","messages":"nope"}""");
+        Assert.Equal((HttpStatusCode.BadRequest, "(none)"), (invalid.StatusCode, Cache(invalid)));
+    }
+
+    [Fact]
+    public async Task WorkspacesDoNotShareAnswersUnlessConfiguredTo()
+    {
+        var a = Convert.ToHexString(SHA256.HashData("om-a"u8)).ToLowerInvariant();
+        var b = Convert.ToHexString(SHA256.HashData("om-b"u8)).ToLowerInvariant();
+        var keys = $$""", "clientKeys": [ { "name": "a", "sha256": "{{a}}", "workspace": "team-a" }, { "name": "b", "sha256": "{{b}}", "workspace": "team-b" } ]""";
+        const string Hello = """{"model":"sim-small","messages":[{"role":"user","content":"Hello"}]}""";
+
+        await using (var separate = await TestGateway.StartAsync(Config.Replace("EXTRA", keys)))
+        {
+            var (fromA, _) = await Post(separate, Hello, headers: ("Authorization", "Bearer om-a"));
+            var (fromB, _) = await Post(separate, Hello, headers: ("Authorization", "Bearer om-b"));
+            var (againA, _) = await Post(separate, Hello, headers: ("Authorization", "Bearer om-a"));
+            Assert.Equal(("miss", "miss", "hit-exact", 2), (Cache(fromA), Cache(fromB), Cache(againA), separate.Simulator.Stats.ChatCompletions));
+        }
+        await using var shared = await TestGateway.StartAsync(Config.Replace("\"ttlSeconds\": 60", "\"ttlSeconds\": 60, \"sharedAcrossWorkspaces\": true").Replace("EXTRA", keys));
+        var (sharedA, _) = await Post(shared, Hello, headers: ("Authorization", "Bearer om-a"));
+        var (sharedB, _) = await Post(shared, Hello, headers: ("Authorization", "Bearer om-b"));
+        Assert.Equal(("miss", "hit-exact", 1), (Cache(sharedA), Cache(sharedB), shared.Simulator.Stats.ChatCompletions));
+    }
+
+    [Fact]
+    public async Task WithoutTheCacheNothingChanges()
+    {
+        await using var test = await TestGateway.StartAsync();
+        const string Hello = """{"model":"sim-small","messages":[{"role":"user","content":"Hello"}]}""";
+        var (first, _) = await Post(test, Hello);
+        var (second, _) = await Post(test, Hello);
+        Assert.Equal(("(none)", "(none)", 2), (Cache(first), Cache(second), test.Simulator.Stats.ChatCompletions));
+    }
+}
