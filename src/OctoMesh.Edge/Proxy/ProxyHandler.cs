@@ -193,6 +193,8 @@ internal sealed class ProxyHandler
             exchange.Stream = inspected.Stream;
             // Step 5: route.
             var order = ArrayPool<int>.Shared.Rent(RoutingTable.MaxTargets);
+            CacheSession? session = null;
+            CachedAnswer? kept = null;
             try
             {
                 var route = Route(runtime, context, body, inspected, workspace, order, out var candidates, out var aliasTarget, out var task);
@@ -216,8 +218,8 @@ internal sealed class ProxyHandler
 
                 // The exact cache: a repeated request is answered here; a miss may be kept as it goes to the client.
                 var first = route is null ? aliasTarget! : runtime.RouteTargets[route.Index][order[0]];
-                var capture = await TryAnswerFromCacheAsync(runtime, context, operation, exchange, body, inspected, workspace, first);
-                if (capture is null && exchange.CacheOutcome == CacheOutcomes.Hit)
+                session = await TryAnswerFromCacheAsync(runtime, context, operation, exchange, body, inspected, workspace, first);
+                if (exchange.CacheOutcome == CacheOutcomes.Hit)
                 {
                     return;
                 }
@@ -284,9 +286,9 @@ internal sealed class ProxyHandler
                              : $"Every target of route '{route?.Name}' failed before answering; try again later.",
                         code: late ? "route_deadline" : "upstream_unavailable");
                 }
-                if (capture is not null)
+                if (session?.Capture is { } capture)
                 {
-                    Keep(runtime, context, exchange, capture, body, inspected, workspace);
+                    kept = Keep(runtime, context, exchange, capture, body, inspected, workspace);
                 }
                 if (abandon)
                 {
@@ -297,17 +299,23 @@ internal sealed class ProxyHandler
             finally
             {
                 ArrayPool<int>.Shared.Return(order);
+                if (session?.Flight is { } flight)
+                {
+                    // Whatever happened, the requests that waited on this one go on: with its answer, or on their own.
+                    _cache.Land(flight, kept);
+                }
             }
         }
     }
 
     /// <summary>
     /// The exact cache's step: off (no header) unless configured; <c>bypass</c> when the client says
-    /// <c>x-octomesh-cache: off</c>; else the cached answer when there is one (<c>hit-exact</c>, and null is returned),
-    /// or a <c>miss</c> with a capturing body in place so the answer can be kept (unless <c>Cache-Control: no-store</c>).
-    /// <c>Cache-Control: no-cache</c> skips the lookup but keeps the fresh answer.
+    /// <c>x-octomesh-cache: off</c>; else the cached answer when there is one (<c>hit-exact</c>); else, when the same
+    /// request is already on its way upstream, that request's answer once it has it (single-flight; also
+    /// <c>hit-exact</c>); else a <c>miss</c>, with a capturing body in place so the answer can be kept (unless
+    /// <c>Cache-Control: no-store</c>). <c>Cache-Control: no-cache</c> skips the lookup but keeps the fresh answer.
     /// </summary>
-    private async Task<CapturingBodyFeature?> TryAnswerFromCacheAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, Exchange exchange,
+    private async Task<CacheSession?> TryAnswerFromCacheAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, Exchange exchange,
         BodyBuffer body, InspectedRequest inspected, string? workspace, ModelTarget first)
     {
         if (!runtime.Config.Cache.Exact || operation is not (ApiOperation.ChatCompletions or ApiOperation.Messages))
@@ -325,20 +333,37 @@ internal sealed class ProxyHandler
         var cacheControl = headers.CacheControl.ToString();
         var lookUp = !cacheControl.Contains("no-cache", StringComparison.OrdinalIgnoreCase);
         var store = !cacheControl.Contains("no-store", StringComparison.OrdinalIgnoreCase);
-        if (lookUp && _cache.TryGet(CacheKey(runtime, operation, body, inspected, workspace, runtime.Providers[first.ProviderIndex].Name,
-                first.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected)), out var answer))
+        var provider = runtime.Providers[first.ProviderIndex];
+        var key = CacheKey(runtime, operation, body, inspected, workspace, provider.Name, first.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected));
+        if (lookUp && _cache.TryGet(key, out var answer))
         {
-            exchange.CacheOutcome = CacheOutcomes.Hit;
-            exchange.Provider = answer.Provider;
-            exchange.Model = answer.Model;
-            exchange.Outcome = ProxyOutcome.Completed;
-            response.StatusCode = StatusCodes.Status200OK;
-            response.ContentType = answer.ContentType;
-            response.ContentLength = answer.Body.Length;
-            response.Headers["x-octomesh-cache"] = "hit-exact";
-            response.Headers["x-octomesh-model"] = answer.Model;
-            await response.Body.WriteAsync(answer.Body, context.RequestAborted);
+            await ServeCachedAsync(context, exchange, answer);
             return null;
+        }
+        string? flight = null;
+        if (lookUp && store)
+        {
+            if (_cache.TryLead(key, out var leader))
+            {
+                flight = key;
+            }
+            else
+            {
+                CachedAnswer? coalesced = null;
+                try
+                {
+                    coalesced = await leader.WaitAsync(provider.Config.Timeouts.Total, context.RequestAborted);
+                }
+                catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+                {
+                    // Too long, or this client left: it goes its own way.
+                }
+                if (coalesced is not null)
+                {
+                    await ServeCachedAsync(context, exchange, coalesced);
+                    return null;
+                }
+            }
         }
         exchange.CacheOutcome = CacheOutcomes.Miss;
         response.Headers["x-octomesh-cache"] = "miss";
@@ -348,7 +373,26 @@ internal sealed class ProxyHandler
         }
         var capture = new CapturingBodyFeature(context.Features.GetRequiredFeature<IHttpResponseBodyFeature>(), MaxCachedAnswerBytes);
         context.Features.Set<IHttpResponseBodyFeature>(capture);
-        return capture;
+        return new CacheSession(capture, flight);
+    }
+
+    /// <summary>A miss on its way upstream: the capturing body, and the flight key when this request leads one.</summary>
+    private sealed record CacheSession(CapturingBodyFeature Capture, string? Flight);
+
+    /// <summary>Sends a kept answer as it was first sent.</summary>
+    private static async Task ServeCachedAsync(HttpContext context, Exchange exchange, CachedAnswer answer)
+    {
+        var response = context.Response;
+        exchange.CacheOutcome = CacheOutcomes.Hit;
+        exchange.Provider = answer.Provider;
+        exchange.Model = answer.Model;
+        exchange.Outcome = ProxyOutcome.Completed;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = answer.ContentType;
+        response.ContentLength = answer.Body.Length;
+        response.Headers["x-octomesh-cache"] = "hit-exact";
+        response.Headers["x-octomesh-model"] = answer.Model;
+        await response.Body.WriteAsync(answer.Body, context.RequestAborted);
     }
 
     /// <summary>Answers larger than this are sent but not cached.</summary>
@@ -359,7 +403,7 @@ internal sealed class ProxyHandler
     /// <c>finish_reason</c> (OpenAI) or <c>stop_reason</c> (Anthropic), not larger than the capture limit. It is kept
     /// under the provider and model that really answered (a fallback's answer is not the first target's).
     /// </summary>
-    private void Keep(GatewayRuntime runtime, HttpContext context, Exchange exchange, CapturingBodyFeature capture, BodyBuffer body,
+    private CachedAnswer? Keep(GatewayRuntime runtime, HttpContext context, Exchange exchange, CapturingBodyFeature capture, BodyBuffer body,
         InspectedRequest inspected, string? workspace)
     {
         context.Features.Set<IHttpResponseBodyFeature>(capture.Inner);
@@ -367,10 +411,11 @@ internal sealed class ProxyHandler
             || exchange.Provider is not { } provider || exchange.Model is not { } model || capture.Captured is not { } bytes
             || (bytes.AsSpan().IndexOf("\"finish_reason\":\""u8) < 0 && bytes.AsSpan().IndexOf("\"stop_reason\":\""u8) < 0))
         {
-            return;
+            return null;
         }
         var answer = new CachedAnswer(bytes, context.Response.ContentType ?? "application/json", inspected.Stream, provider, model);
         _cache.Set(CacheKey(runtime, exchange.Operation, body, inspected, workspace, provider, model), answer, TimeSpan.FromSeconds(runtime.Config.Cache.TtlSeconds));
+        return answer;
     }
 
     /// <summary>

@@ -121,6 +121,31 @@ public class ExactCacheTests
     }
 
     [Fact]
+    public async Task ConcurrentIdenticalRequestsMakeOneUpstreamCall()
+    {
+        await using var test = await TestGateway.StartAsync(Config.Replace("EXTRA", ""));
+        // The simulator waits 300 ms before answering, so the 50 requests overlap.
+        const string Slow = """{"model":"slow-300","messages":[{"role":"user","content":"Everyone asks this at once"}]}""";
+        var answers = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Post(test, Slow)));
+        Assert.Equal(1, test.Simulator.Stats.ChatCompletions);
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.Response.StatusCode));
+        Assert.Single(answers.Select(a => a.Body).Distinct());
+        Assert.Equal((1, 49), (answers.Count(a => Cache(a.Response) == "miss"), answers.Count(a => Cache(a.Response) == "hit-exact")));
+
+        // Streams too: the followers get the leader's stream once it is whole.
+        const string SlowStream = """{"model":"slow-300","stream":true,"messages":[{"role":"user","content":"Everyone streams this at once"}]}""";
+        var streams = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Post(test, SlowStream)));
+        Assert.Equal(2, test.Simulator.Stats.ChatCompletions);
+        Assert.Single(streams.Select(a => a.Body).Distinct());
+        Assert.All(streams, a => Assert.EndsWith("data: [DONE]\n\n", a.Body));
+
+        // A leader that gets no answer to keep lets its followers go their own way, and none waits forever.
+        const string Failing = """{"model":"fail-500","messages":[{"role":"user","content":"Doomed"}]}""";
+        var failures = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Post(test, Failing)));
+        Assert.All(failures, a => Assert.Equal(HttpStatusCode.InternalServerError, a.Response.StatusCode));
+    }
+
+    [Fact]
     public async Task WithoutTheCacheNothingChanges()
     {
         await using var test = await TestGateway.StartAsync();
