@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Primitives;
 
 namespace OctoMesh.Edge.Cache;
 
@@ -15,6 +16,8 @@ internal sealed class ExactCache : IDisposable
 {
     private readonly MemoryCache _entries;
     private readonly ConcurrentDictionary<string, TaskCompletionSource<CachedAnswer?>> _flights = new(StringComparer.Ordinal);
+    /// <summary>Per workspace, the token that evicts all its entries at once when cancelled (<see cref="Purge"/>).</summary>
+    private readonly ConcurrentDictionary<string, CancellationTokenSource> _workspaces = new(StringComparer.Ordinal);
 
     public ExactCache(long maxBytes)
     {
@@ -26,8 +29,28 @@ internal sealed class ExactCache : IDisposable
 
     public bool TryGet(string key, out CachedAnswer answer) => _entries.TryGetValue(key, out answer!);
 
-    public void Set(string key, CachedAnswer answer, TimeSpan ttl) =>
-        _entries.Set(key, answer, new MemoryCacheEntryOptions { Size = answer.Body.Length + 256, AbsoluteExpirationRelativeToNow = ttl });
+    /// <param name="workspace">The workspace whose request produced the answer ("" for none): purging it removes the entry.</param>
+    public void Set(string key, CachedAnswer answer, TimeSpan ttl, string workspace)
+    {
+        var options = new MemoryCacheEntryOptions { Size = answer.Body.Length + 256, AbsoluteExpirationRelativeToNow = ttl };
+        options.ExpirationTokens.Add(new CancellationChangeToken(_workspaces.GetOrAdd(workspace, _ => new CancellationTokenSource()).Token));
+        _entries.Set(key, answer, options);
+    }
+
+    /// <summary>Removes every answer a request of <paramref name="workspace"/> put in (null: every answer).</summary>
+    public void Purge(string? workspace)
+    {
+        foreach (var name in workspace is null ? _workspaces.Keys.ToArray() : [workspace])
+        {
+            if (_workspaces.TryRemove(name, out var evict))
+            {
+                evict.Cancel();
+                evict.Dispose();
+            }
+        }
+        // Entries whose token was cancelled leave on their next access; compact now so the memory is free now.
+        _entries.Compact(0);
+    }
 
     /// <summary>
     /// The first request to miss <paramref name="key"/> leads (true): it goes upstream and must <see cref="Land"/>.
@@ -51,5 +74,12 @@ internal sealed class ExactCache : IDisposable
         }
     }
 
-    public void Dispose() => _entries.Dispose();
+    public void Dispose()
+    {
+        _entries.Dispose();
+        foreach (var evict in _workspaces.Values)
+        {
+            evict.Dispose();
+        }
+    }
 }

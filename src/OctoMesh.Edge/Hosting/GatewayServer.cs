@@ -94,6 +94,7 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.Services.AddSingleton<ProxyHandler>();
         builder.Services.AddSingleton<Admin.RoutesEndpoint>();
         builder.Services.AddSingleton<Admin.UsageEndpoint>();
+        builder.Services.AddSingleton<Admin.CacheEndpoint>();
         if (embedded)
         {
             builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
@@ -131,6 +132,7 @@ public sealed class GatewayServer : IAsyncDisposable
         });
         app.MapGet("/admin/routes", app.Services.GetRequiredService<Admin.RoutesEndpoint>().HandleAsync);
         app.MapGet("/admin/usage", app.Services.GetRequiredService<Admin.UsageEndpoint>().HandleAsync);
+        app.MapDelete("/admin/cache", app.Services.GetRequiredService<Admin.CacheEndpoint>().HandleAsync);
         app.MapGet("/healthz", static context => WriteStatusAsync(context.Response, 200, "ok"));
         // Not ready while stopping, so a load balancer stops sending before the listener closes.
         var traceLog = app.Services.GetRequiredService<RequestMeter>().TraceLog;

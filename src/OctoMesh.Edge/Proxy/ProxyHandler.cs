@@ -414,7 +414,11 @@ internal sealed class ProxyHandler
             return null;
         }
         var answer = new CachedAnswer(bytes, context.Response.ContentType ?? "application/json", inspected.Stream, provider, model);
-        _cache.Set(CacheKey(runtime, exchange.Operation, body, inspected, workspace, provider, model), answer, TimeSpan.FromSeconds(runtime.Config.Cache.TtlSeconds));
+        // The client may ask for a shorter or longer life for this answer (x-octomesh-cache-ttl, seconds, up to 30 days).
+        var ttl = int.TryParse(context.Request.Headers["x-octomesh-cache-ttl"].ToString(), System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is > 0 and <= 30 * 86_400
+            ? seconds : runtime.Config.Cache.TtlSeconds;
+        _cache.Set(CacheKey(runtime, exchange.Operation, body, inspected, workspace, provider, model), answer, TimeSpan.FromSeconds(ttl), workspace ?? "");
         return answer;
     }
 

@@ -146,6 +146,48 @@ public class ExactCacheTests
     }
 
     [Fact]
+    public async Task AnAdminPurgesAWorkspacesAnswersAndClientsChooseHowLongOneIsKept()
+    {
+        var admin = Convert.ToHexString(SHA256.HashData("admin-secret"u8)).ToLowerInvariant();
+        var a = Convert.ToHexString(SHA256.HashData("om-a"u8)).ToLowerInvariant();
+        var b = Convert.ToHexString(SHA256.HashData("om-b"u8)).ToLowerInvariant();
+        await using var test = await TestGateway.StartAsync(Config.Replace("EXTRA", $$"""
+            , "adminKeys": [ { "name": "ops", "sha256": "{{admin}}" } ],
+              "clientKeys": [ { "name": "a", "sha256": "{{a}}", "workspace": "team-a" }, { "name": "b", "sha256": "{{b}}", "workspace": "team-b" } ]
+            """));
+        const string Hello = """{"model":"sim-small","messages":[{"role":"user","content":"Hello"}]}""";
+        await Post(test, Hello, headers: ("Authorization", "Bearer om-a"));
+        await Post(test, Hello, headers: ("Authorization", "Bearer om-b"));
+
+        async Task<HttpResponseMessage> Purge(string query, string key = "admin-secret")
+        {
+            var request = new HttpRequestMessage(HttpMethod.Delete, "/admin/cache" + query);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            return await test.Client.SendAsync(request);
+        }
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Purge("?workspace=team-a", "om-a")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Purge("")).StatusCode);
+        using var purged = await Purge("?workspace=team-a");
+        Assert.Equal("""{"purged":"team-a"}""", await purged.Content.ReadAsStringAsync());
+
+        var (fromA, _) = await Post(test, Hello, headers: ("Authorization", "Bearer om-a"));
+        var (fromB, _) = await Post(test, Hello, headers: ("Authorization", "Bearer om-b"));
+        Assert.Equal(("miss", "hit-exact"), (Cache(fromA), Cache(fromB)));
+        Assert.Equal(HttpStatusCode.OK, (await Purge("?all=true")).StatusCode);
+        var (afterAll, _) = await Post(test, Hello, headers: ("Authorization", "Bearer om-b"));
+        Assert.Equal("miss", Cache(afterAll));
+
+        // A one-second life, asked for by the client.
+        const string Brief = """{"model":"sim-small","messages":[{"role":"user","content":"Brief"}]}""";
+        await Post(test, Brief, headers: [("Authorization", "Bearer om-a"), ("x-octomesh-cache-ttl", "1")]);
+        var (soon, _) = await Post(test, Brief, headers: ("Authorization", "Bearer om-a"));
+        Assert.Equal("hit-exact", Cache(soon));
+        await Task.Delay(1500);
+        var (later, _) = await Post(test, Brief, headers: ("Authorization", "Bearer om-a"));
+        Assert.Equal("miss", Cache(later));
+    }
+
+    [Fact]
     public async Task WithoutTheCacheNothingChanges()
     {
         await using var test = await TestGateway.StartAsync();

@@ -1,0 +1,40 @@
+using Microsoft.AspNetCore.Http;
+using OctoMesh.Edge.Cache;
+using OctoMesh.Edge.Hosting;
+using OctoMesh.Edge.Proxy;
+
+namespace OctoMesh.Edge.Admin;
+
+/// <summary>
+/// <c>DELETE /admin/cache?workspace=W</c> removes every cached answer a request of that workspace put in;
+/// <c>?all=true</c> removes them all. Admin keys only.
+/// </summary>
+internal sealed class CacheEndpoint(GatewayRuntimeHolder runtimes, ExactCache cache)
+{
+    public async Task HandleAsync(HttpContext context)
+    {
+        if (!await AdminAccess.AdmitAsync(runtimes.Current, context))
+        {
+            return;
+        }
+        var query = context.Request.Query;
+        var workspace = query["workspace"].FirstOrDefault();
+        var all = string.Equals(query["all"].FirstOrDefault(), "true", StringComparison.OrdinalIgnoreCase);
+        if (workspace is null == !all)
+        {
+            await OpenAIError.WriteAsync(context.Response, StatusCodes.Status400BadRequest,
+                "Say which answers to purge: ?workspace=NAME, or ?all=true.", OpenAIError.InvalidRequest, code: "invalid_query");
+            return;
+        }
+        cache.Purge(workspace);
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(64);
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("purged", workspace ?? "all");
+            json.WriteEndObject();
+        }
+        context.Response.ContentType = "application/json";
+        await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+    }
+}
