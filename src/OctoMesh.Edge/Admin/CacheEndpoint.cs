@@ -26,7 +26,7 @@ internal sealed class CacheEndpoint(GatewayRuntimeHolder runtimes, ExactCache ca
                 "Say which answers to purge: ?workspace=NAME, or ?all=true.", OpenAIError.InvalidRequest, code: "invalid_query");
             return;
         }
-        cache.Purge(workspace);
+        await cache.PurgeAsync(workspace);
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(64);
         using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
         {

@@ -4,41 +4,85 @@ using Microsoft.Extensions.Primitives;
 
 namespace OctoMesh.Edge.Cache;
 
-/// <summary>A complete answer as the client got it: the bytes, their content type, and whether they are an SSE stream.</summary>
-internal sealed record CachedAnswer(byte[] Body, string ContentType, bool Stream, string Provider, string Model);
+/// <summary>A complete answer as the client got it: the bytes, their content type, whether they are an SSE stream, who answered, and the workspace whose request it was.</summary>
+internal sealed record CachedAnswer(byte[] Body, string ContentType, bool Stream, string Provider, string Model, string Workspace);
 
 /// <summary>
 /// The exact cache's in-process level: answers by key (<see cref="ExactCacheKey"/>) in a
 /// <see cref="MemoryCache"/> bounded in bytes (least recently used first out), each for its time to live; and
-/// the misses in flight, so that concurrent identical requests make one upstream call (single-flight).
+/// the misses in flight, so that concurrent identical requests make one upstream call (single-flight). With Redis
+/// configured, a shared second level (<see cref="RedisCacheLevel"/>) behind it.
 /// </summary>
-internal sealed class ExactCache : IDisposable
+internal sealed class ExactCache : IAsyncDisposable
 {
     private readonly MemoryCache _entries;
     private readonly ConcurrentDictionary<string, TaskCompletionSource<CachedAnswer?>> _flights = new(StringComparer.Ordinal);
     /// <summary>Per workspace, the token that evicts all its entries at once when cancelled (<see cref="Purge"/>).</summary>
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _workspaces = new(StringComparer.Ordinal);
 
-    public ExactCache(long maxBytes)
+    private readonly RedisCacheLevel? _redis;
+
+    /// <param name="redis">Redis as <c>host:port</c> for the shared level, or null for this process alone.</param>
+    public ExactCache(long maxBytes, string? redis = null, TimeSpan? redisTimeout = null)
     {
         MaxBytes = maxBytes;
         _entries = new MemoryCache(new MemoryCacheOptions { SizeLimit = maxBytes, CompactionPercentage = 0.1 });
+        if (redis is not null)
+        {
+            var colon = redis.LastIndexOf(':');
+            _redis = new RedisCacheLevel(redis[..colon], int.Parse(redis[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture),
+                redisTimeout ?? TimeSpan.FromMilliseconds(50), PurgeHere);
+        }
     }
 
     public long MaxBytes { get; }
 
-    public bool TryGet(string key, out CachedAnswer answer) => _entries.TryGetValue(key, out answer!);
+    /// <summary>Redis failures the cache went on without (0 without Redis).</summary>
+    public long RedisErrors => _redis?.Errors ?? 0;
 
-    /// <param name="workspace">The workspace whose request produced the answer ("" for none): purging it removes the entry.</param>
-    public void Set(string key, CachedAnswer answer, TimeSpan ttl, string workspace)
+    /// <summary>The answer for <paramref name="key"/>: from this process, else from Redis (then kept here too), else null.</summary>
+    public async ValueTask<CachedAnswer?> GetAsync(string key, TimeSpan ttl)
+    {
+        if (_entries.TryGetValue(key, out CachedAnswer? answer))
+        {
+            return answer;
+        }
+        if (_redis is null || await _redis.GetAsync(key) is not { } shared)
+        {
+            return null;
+        }
+        SetHere(key, shared, ttl);
+        return shared;
+    }
+
+    /// <summary>Keeps <paramref name="answer"/> here and, with Redis, for the other replicas (without waiting for Redis).</summary>
+    public void Set(string key, CachedAnswer answer, TimeSpan ttl)
+    {
+        SetHere(key, answer, ttl);
+        if (_redis is not null)
+        {
+            _ = _redis.SetAsync(key, answer, ttl);
+        }
+    }
+
+    private void SetHere(string key, CachedAnswer answer, TimeSpan ttl)
     {
         var options = new MemoryCacheEntryOptions { Size = answer.Body.Length + 256, AbsoluteExpirationRelativeToNow = ttl };
-        options.ExpirationTokens.Add(new CancellationChangeToken(_workspaces.GetOrAdd(workspace, _ => new CancellationTokenSource()).Token));
+        options.ExpirationTokens.Add(new CancellationChangeToken(_workspaces.GetOrAdd(answer.Workspace, _ => new CancellationTokenSource()).Token));
         _entries.Set(key, answer, options);
     }
 
-    /// <summary>Removes every answer a request of <paramref name="workspace"/> put in (null: every answer).</summary>
-    public void Purge(string? workspace)
+    /// <summary>Removes every answer a request of <paramref name="workspace"/> put in (null: every answer), here, in Redis and on the other replicas.</summary>
+    public async Task PurgeAsync(string? workspace)
+    {
+        PurgeHere(workspace);
+        if (_redis is not null)
+        {
+            await _redis.PurgeAsync(workspace);
+        }
+    }
+
+    private void PurgeHere(string? workspace)
     {
         foreach (var name in workspace is null ? _workspaces.Keys.ToArray() : [workspace])
         {
@@ -74,8 +118,12 @@ internal sealed class ExactCache : IDisposable
         }
     }
 
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
+        if (_redis is not null)
+        {
+            await _redis.DisposeAsync();
+        }
         _entries.Dispose();
         foreach (var evict in _workspaces.Values)
         {

@@ -52,9 +52,10 @@ public sealed class GatewayRuntimeHolder : IDisposable
                 {
                     errors.Add(new ConfigError("$.limits", "limits cannot change while the gateway runs", "restart the gateway for new limits"));
                 }
-                if (config.Cache.MaxMegabytes != old.Config.Cache.MaxMegabytes)
+                if (config.Cache.MaxMegabytes != old.Config.Cache.MaxMegabytes || config.Cache.Redis != old.Config.Cache.Redis
+                    || config.Cache.RedisTimeoutMs != old.Config.Cache.RedisTimeoutMs)
                 {
-                    errors.Add(new ConfigError("$.cache.maxMegabytes", "the cache's size cannot change while the gateway runs", "restart the gateway for a new size"));
+                    errors.Add(new ConfigError("$.cache", "the cache's size and Redis cannot change while the gateway runs", "restart the gateway for them"));
                 }
                 if (config.Tracing != old.Config.Tracing)
                 {

@@ -90,7 +90,8 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.Services.AddSingleton(services => new RequestMeter(services.GetRequiredService<GatewayMetrics>(), trace.Enabled
             ? new TraceLog(trace, services.GetRequiredService<GatewayMetrics>(), services.GetRequiredService<ILoggerFactory>().CreateLogger<TraceLog>())
             : null));
-        builder.Services.AddSingleton(_ => new Cache.ExactCache((long)config.Cache.MaxMegabytes << 20));
+        builder.Services.AddSingleton(_ => new Cache.ExactCache((long)config.Cache.MaxMegabytes << 20, config.Cache.Redis,
+            TimeSpan.FromMilliseconds(config.Cache.RedisTimeoutMs)));
         builder.Services.AddSingleton<ProxyHandler>();
         builder.Services.AddSingleton<Admin.RoutesEndpoint>();
         builder.Services.AddSingleton<Admin.UsageEndpoint>();
@@ -107,6 +108,9 @@ public sealed class GatewayServer : IAsyncDisposable
         app.Services.GetRequiredService<RequestMeter>();
         app.Services.GetService<OpenTelemetry.Trace.TracerProvider>();
         ObserveRuntime(app.Services.GetRequiredService<GatewayMetrics>(), app.Services.GetRequiredService<GatewayRuntimeHolder>());
+        var cache = app.Services.GetRequiredService<Cache.ExactCache>();
+        app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.cache.redis.errors", "{error}",
+            "Redis calls of the cache that failed or timed out; the cache went on with this process's memory.", () => [new Measurement<long>(cache.RedisErrors)], counter: true);
         MapEndpoints(app);
         await app.StartAsync(cancellationToken);
         var runtimes = app.Services.GetRequiredService<GatewayRuntimeHolder>();

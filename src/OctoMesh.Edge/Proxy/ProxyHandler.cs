@@ -335,7 +335,7 @@ internal sealed class ProxyHandler
         var store = !cacheControl.Contains("no-store", StringComparison.OrdinalIgnoreCase);
         var provider = runtime.Providers[first.ProviderIndex];
         var key = CacheKey(runtime, operation, body, inspected, workspace, provider.Name, first.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected));
-        if (lookUp && _cache.TryGet(key, out var answer))
+        if (lookUp && await _cache.GetAsync(key, TimeSpan.FromSeconds(runtime.Config.Cache.TtlSeconds)) is { } answer)
         {
             await ServeCachedAsync(context, exchange, answer);
             return null;
@@ -413,12 +413,12 @@ internal sealed class ProxyHandler
         {
             return null;
         }
-        var answer = new CachedAnswer(bytes, context.Response.ContentType ?? "application/json", inspected.Stream, provider, model);
+        var answer = new CachedAnswer(bytes, context.Response.ContentType ?? "application/json", inspected.Stream, provider, model, workspace ?? "");
         // The client may ask for a shorter or longer life for this answer (x-octomesh-cache-ttl, seconds, up to 30 days).
         var ttl = int.TryParse(context.Request.Headers["x-octomesh-cache-ttl"].ToString(), System.Globalization.NumberStyles.None,
             System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is > 0 and <= 30 * 86_400
             ? seconds : runtime.Config.Cache.TtlSeconds;
-        _cache.Set(CacheKey(runtime, exchange.Operation, body, inspected, workspace, provider, model), answer, TimeSpan.FromSeconds(ttl), workspace ?? "");
+        _cache.Set(CacheKey(runtime, exchange.Operation, body, inspected, workspace, provider, model), answer, TimeSpan.FromSeconds(ttl));
         return answer;
     }
 

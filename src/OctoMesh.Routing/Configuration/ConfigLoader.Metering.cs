@@ -12,7 +12,7 @@ public static partial class ConfigLoader
         private static readonly string[] s_priceFields = ["input", "output", "cachedInput", "cacheWrite", "reasoning"];
         private static readonly string[] s_metricsFields = ["workspaceLabel", "maxSeries"];
         private static readonly string[] s_traceFields = ["enabled", "directory", "commitMs", "maxBacklog", "retentionDays"];
-        private static readonly string[] s_cacheFields = ["exact", "ttlSeconds", "maxMegabytes", "sharedAcrossWorkspaces"];
+        private static readonly string[] s_cacheFields = ["exact", "ttlSeconds", "maxMegabytes", "sharedAcrossWorkspaces", "redis", "redisTimeoutMs"];
         private static readonly string[] s_tracingFields = ["otlpEndpoint", "protocol", "sampleRatio", "batchDelayMs", "serviceName"];
 
         /// <summary>Largest price accepted, USD per 1M tokens: far above any model's, low enough that no cost overflows.</summary>
@@ -234,6 +234,25 @@ public static partial class ConfigLoader
             if (fields.TryGetValue("ttlSeconds", out var ttl) && Integer(ttl, $"{path}.ttlSeconds", 1, 30 * 86_400, "a whole number of seconds from 1 to 2592000") is { } seconds)
             {
                 cache = cache with { TtlSeconds = (int)seconds };
+            }
+            if (fields.TryGetValue("redis", out var redis))
+            {
+                var text = redis.ValueKind == JsonValueKind.String ? redis.GetString()! : "";
+                var colon = text.LastIndexOf(':');
+                if (colon > 0 && int.TryParse(text.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port)
+                    && port is > 0 and < 65536)
+                {
+                    cache = cache with { Redis = text };
+                }
+                else
+                {
+                    Error($"{path}.redis", $"{Describe(redis)} is not host:port", "write e.g. \"127.0.0.1:6379\"");
+                }
+            }
+            if (fields.TryGetValue("redisTimeoutMs", out var redisTimeout)
+                && Integer(redisTimeout, $"{path}.redisTimeoutMs", 1, 10_000, "a whole number of milliseconds from 1 to 10000") is { } redisMs)
+            {
+                cache = cache with { RedisTimeoutMs = (int)redisMs };
             }
             if (fields.TryGetValue("maxMegabytes", out var size) && Integer(size, $"{path}.maxMegabytes", 1, 65_536, "a whole number of megabytes from 1 to 65536") is { } megabytes)
             {

@@ -188,6 +188,51 @@ public class ExactCacheTests
     }
 
     [Fact]
+    public async Task ReplicasShareAnswersThroughRedisAndCarryOnWithoutIt()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var admin = Convert.ToHexString(SHA256.HashData("admin-secret"u8)).ToLowerInvariant();
+        var config = Config.Replace("EXTRA", $$""", "adminKeys": [ { "name": "ops", "sha256": "{{admin}}" } ]""")
+            .Replace("\"ttlSeconds\": 60", $"\"ttlSeconds\": 60, \"redis\": \"127.0.0.1:{redis.Port}\", \"redisTimeoutMs\": 500");
+        await using var a = await TestGateway.StartAsync(config);
+        await using var b = await TestGateway.StartAsync(config);
+        await using var inspect = new OctoMesh.Edge.Cache.Redis.RespClient("127.0.0.1", redis.Port);
+        const string Hello = """{"model":"sim-small","messages":[{"role":"user","content":"Hello from replica A"}]}""";
+
+        var (first, firstBody) = await Post(a, Hello);
+        Assert.Equal("miss", Cache(first));
+        // A keeps the answer in Redis as well, without making its client wait for that.
+        for (var i = 0; i < 100 && (await inspect.ExecuteAsync(["KEYS", "octomesh:exact:*"])).Items!.Length < 2; i++)
+        {
+            await Task.Delay(20);
+        }
+        var (fromB, fromBBody) = await Post(b, Hello);
+        Assert.Equal(("hit-exact", 0), (Cache(fromB), b.Simulator.Stats.ChatCompletions));
+        Assert.Equal(firstBody, fromBBody);
+
+        // A purge on B empties Redis and, over pub/sub, A's memory too.
+        var purge = new HttpRequestMessage(HttpMethod.Delete, "/admin/cache?all=true");
+        purge.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "admin-secret");
+        Assert.Equal(HttpStatusCode.OK, (await b.Client.SendAsync(purge)).StatusCode);
+        await Task.Delay(300);
+        var (afterPurge, _) = await Post(a, Hello);
+        Assert.Equal(("miss", 2), (Cache(afterPurge), a.Simulator.Stats.ChatCompletions));
+        for (var i = 0; i < 100 && (await inspect.ExecuteAsync(["KEYS", "octomesh:exact:*"])).Items!.Length < 2; i++)
+        {
+            await Task.Delay(20);
+        }
+
+        // Redis goes away: nothing fails; misses go upstream, and each replica still answers from its own memory.
+        await redis.KillAsync();
+        const string Other = """{"model":"sim-small","messages":[{"role":"user","content":"Asked while Redis is down"}]}""";
+        var (missed, _) = await Post(a, Other);
+        var (again, _) = await Post(a, Other);
+        var (stillA, _) = await Post(a, Hello);
+        Assert.Equal((HttpStatusCode.OK, "miss", "hit-exact", "hit-exact"), (missed.StatusCode, Cache(missed), Cache(again), Cache(stillA)));
+        Assert.True((await Scrape.OfAsync(a)).Sum("octomesh_cache_redis_errors_total") > 0);
+    }
+
+    [Fact]
     public async Task WithoutTheCacheNothingChanges()
     {
         await using var test = await TestGateway.StartAsync();

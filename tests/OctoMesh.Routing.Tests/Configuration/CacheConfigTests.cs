@@ -13,8 +13,10 @@ public class CacheConfigTests
     {
         Assert.Equal(new CacheConfig(), Load("{}").Config!.Cache);
         Assert.False(new CacheConfig().Exact);
-        Assert.Equal(new CacheConfig(true, 120, 16, true),
-            Load("""{ "exact": true, "ttlSeconds": 120, "maxMegabytes": 16, "sharedAcrossWorkspaces": true }""").Config!.Cache);
+        Assert.Equal(new CacheConfig(true, 120, 16, true, "127.0.0.1:6379", 20),
+            Load("""{ "exact": true, "ttlSeconds": 120, "maxMegabytes": 16, "sharedAcrossWorkspaces": true, "redis": "127.0.0.1:6379", "redisTimeoutMs": 20 }""").Config!.Cache);
+        Assert.Equal("$.cache.redis: 'localhost' is not host:port. Fix: write e.g. \"127.0.0.1:6379\".",
+            Load("""{ "redis": "localhost" }""").Errors.Single().ToString());
     }
 
     [Fact]
@@ -22,6 +24,6 @@ public class CacheConfigTests
     [
         "$.cache.exact: expected true or false, got 'yes'. Fix: write true to answer repeated requests from the cache.",
         "$.cache.ttlSeconds: 0 is out of range. Fix: write a whole number of seconds from 1 to 2592000.",
-        "$.cache.semantic: unknown field. Fix: remove it; the fields here are exact, ttlSeconds, maxMegabytes, sharedAcrossWorkspaces.",
+        "$.cache.semantic: unknown field. Fix: remove it; the fields here are exact, ttlSeconds, maxMegabytes, sharedAcrossWorkspaces, redis, redisTimeoutMs.",
     ], Load("""{ "exact": "yes", "ttlSeconds": 0, "semantic": true }""").Errors.Select(e => e.ToString()).OrderBy(e => e.Contains("semantic")));
 }

@@ -1,0 +1,133 @@
+using System.Buffers.Binary;
+using System.Text;
+using OctoMesh.Edge.Cache.Redis;
+
+namespace OctoMesh.Edge.Cache;
+
+/// <summary>
+/// The exact cache's shared level on Redis, so replicas answer each other's repeats: an answer is kept under
+/// <c>octomesh:exact:{key}</c> for its time to live, each workspace's keys in a set for purging, and purges are
+/// announced on <c>octomesh:cache:purge</c> so every replica drops its in-process copies too. Fail-safe: any Redis
+/// failure (down, slow past the soft timeout) is counted and the request goes on with the in-process level alone.
+/// </summary>
+internal sealed class RedisCacheLevel : IAsyncDisposable
+{
+    private const string PurgeChannel = "octomesh:cache:purge";
+    private readonly RespClient _client;
+    private readonly RespSubscriber _subscriber;
+    private readonly string _instance = Guid.NewGuid().ToString("N");
+    private long _errors;
+
+    /// <param name="onPurge">Called with a workspace (null: all) when another replica purged.</param>
+    public RedisCacheLevel(string host, int port, TimeSpan softTimeout, Action<string?> onPurge)
+    {
+        _client = new RespClient(host, port, RespOptions.Default with { ConnectTimeout = softTimeout * 4, CommandTimeout = softTimeout });
+        _subscriber = new RespSubscriber(host, port, new Dictionary<string, Action<byte[]>>
+        {
+            [PurgeChannel] = message =>
+            {
+                var text = Encoding.UTF8.GetString(message);
+                var split = text.IndexOf('\n');
+                if (split > 0 && text[..split] != _instance)
+                {
+                    var workspace = text[(split + 1)..];
+                    onPurge(workspace == "*" ? null : workspace);
+                }
+            },
+        });
+    }
+
+    /// <summary>Redis calls that failed or timed out; the cache went on without Redis for them.</summary>
+    public long Errors => Interlocked.Read(ref _errors);
+
+    public async Task<CachedAnswer?> GetAsync(string key)
+    {
+        try
+        {
+            return await _client.GetAsync("octomesh:exact:" + key) is { } stored ? Decode(stored) : null;
+        }
+        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or InvalidDataException)
+        {
+            Interlocked.Increment(ref _errors);
+            return null;
+        }
+    }
+
+    public async Task SetAsync(string key, CachedAnswer answer, TimeSpan ttl)
+    {
+        try
+        {
+            var members = "octomesh:exact:workspace:" + answer.Workspace;
+            await Task.WhenAll(
+                _client.SetAsync("octomesh:exact:" + key, Encode(answer), ttl),
+                _client.ExecuteAsync(["SADD", members, key]),
+                _client.ExecuteAsync(["PEXPIRE", members, (long)TimeSpan.FromDays(31).TotalMilliseconds]));
+        }
+        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException)
+        {
+            Interlocked.Increment(ref _errors);
+        }
+    }
+
+    /// <summary>Deletes the workspace's answers (null: every workspace's) from Redis and tells the other replicas.</summary>
+    public async Task PurgeAsync(string? workspace)
+    {
+        try
+        {
+            var sets = workspace is null
+                ? (await _client.ExecuteAsync(["KEYS", "octomesh:exact:workspace:*"])).Items?.Select(i => i.Text!).ToArray() ?? []
+                : ["octomesh:exact:workspace:" + workspace];
+            foreach (var set in sets)
+            {
+                var keys = (await _client.ExecuteAsync(["SMEMBERS", set])).Items?.Select(i => "octomesh:exact:" + i.Text).ToArray() ?? [];
+                await _client.DelAsync([.. keys, set]);
+            }
+            await _client.PublishAsync(PurgeChannel, Encoding.UTF8.GetBytes($"{_instance}\n{workspace ?? "*"}"));
+        }
+        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException)
+        {
+            Interlocked.Increment(ref _errors);
+        }
+    }
+
+    /// <summary>An answer as Redis keeps it: version, stream flag, four length-prefixed texts, then the body.</summary>
+    internal static byte[] Encode(CachedAnswer answer)
+    {
+        string[] texts = [answer.ContentType, answer.Provider, answer.Model, answer.Workspace];
+        var sizes = texts.Select(Encoding.UTF8.GetByteCount).ToArray();
+        var bytes = new byte[2 + sizes.Sum(s => 2 + s) + answer.Body.Length];
+        bytes[0] = 1;
+        bytes[1] = answer.Stream ? (byte)1 : (byte)0;
+        var at = 2;
+        for (var i = 0; i < texts.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(at), (ushort)sizes[i]);
+            at += 2 + Encoding.UTF8.GetBytes(texts[i], bytes.AsSpan(at + 2));
+        }
+        answer.Body.CopyTo(bytes.AsSpan(at));
+        return bytes;
+    }
+
+    internal static CachedAnswer Decode(byte[] bytes)
+    {
+        if (bytes.Length < 10 || bytes[0] != 1)
+        {
+            throw new InvalidDataException("not a cached answer of this version");
+        }
+        var at = 2;
+        var texts = new string[4];
+        for (var i = 0; i < texts.Length; i++)
+        {
+            var size = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(at));
+            texts[i] = Encoding.UTF8.GetString(bytes, at + 2, size);
+            at += 2 + size;
+        }
+        return new CachedAnswer(bytes[at..], texts[0], bytes[1] == 1, texts[1], texts[2], texts[3]);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _subscriber.DisposeAsync();
+        await _client.DisposeAsync();
+    }
+}
