@@ -1,0 +1,57 @@
+using System.Text;
+using OctoMesh.Edge.Tests.Cache;
+
+namespace OctoMesh.EndToEnd.Tests;
+
+/// <summary>Two native gateway processes and one real Redis: an answer cached through one is served by the other.</summary>
+public sealed class NativeCacheTests
+{
+    [Fact]
+    public async Task TwoGatewayProcessesShareAnswersThroughRedis()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var simulator = await OctoMeshProcess.StartAsync("sim", "--urls", "http://127.0.0.1:0");
+        var work = OctoMeshProcess.NewWorkingDirectory();
+        var config = Path.Combine(work, "octomesh.json");
+        await File.WriteAllTextAsync(config, $$"""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{{simulator.Address}}v1" } }, "models": { "*": { "provider": "sim" } },
+              "cache": { "exact": true, "redis": "127.0.0.1:{{redis.Port}}", "redisTimeoutMs": 500 } }
+            """);
+        try
+        {
+            await using var a = await OctoMeshProcess.StartAsync("serve", "--config", config, "--urls", "http://127.0.0.1:0");
+            await using var b = await OctoMeshProcess.StartAsync("serve", "--config", config, "--urls", "http://127.0.0.1:0");
+            using var clientA = new HttpClient { BaseAddress = a.Address };
+            using var clientB = new HttpClient { BaseAddress = b.Address };
+            const string Body = """{"model":"sim-medium","stream":true,"messages":[{"role":"user","content":"Shared between replicas"}]}""";
+
+            using var first = await clientA.PostAsync("/v1/chat/completions", new StringContent(Body, Encoding.UTF8, "application/json"));
+            var firstText = await first.Content.ReadAsStringAsync();
+            Assert.Equal("miss", first.Headers.GetValues("x-octomesh-cache").Single());
+
+            // A writes to Redis after answering; B finds it there.
+            HttpResponseMessage? second = null;
+            for (var i = 0; i < 50; i++)
+            {
+                second?.Dispose();
+                await Task.Delay(20);
+                var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(Body, Encoding.UTF8, "application/json") };
+                // A miss on B must not fill B's own memory meanwhile: the hit has to come from Redis.
+                request.Headers.CacheControl = new System.Net.Http.Headers.CacheControlHeaderValue { NoStore = true };
+                second = await clientB.SendAsync(request);
+                if (second.Headers.GetValues("x-octomesh-cache").Single() == "hit-exact")
+                {
+                    break;
+                }
+            }
+            Assert.Equal("hit-exact", second!.Headers.GetValues("x-octomesh-cache").Single());
+            Assert.Equal(firstText, await second.Content.ReadAsStringAsync());
+            Assert.EndsWith("data: [DONE]\n\n", firstText);
+            second.Dispose();
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+}
