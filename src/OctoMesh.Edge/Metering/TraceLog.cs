@@ -54,6 +54,7 @@ internal sealed class TraceLog : IAsyncDisposable
     private FasterLogSettings _settings;
     private FasterLog _log;
     private long _nextRetention;
+    private long _nextCommitCleanup;
     private long _backlog;
     private long _sequence;
     private long _dropped;
@@ -96,6 +97,9 @@ internal sealed class TraceLog : IAsyncDisposable
         SegmentSizeBits = 26,
         LogChecksum = LogChecksumType.PerEntry,
         ReadOnlyMode = readOnly,
+        // FASTER would delete the previous commit file as it starts the next; when that next one fails on a full disk,
+        // no good commit is left to recover from. The writer removes old commit files itself, once one after them is whole.
+        RemoveOutdatedCommits = false,
     };
 
     /// <summary>Opens (and recovers to its last commit) the log in <see cref="Directory"/>.</summary>
@@ -241,7 +245,18 @@ internal sealed class TraceLog : IAsyncDisposable
         try
         {
             await _log.CommitAsync().ConfigureAwait(false);
+            if (!_discardRecords && !NewestCommitIsWhole())
+            {
+                // FASTER can report a commit whose metadata the full disk did not take: the group is not durable.
+                Failed(new IOException("the commit's metadata was not written"));
+                return;
+            }
             _group.ResetWrittenCount();
+            if (Stopwatch.GetTimestamp() >= _nextCommitCleanup)
+            {
+                _nextCommitCleanup = Stopwatch.GetTimestamp() + Stopwatch.Frequency;
+                RemoveOldCommits();
+            }
             Volatile.Write(ref _committed, written);
             _metrics.TraceCommitted(Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
@@ -321,6 +336,38 @@ internal sealed class TraceLog : IAsyncDisposable
             await EnqueueAsync(_group.WrittenMemory.Slice(offset, TraceRecord.Size)).ConfigureAwait(false);
         }
         return true;
+    }
+
+    /// <summary>The newest commit file (FASTER's <c>log-commits/commit.{number}.0</c>) has content.</summary>
+    private bool NewestCommitIsWhole()
+    {
+        var newest = Commits().DefaultIfEmpty((File: null!, Number: -1)).MaxBy(c => c.Number);
+        return newest.File is { Length: > 0 };
+    }
+
+    private IEnumerable<(FileInfo File, long Number)> Commits()
+    {
+        var commits = new DirectoryInfo(Path.Combine(Directory, "log-commits"));
+        return commits.Exists
+            ? commits.EnumerateFiles("commit.*")
+                .Select(f => (File: f, Number: long.TryParse(f.Name.Split('.')[1], System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : -1))
+                .Where(c => c.Number >= 0)
+                .ToList()
+            : [];
+    }
+
+    /// <summary>Deletes every commit file but the newest whole one (FASTER names them <c>commit.{number}.0</c>), at most once a second.</summary>
+    private void RemoveOldCommits()
+    {
+        var files = Commits().ToList();
+        var newest = files.Where(c => c.File.Length > 0).DefaultIfEmpty((File: null!, Number: -1)).Max(c => c.Number);
+        foreach (var (file, number) in files)
+        {
+            if (number < newest)
+            {
+                TryDelete(file.FullName);
+            }
+        }
     }
 
     private static void TryDelete(string path)
