@@ -15,6 +15,26 @@ internal static class OpenAIContent
         _ => "",
     };
 
+    /// <summary>
+    /// A tool call's <c>function.arguments</c> (a JSON text in OpenAI's format) as a JSON object, as Anthropic and Gemini
+    /// want them: empty or missing is <c>{}</c>; false when the text is not JSON.
+    /// </summary>
+    public static bool TryParseArguments(JsonElement function, out JsonElement arguments)
+    {
+        var text = function.TryGetProperty("arguments", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString()! : "{}";
+        try
+        {
+            using var parsed = JsonDocument.Parse(text.Length == 0 ? "{}" : text);
+            arguments = parsed.RootElement.Clone();
+            return true;
+        }
+        catch (JsonException)
+        {
+            arguments = default;
+            return false;
+        }
+    }
+
     /// <summary>Splits <c>data:image/png;base64,…</c> (RFC 2397) into media type and base64 data.</summary>
     public static bool TryParseDataUrl(string url, out string mediaType, out string data)
     {

@@ -22,6 +22,31 @@ internal sealed class ResponseCopier
     private ResponseCopier(SseStreamHandler handler) => _handler = handler;
 
     /// <summary>
+    /// A pass-through answer (same API on both sides): a refused provider key becomes the gateway's own error;
+    /// otherwise status and allowed headers, then a stream through the handler <paramref name="streamHandler"/> makes, or the
+    /// body as it is, its usage read from the tail when <paramref name="readUsage"/>.
+    /// </summary>
+    public static async Task<(ProxyOutcome Outcome, TokenUsage? Usage)> RelayAsync(HttpResponseMessage upstream, Microsoft.AspNetCore.Http.HttpResponse client,
+        Providers.ForwardContext context, Func<Providers.ForwardContext, SseStreamHandler> streamHandler, bool readUsage,
+        CancellationToken clientAborted, CancellationToken deadline)
+    {
+        if (ClientError.IsUpstreamCredentialRefusal(upstream.StatusCode))
+        {
+            return await ClientError.WriteUpstreamCredentialRefusalAsync(client, context.Operation, (int)upstream.StatusCode);
+        }
+        client.StatusCode = (int)upstream.StatusCode;
+        HeaderPolicy.CopyToClient(upstream.Headers, client.Headers);
+        HeaderPolicy.CopyToClient(upstream.Content.Headers, client.Headers);
+        var body = await upstream.Content.ReadAsStreamAsync(deadline);
+        if (upstream.IsSuccessStatusCode && upstream.Content.Headers.ContentType?.MediaType == "text/event-stream")
+        {
+            return await CopyStreamAsync(body, client.BodyWriter, streamHandler(context), clientAborted, deadline);
+        }
+        client.ContentLength = upstream.Content.Headers.ContentLength;
+        return await CopyBodyAsync(body, client.BodyWriter, readUsage && upstream.IsSuccessStatusCode, clientAborted, deadline);
+    }
+
+    /// <summary>
     /// Copies an SSE stream through <paramref name="handler"/>, which passes, translates or drops each
     /// event. Ends with a well-formed error event when the upstream breaks, stops early or times out
     /// after the first byte, since the status line has gone already.

@@ -165,17 +165,7 @@ internal sealed class AnthropicSimulator(SimulatorStats stats)
             WriteUsage(writer, usage, outputOnly: false);
             writer.WriteEndObject();
         }
-        var response = context.Response;
-        response.ContentType = "application/json";
-        response.ContentLength = buffer.WrittenCount;
-        if (knobs.Fault == SimFault.Cut)
-        {
-            await response.Body.WriteAsync(buffer.WrittenMemory[..(buffer.WrittenCount / 2)]);
-            await response.Body.FlushAsync();
-            await OpenAISimulator.AbortAfterDeliveryAsync(context);
-            return;
-        }
-        await response.Body.WriteAsync(buffer.WrittenMemory);
+        await SimExchange.WriteBodyAsync(context, buffer, "application/json", knobs);
     }
 
     /// <summary>

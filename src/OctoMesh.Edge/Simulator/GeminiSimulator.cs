@@ -152,17 +152,7 @@ internal sealed class GeminiSimulator(SimulatorStats stats)
                 }
             }, FinishReason(answer), usage);
         }
-        var response = context.Response;
-        response.ContentType = "application/json; charset=UTF-8";
-        response.ContentLength = buffer.WrittenCount;
-        if (knobs.Fault == SimFault.Cut)
-        {
-            await response.Body.WriteAsync(buffer.WrittenMemory[..(buffer.WrittenCount / 2)]);
-            await response.Body.FlushAsync();
-            await OpenAISimulator.AbortAfterDeliveryAsync(context);
-            return;
-        }
-        await response.Body.WriteAsync(buffer.WrittenMemory);
+        await SimExchange.WriteBodyAsync(context, buffer, "application/json; charset=UTF-8", knobs);
     }
 
     /// <summary>One event per token (the last one with the finish reason and usage), or one event with the whole function calls.</summary>

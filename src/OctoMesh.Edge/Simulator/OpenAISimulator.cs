@@ -246,18 +246,7 @@ internal sealed class OpenAISimulator(SimulatorStats stats)
             writer.WriteEndObject();
         }
 
-        var response = context.Response;
-        response.ContentType = "application/json";
-        response.ContentLength = buffer.WrittenCount;
-        if (knobs.Fault == SimFault.Cut)
-        {
-            // Half the body, then the connection drops.
-            await response.Body.WriteAsync(buffer.WrittenMemory[..(buffer.WrittenCount / 2)]);
-            await response.Body.FlushAsync();
-            await AbortAfterDeliveryAsync(context);
-            return;
-        }
-        await response.Body.WriteAsync(buffer.WrittenMemory);
+        await SimExchange.WriteBodyAsync(context, buffer, "application/json", knobs);
     }
 
     /// <summary>

@@ -58,4 +58,20 @@ internal static class SimExchange
             stats.CountAborted();
         }
     }
+
+    /// <summary>Writes a whole JSON answer, or, for <see cref="SimFault.Cut"/>, half of it before the connection drops.</summary>
+    public static async Task WriteBodyAsync(HttpContext context, System.Buffers.ArrayBufferWriter<byte> body, string contentType, SimKnobs knobs)
+    {
+        var response = context.Response;
+        response.ContentType = contentType;
+        response.ContentLength = body.WrittenCount;
+        if (knobs.Fault == SimFault.Cut)
+        {
+            await response.Body.WriteAsync(body.WrittenMemory[..(body.WrittenCount / 2)]);
+            await response.Body.FlushAsync();
+            await OpenAISimulator.AbortAfterDeliveryAsync(context);
+            return;
+        }
+        await response.Body.WriteAsync(body.WrittenMemory);
+    }
 }

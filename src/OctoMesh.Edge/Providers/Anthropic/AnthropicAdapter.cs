@@ -1,6 +1,3 @@
-using System.Buffers;
-using System.Net.Http.Headers;
-using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using OctoMesh.Edge.Proxy;
 using OctoMesh.Routing;
@@ -18,8 +15,6 @@ internal sealed class AnthropicAdapter : IProviderAdapter
     /// <summary>The Messages API version this adapter speaks (Anthropic API reference, "Versions").</summary>
     public const string ApiVersion = "2023-06-01";
 
-    private static readonly MediaTypeHeaderValue s_json = new("application/json");
-
     public static AnthropicAdapter Instance { get; } = new();
 
     public HttpRequestMessage? CreateRequest(UpstreamProvider provider, ApiOperation operation, BodyBuffer body, in InspectedRequest inspected,
@@ -33,20 +28,12 @@ internal sealed class AnthropicAdapter : IProviderAdapter
         }
 
         var model = target.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected);
-        var translated = new ArrayBufferWriter<byte>(body.Length + 256);
-        using (var document = JsonDocument.Parse(body.Memory))
-        using (var writer = new Utf8JsonWriter(translated, OpenAIError.WriterOptions))
-        {
-            unsupported = AnthropicRequestWriter.Write(document.RootElement, model, provider.Config.DefaultMaxTokens, writer);
-        }
-        if (unsupported is not null)
+        if (TranslatedRequest.Write(body, (openAI, writer) => AnthropicRequestWriter.Write(openAI, model, provider.Config.DefaultMaxTokens, writer),
+            out unsupported) is not { } translated)
         {
             return null;
         }
-
-        var content = new ReadOnlyMemoryContent(translated.WrittenMemory);
-        content.Headers.ContentType = s_json;
-        var request = provider.CreateRequest(provider.ChatEndpoint, content);
+        var request = provider.CreateRequest(provider.ChatEndpoint, TranslatedRequest.Content(translated));
         request.Headers.TryAddWithoutValidation("anthropic-version", ApiVersion);
         if (provider.Config.ApiKey is { } key)
         {

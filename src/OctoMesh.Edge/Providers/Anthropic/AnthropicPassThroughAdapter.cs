@@ -32,26 +32,11 @@ internal sealed class AnthropicPassThroughAdapter : IProviderAdapter
         return request;
     }
 
-    public async Task<(ProxyOutcome Outcome, TokenUsage? Usage)> SendResponseAsync(HttpResponseMessage upstream, HttpResponse client, ForwardContext context,
-        CancellationToken clientAborted, CancellationToken deadline)
-    {
-        if (ClientError.IsUpstreamCredentialRefusal(upstream.StatusCode))
-        {
-            return await ClientError.WriteUpstreamCredentialRefusalAsync(client, context.Operation, (int)upstream.StatusCode);
-        }
-        client.StatusCode = (int)upstream.StatusCode;
-        HeaderPolicy.CopyToClient(upstream.Headers, client.Headers);
-        HeaderPolicy.CopyToClient(upstream.Content.Headers, client.Headers);
-        var body = await upstream.Content.ReadAsStreamAsync(deadline);
-        if (upstream.IsSuccessStatusCode && upstream.Content.Headers.ContentType?.MediaType == "text/event-stream")
-        {
-            return await ResponseCopier.CopyStreamAsync(body, client.BodyWriter, new UsageReadingHandler(), clientAborted, deadline);
-        }
-        client.ContentLength = upstream.Content.Headers.ContentLength;
+    public Task<(ProxyOutcome Outcome, TokenUsage? Usage)> SendResponseAsync(HttpResponseMessage upstream, HttpResponse client, ForwardContext context,
+        CancellationToken clientAborted, CancellationToken deadline) =>
         // A token count is not a completion: it carries no usage to meter.
-        var readUsage = upstream.IsSuccessStatusCode && context.Operation == ApiOperation.Messages;
-        return await ResponseCopier.CopyBodyAsync(body, client.BodyWriter, readUsage, clientAborted, deadline);
-    }
+        ResponseCopier.RelayAsync(upstream, client, context, static _ => new UsageReadingHandler(),
+            readUsage: context.Operation == ApiOperation.Messages, clientAborted, deadline);
 
     /// <summary>Passes every event on; reads usage from message_start and message_delta; message_stop completes, error fails.</summary>
     private sealed class UsageReadingHandler : SseStreamHandler

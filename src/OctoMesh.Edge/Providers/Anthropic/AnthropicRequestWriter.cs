@@ -154,14 +154,7 @@ internal static class AnthropicRequestWriter
                     foreach (var toolCall in calls.EnumerateArray())
                     {
                         var function = toolCall.GetProperty("function");
-                        var arguments = function.TryGetProperty("arguments", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString()! : "{}";
-                        JsonElement input;
-                        try
-                        {
-                            using var parsed = JsonDocument.Parse(arguments.Length == 0 ? "{}" : arguments);
-                            input = parsed.RootElement.Clone();
-                        }
-                        catch (JsonException)
+                        if (!OpenAIContent.TryParseArguments(function, out var input))
                         {
                             return $"messages[{index}].tool_calls[{call}].function.arguments is not valid JSON; Anthropic needs the arguments as an object.";
                         }

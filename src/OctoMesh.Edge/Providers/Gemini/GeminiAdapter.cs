@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using OctoMesh.Edge.Proxy;
@@ -16,8 +14,6 @@ namespace OctoMesh.Edge.Providers.Gemini;
 /// </summary>
 internal sealed class GeminiAdapter : IProviderAdapter
 {
-    private static readonly MediaTypeHeaderValue s_json = new("application/json");
-
     public static GeminiAdapter Instance { get; } = new();
 
     public HttpRequestMessage? CreateRequest(UpstreamProvider provider, ApiOperation operation, BodyBuffer body, in InspectedRequest inspected,
@@ -31,19 +27,11 @@ internal sealed class GeminiAdapter : IProviderAdapter
         }
         var model = target.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected);
         context = context with { UpstreamModel = model };
-        var translated = new ArrayBufferWriter<byte>(body.Length + 256);
-        using (var document = JsonDocument.Parse(body.Memory))
-        using (var writer = new Utf8JsonWriter(translated, OpenAIError.WriterOptions))
-        {
-            unsupported = GeminiRequestWriter.Write(document.RootElement, writer);
-        }
-        if (unsupported is not null)
+        if (TranslatedRequest.Write(body, GeminiRequestWriter.Write, out unsupported) is not { } translated)
         {
             return null;
         }
-        var content = new ReadOnlyMemoryContent(translated.WrittenMemory);
-        content.Headers.ContentType = s_json;
-        var request = provider.CreateRequest(provider.GeminiEndpoint(model, inspected.Stream), content);
+        var request = provider.CreateRequest(provider.GeminiEndpoint(model, inspected.Stream), TranslatedRequest.Content(translated));
         if (provider.Config.ApiKey is { } key)
         {
             request.Headers.TryAddWithoutValidation("x-goog-api-key", key);

@@ -144,14 +144,7 @@ internal static class GeminiRequestWriter
                         var function = toolCall.GetProperty("function");
                         var name = function.GetProperty("name").GetString()!;
                         toolNames[toolCall.GetProperty("id").GetString()!] = name;
-                        var arguments = function.TryGetProperty("arguments", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString()! : "{}";
-                        JsonElement args;
-                        try
-                        {
-                            using var parsed = JsonDocument.Parse(arguments.Length == 0 ? "{}" : arguments);
-                            args = parsed.RootElement.Clone();
-                        }
-                        catch (JsonException)
+                        if (!OpenAIContent.TryParseArguments(function, out var args))
                         {
                             return $"messages[{index}].tool_calls[{call}].function.arguments is not valid JSON; Gemini needs the arguments as an object.";
                         }

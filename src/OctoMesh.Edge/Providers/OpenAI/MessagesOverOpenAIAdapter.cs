@@ -22,13 +22,8 @@ internal sealed class MessagesOverOpenAIAdapter : IProviderAdapter
         ModelTarget target, out ForwardContext context, out string? unsupported)
     {
         context = new ForwardContext(operation, inspected.Stream, IncludeUsage: true, StripUsageChunk: false);
-        var translated = new ArrayBufferWriter<byte>(body.Length + 256);
-        using (var document = JsonDocument.Parse(body.Memory))
-        using (var writer = new Utf8JsonWriter(translated, OpenAIError.WriterOptions))
-        {
-            unsupported = MessagesRequestTranslator.Write(document.RootElement, provider.Config.StreamUsage, writer);
-        }
-        if (unsupported is not null)
+        if (TranslatedRequest.Write(body, (messages, writer) => MessagesRequestTranslator.Write(messages, provider.Config.StreamUsage, writer),
+            out unsupported) is not { } translated)
         {
             return null;
         }

@@ -55,23 +55,7 @@ internal sealed class OpenAIAdapter : IProviderAdapter
     private static bool IsDeploymentName(string name) =>
         name.Length is > 0 and <= 64 && char.IsAsciiLetterOrDigit(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
-    public async Task<(ProxyOutcome Outcome, TokenUsage? Usage)> SendResponseAsync(HttpResponseMessage upstream, HttpResponse client, ForwardContext context,
-        CancellationToken clientAborted, CancellationToken deadline)
-    {
-        if (ClientError.IsUpstreamCredentialRefusal(upstream.StatusCode))
-        {
-            return await ClientError.WriteUpstreamCredentialRefusalAsync(client, context.Operation, (int)upstream.StatusCode);
-        }
-        client.StatusCode = (int)upstream.StatusCode;
-        HeaderPolicy.CopyToClient(upstream.Headers, client.Headers);
-        HeaderPolicy.CopyToClient(upstream.Content.Headers, client.Headers);
-
-        var body = await upstream.Content.ReadAsStreamAsync(deadline);
-        if (upstream.IsSuccessStatusCode && upstream.Content.Headers.ContentType?.MediaType == "text/event-stream")
-        {
-            return await ResponseCopier.CopyStreamAsync(body, client.BodyWriter, new OpenAIStreamHandler(context.StripUsageChunk), clientAborted, deadline);
-        }
-        client.ContentLength = upstream.Content.Headers.ContentLength;
-        return await ResponseCopier.CopyBodyAsync(body, client.BodyWriter, upstream.IsSuccessStatusCode, clientAborted, deadline);
-    }
+    public Task<(ProxyOutcome Outcome, TokenUsage? Usage)> SendResponseAsync(HttpResponseMessage upstream, HttpResponse client, ForwardContext context,
+        CancellationToken clientAborted, CancellationToken deadline) =>
+        ResponseCopier.RelayAsync(upstream, client, context, static c => new OpenAIStreamHandler(c.StripUsageChunk), readUsage: true, clientAborted, deadline);
 }
