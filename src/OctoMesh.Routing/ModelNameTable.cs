@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Frozen;
 
 namespace OctoMesh.Routing;
@@ -5,7 +6,8 @@ namespace OctoMesh.Routing;
 /// <summary>
 /// Values by model name, as the <c>models</c> and <c>prices</c> sections write them: exact names in a frozen
 /// dictionary (looked up by span, no string allocated), then <c>prefix*</c> patterns longest first, then
-/// <c>*</c>. Immutable; a reload builds a new one.
+/// <c>*</c>. Names that took the pattern scan are remembered (up to <see cref="MaxRemembered"/>), so a dated or
+/// client-chosen name scans once. A reload builds a new table.
 /// </summary>
 public sealed class ModelNameTable<T> where T : notnull
 {
@@ -13,6 +15,12 @@ public sealed class ModelNameTable<T> where T : notnull
     private readonly FrozenDictionary<string, T>.AlternateLookup<ReadOnlySpan<char>> _exactBySpan;
     private readonly (string Prefix, T Value)[] _prefixes;
     private readonly (bool Present, T Value) _fallback;
+
+    /// <summary>Names remembered from the pattern scan; past this (client-chosen names without end) the scan just runs.</summary>
+    public const int MaxRemembered = 4096;
+
+    private readonly ConcurrentDictionary<string, (bool Found, T Value)> _scanned = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (bool Found, T Value)>.AlternateLookup<ReadOnlySpan<char>> _scannedBySpan;
 
     /// <param name="entries">Exact names, <c>prefix*</c> patterns and <c>*</c>; a later entry for the same pattern wins.</param>
     public ModelNameTable(IEnumerable<(string Pattern, T Value)> entries)
@@ -37,6 +45,7 @@ public sealed class ModelNameTable<T> where T : notnull
         _exact = exact.ToFrozenDictionary(StringComparer.Ordinal);
         _exactBySpan = _exact.GetAlternateLookup<ReadOnlySpan<char>>();
         _prefixes = prefixes.OrderByDescending(p => p.Key.Length).ThenBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value)).ToArray();
+        _scannedBySpan = _scanned.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     /// <summary>The exact names.</summary>
@@ -49,6 +58,21 @@ public sealed class ModelNameTable<T> where T : notnull
         {
             return true;
         }
+        if (_scannedBySpan.TryGetValue(name, out var known))
+        {
+            value = known.Value;
+            return known.Found;
+        }
+        var found = Scan(name, out value);
+        if (_scanned.Count < MaxRemembered)
+        {
+            _scannedBySpan.TryAdd(name, (found, value));
+        }
+        return found;
+    }
+
+    private bool Scan(ReadOnlySpan<char> name, out T value)
+    {
         foreach (var (prefix, prefixValue) in _prefixes)
         {
             if (name.StartsWith(prefix, StringComparison.Ordinal))

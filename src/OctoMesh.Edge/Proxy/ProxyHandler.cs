@@ -286,9 +286,9 @@ internal sealed class ProxyHandler
                              : $"Every target of route '{route?.Name}' failed before answering; try again later.",
                         code: late ? "route_deadline" : "upstream_unavailable");
                 }
-                if (session?.Capture is { } capture)
+                if (session is not null)
                 {
-                    kept = Keep(runtime, context, exchange, capture, body, inspected, workspace);
+                    kept = Keep(runtime, context, exchange, session, body, inspected, workspace);
                 }
                 if (abandon)
                 {
@@ -334,7 +334,8 @@ internal sealed class ProxyHandler
         var lookUp = !cacheControl.Contains("no-cache", StringComparison.OrdinalIgnoreCase);
         var store = !cacheControl.Contains("no-store", StringComparison.OrdinalIgnoreCase);
         var provider = runtime.Providers[first.ProviderIndex];
-        var key = CacheKey(runtime, operation, body, inspected, workspace, provider.Name, first.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected));
+        var model = first.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected);
+        var key = CacheKey(runtime, operation, body, inspected, workspace, provider.Name, model);
         if (lookUp && await _cache.GetAsync(key, TimeSpan.FromSeconds(runtime.Config.Cache.TtlSeconds)) is { } answer)
         {
             await ServeCachedAsync(context, exchange, answer);
@@ -373,11 +374,14 @@ internal sealed class ProxyHandler
         }
         var capture = new CapturingBodyFeature(context.Features.GetRequiredFeature<IHttpResponseBodyFeature>(), MaxCachedAnswerBytes);
         context.Features.Set<IHttpResponseBodyFeature>(capture);
-        return new CacheSession(capture, flight);
+        return new CacheSession(capture, flight, key, provider.Name, model);
     }
 
-    /// <summary>A miss on its way upstream: the capturing body, and the flight key when this request leads one.</summary>
-    private sealed record CacheSession(CapturingBodyFeature Capture, string? Flight);
+    /// <summary>
+    /// A miss on its way upstream: the capturing body, the flight key when this request leads one, and the key looked up
+    /// with the provider and model it was made for (kept under again when that target answers).
+    /// </summary>
+    private sealed record CacheSession(CapturingBodyFeature Capture, string? Flight, string Key, string Provider, string Model);
 
     /// <summary>Sends a kept answer as it was first sent.</summary>
     private static async Task ServeCachedAsync(HttpContext context, Exchange exchange, CachedAnswer answer)
@@ -403,9 +407,10 @@ internal sealed class ProxyHandler
     /// <c>finish_reason</c> (OpenAI) or <c>stop_reason</c> (Anthropic), not larger than the capture limit. It is kept
     /// under the provider and model that really answered (a fallback's answer is not the first target's).
     /// </summary>
-    private CachedAnswer? Keep(GatewayRuntime runtime, HttpContext context, Exchange exchange, CapturingBodyFeature capture, BodyBuffer body,
+    private CachedAnswer? Keep(GatewayRuntime runtime, HttpContext context, Exchange exchange, CacheSession session, BodyBuffer body,
         InspectedRequest inspected, string? workspace)
     {
+        var capture = session.Capture;
         context.Features.Set<IHttpResponseBodyFeature>(capture.Inner);
         if (context.Response.StatusCode != StatusCodes.Status200OK || exchange.Outcome != ProxyOutcome.Completed
             || exchange.Provider is not { } provider || exchange.Model is not { } model || capture.Captured is not { } bytes
@@ -418,7 +423,11 @@ internal sealed class ProxyHandler
         var ttl = int.TryParse(context.Request.Headers["x-octomesh-cache-ttl"].ToString(), System.Globalization.NumberStyles.None,
             System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is > 0 and <= 30 * 86_400
             ? seconds : runtime.Config.Cache.TtlSeconds;
-        _cache.Set(CacheKey(runtime, exchange.Operation, body, inspected, workspace, provider, model), answer, TimeSpan.FromSeconds(ttl));
+        // The first target answered (the usual case): its key was made for the lookup already.
+        var key = provider == session.Provider && model == session.Model
+            ? session.Key
+            : CacheKey(runtime, exchange.Operation, body, inspected, workspace, provider, model);
+        _cache.Set(key, answer, TimeSpan.FromSeconds(ttl));
         return answer;
     }
 

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace OctoMesh.Routing.Pricing;
 
 /// <summary>
@@ -9,12 +7,7 @@ namespace OctoMesh.Routing.Pricing;
 /// </summary>
 public sealed class PriceTable
 {
-    /// <summary>Model names whose lookup is remembered; past this (client-chosen names without end) lookups just run.</summary>
-    private const int MaxRemembered = 4096;
-
     private readonly ModelNameTable<ModelPrice> _prices;
-    /// <summary>Each model name priced so far and its price (null: none), so a dated name skips the pattern scan next time.</summary>
-    private readonly ConcurrentDictionary<string, ModelPrice?> _resolved = new(StringComparer.Ordinal);
 
     /// <param name="configured">The configuration's prices; each wins over a default for the same pattern.</param>
     public PriceTable(IEnumerable<(string Pattern, ModelPrice Price)> configured)
@@ -25,18 +18,5 @@ public sealed class PriceTable
     public static PriceTable Defaults { get; } = new([]);
 
     /// <summary>The price of <paramref name="model"/> (the name the provider bills), or false when it has none.</summary>
-    public bool TryFind(string model, out ModelPrice price)
-    {
-        if (_resolved.TryGetValue(model, out var known))
-        {
-            price = known.GetValueOrDefault();
-            return known.HasValue;
-        }
-        var found = _prices.TryFind(model, out price);
-        if (_resolved.Count < MaxRemembered)
-        {
-            _resolved.TryAdd(model, found ? price : null);
-        }
-        return found;
-    }
+    public bool TryFind(ReadOnlySpan<char> model, out ModelPrice price) => _prices.TryFind(model, out price);
 }
