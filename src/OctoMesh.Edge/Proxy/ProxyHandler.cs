@@ -256,9 +256,8 @@ internal sealed class ProxyHandler
                             attempt += tried - 1;
                             continue;
                         }
-                        var firstByteMs = route?.Definition.Targets[targetIndex].FirstByteMs ?? 0;
-                        var (done, released) = await TryTargetAsync(runtime, context, operation, exchange, target, route, health,
-                            firstByteMs > 0 ? TimeSpan.FromMilliseconds(firstByteMs) : null, attempt == candidates - 1, body, inspected);
+                        var (done, released) = await TryTargetAsync(runtime, context, operation, exchange, target, route, targetIndex, health,
+                            attempt == candidates - 1, body, inspected);
                         answered = done;
                         abandon |= !released;
                     }
@@ -528,12 +527,12 @@ internal sealed class ProxyHandler
     }
 
     /// <summary>
-    /// Tries one target, retried per the route's policy within its deadline, each try waiting at most
-    /// <paramref name="firstByte"/> (when set) for the response headers. Returns whether the client has
+    /// Tries one target, retried per the route's policy within its deadline, each try waiting for the response
+    /// headers at most what <see cref="FirstByteWait"/> allows (the provider's own timeout alone without a route). Returns whether the client has
     /// its answer (or is gone), and whether every send has released the body.
     /// </summary>
     private async Task<(bool Answered, bool Released)> TryTargetAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, Exchange exchange,
-        ModelTarget target, CompiledRoute? route, TargetHealth? health, TimeSpan? firstByte, bool lastTarget, BodyBuffer body, InspectedRequest inspected)
+        ModelTarget target, CompiledRoute? route, int targetIndex, TargetHealth? health, bool lastTarget, BodyBuffer body, InspectedRequest inspected)
     {
         var retry = route?.Definition.Retry ?? RetryPolicy.None;
         var deadline = route?.Definition.DeadlineMs is { } ms ? TimeSpan.FromMilliseconds(ms) : (TimeSpan?)null;
@@ -548,9 +547,8 @@ internal sealed class ProxyHandler
                     $"No target of route '{route!.Name}' answered within its deadline of {deadline!.Value.TotalMilliseconds:0} ms.", code: "route_deadline");
                 return (true, released);
             }
-            var wait = firstByte is { } limit && !(left < limit) ? limit : left;
             var (answered, sent, retryAfter) = await ForwardAsync(runtime, context, operation, exchange, target,
-                health, lastTarget && @try == retry.Attempts, wait, body, inspected);
+                health, lastTarget && @try == retry.Attempts, route is null ? null : FirstByteWait(route, targetIndex, exchange.Started), body, inspected);
             released &= sent;
             if (answered || @try == retry.Attempts)
             {
