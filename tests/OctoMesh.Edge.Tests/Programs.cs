@@ -1,10 +1,31 @@
 namespace OctoMesh.Edge.Tests;
 
-/// <summary>The real programs tests drive (promtool, prometheus, redis-server), found on PATH.</summary>
+/// <summary>The real programs and files tests use: promtool, prometheus, redis-server on PATH; the repository's files.</summary>
 internal static class Programs
 {
     /// <summary>The full path of <paramref name="program"/>; fails the test with what to install when it is missing.</summary>
     public static string Find(string program) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(dir => Path.Combine(dir, program)).FirstOrDefault(File.Exists)
         ?? throw new InvalidOperationException($"'{program}' is not installed: run `bash .ci/run` once (it installs what the tests need).");
+
+    /// <summary>The repository's root: the directory above the test binaries that holds OctoMesh.sln.</summary>
+    public static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "OctoMesh.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException("OctoMesh.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>The vectors embedder's word-vector file (OCTOMESH_VECTORS, else artifacts/vectors); fails the test with how to build it.</summary>
+    public static string WordVectors()
+    {
+        var path = Environment.GetEnvironmentVariable("OCTOMESH_VECTORS") ?? Path.Combine(RepositoryRoot(), "artifacts", "vectors", "wink-100d.omv");
+        return File.Exists(path) ? path
+            : throw new InvalidOperationException($"{path} is missing: run `deploy/vectors/build.sh` (or `bash .ci/run`, which does).");
+    }
 }

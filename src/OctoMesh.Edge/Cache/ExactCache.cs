@@ -23,9 +23,11 @@ internal sealed class ExactCache : IAsyncDisposable
     private readonly RedisCacheLevel? _redis;
 
     /// <param name="redis">Redis as <c>host:port</c> for the shared level, or null for this process alone.</param>
-    public ExactCache(long maxBytes, string? redis = null, TimeSpan? redisTimeout = null)
+    /// <param name="semantic">The semantic index whose entries point at answers here, or null for the exact cache alone.</param>
+    public ExactCache(long maxBytes, string? redis = null, TimeSpan? redisTimeout = null, Semantic.SemanticCache? semantic = null)
     {
         MaxBytes = maxBytes;
+        Semantic = semantic;
         _entries = new MemoryCache(new MemoryCacheOptions { SizeLimit = maxBytes, CompactionPercentage = 0.1 });
         if (redis is not null)
         {
@@ -36,6 +38,9 @@ internal sealed class ExactCache : IAsyncDisposable
     }
 
     public long MaxBytes { get; }
+
+    /// <summary>The semantic cache's index, when configured: its entries point at answers kept here.</summary>
+    public Semantic.SemanticCache? Semantic { get; }
 
     /// <summary>Redis failures the cache went on without (0 without Redis).</summary>
     public long RedisErrors => _redis?.Errors ?? 0;
@@ -84,6 +89,7 @@ internal sealed class ExactCache : IAsyncDisposable
 
     private void PurgeHere(string? workspace)
     {
+        Semantic?.Purge(workspace);
         foreach (var name in workspace is null ? _workspaces.Keys.ToArray() : [workspace])
         {
             if (_workspaces.TryRemove(name, out var evict))

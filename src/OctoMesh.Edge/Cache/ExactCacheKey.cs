@@ -19,9 +19,13 @@ internal static class ExactCacheKey
 
     private static readonly byte[][] s_ignored = [.. new[] { "model", "stream", "stream_options", "user", "metadata", "store" }.Select(Encoding.UTF8.GetBytes)];
 
-    /// <summary>Writes the key of <paramref name="body"/> (valid JSON, as the inspector checked) into <paramref name="key"/>.</summary>
-    public static void Compute(ReadOnlySpan<byte> body, string scope, string provider, string upstreamModel, Span<byte> key)
+    /// <summary>
+    /// Writes the key of <paramref name="body"/> (valid JSON, as the inspector checked) into <paramref name="key"/>,
+    /// leaving out the tokens that start inside <paramref name="skip"/> too (the semantic cache's last user turn).
+    /// </summary>
+    public static void Compute(ReadOnlySpan<byte> body, string scope, string provider, string upstreamModel, Span<byte> key, Range skip = default)
     {
+        var (skipFrom, skipLength) = skip.GetOffsetAndLength(body.Length);
         // Each token becomes its type, its bytes (a string without quotes) and a separator: never more than twice the body.
         var names = Encoding.UTF8.GetByteCount(scope) + Encoding.UTF8.GetByteCount(provider) + Encoding.UTF8.GetByteCount(upstreamModel) + 3;
         var buffer = ArrayPool<byte>.Shared.Rent(body.Length * 2 + names);
@@ -34,6 +38,10 @@ internal static class ExactCacheKey
             var reader = new Utf8JsonReader(body);
             while (reader.Read())
             {
+                if ((ulong)(reader.TokenStartIndex - skipFrom) < (ulong)skipLength)
+                {
+                    continue;
+                }
                 if (reader.CurrentDepth == 1 && reader.TokenType == JsonTokenType.PropertyName && IsIgnored(ref reader))
                 {
                     reader.Read();

@@ -7,7 +7,7 @@ using OctoMesh.Routing.Configuration;
 
 namespace OctoMesh.Edge.Cli;
 
-/// <summary>The <c>octomesh</c> command line: serve, check-config, route, export, sim, version.</summary>
+/// <summary>The <c>octomesh</c> command line: serve, check-config, route, export, semantic-eval, sim, version.</summary>
 internal static class OctoMeshCommands
 {
     /// <summary>Exit code for a configuration that does not validate.</summary>
@@ -20,6 +20,7 @@ internal static class OctoMeshCommands
         root.Add(CheckConfig());
         root.Add(Route());
         root.Add(ExportCommand.Create());
+        root.Add(SemanticEval());
         root.Add(Sim());
         root.Add(Version());
         return root;
@@ -114,6 +115,40 @@ internal static class OctoMeshCommands
                 .ToDictionary(p => p[0].Trim(), p => p[1].Trim(), StringComparer.OrdinalIgnoreCase);
             return RouteExplainer.Explain(Console.Out, loaded.Config!, File.ReadAllBytes(parse.GetValue(explain)!.FullName),
                 parse.GetValue(task), parse.GetValue(workspace), given);
+        });
+        return command;
+    }
+
+    private static Command SemanticEval()
+    {
+        var pairs = new Argument<FileInfo>("pairs") { Description = "Labelled pairs: 'hit|miss<TAB>kind<TAB>first prompt<TAB>second prompt' per line." };
+        var embedder = new Option<string>("--embedder") { Description = "hash or vectors.", DefaultValueFactory = _ => "hash" };
+        var vectors = new Option<FileInfo?>("--vectors") { Description = "The word-vector file of the vectors embedder (deploy/vectors/build.sh)." };
+        var mistakes = new Option<bool>("--mistakes") { Description = "Also list the pairs the default threshold gets wrong, with their similarity and guard signatures." };
+        var command = new Command("semantic-eval", "Measure the semantic cache's precision, recall and false-hit rate per threshold on labelled pairs.")
+        {
+            pairs, embedder, vectors, mistakes,
+        };
+        command.SetAction(parse =>
+        {
+            var name = parse.GetValue(embedder)!;
+            if (name is not ("hash" or "vectors") || name == "vectors" && parse.GetValue(vectors) is null)
+            {
+                Console.Error.WriteLine("--embedder is hash, or vectors with --vectors FILE");
+                return 1;
+            }
+            var semantic = Cache.Semantic.Embedders.Create(new SemanticCacheConfig(name, Vectors: parse.GetValue(vectors)?.FullName));
+            var labelled = Cache.Semantic.PrecisionReport.Load(parse.GetValue(pairs)!.FullName);
+            var results = Cache.Semantic.PrecisionReport.Evaluate(semantic.Embedder, labelled, Cache.Semantic.PrecisionReport.Thresholds());
+            Console.Out.WriteLine($"Embedder {name}; default threshold {semantic.Threshold:0.00} in bold.");
+            Console.Out.WriteLine();
+            Cache.Semantic.PrecisionReport.WriteTable(Console.Out, results, semantic.Threshold);
+            if (parse.GetValue(mistakes))
+            {
+                Console.Out.WriteLine();
+                Cache.Semantic.PrecisionReport.WriteMistakes(Console.Out, semantic.Embedder, labelled, semantic.Threshold);
+            }
+            return 0;
         });
         return command;
     }

@@ -57,6 +57,12 @@ public sealed class GatewayRuntimeHolder : IDisposable
                 {
                     errors.Add(new ConfigError("$.cache", "the cache's size and Redis cannot change while the gateway runs", "restart the gateway for them"));
                 }
+                if ((config.Cache.Semantic is { } semantic ? semantic with { Threshold = null } : null)
+                    != (old.Config.Cache.Semantic is { } was ? was with { Threshold = null } : null))
+                {
+                    errors.Add(new ConfigError("$.cache.semantic", "the semantic cache's embedder and size cannot change while the gateway runs (its threshold can)",
+                        "restart the gateway for them"));
+                }
                 if (config.Tracing != old.Config.Tracing)
                 {
                     errors.Add(new ConfigError("$.tracing", "tracing settings cannot change while the gateway runs", "restart the gateway for new tracing settings"));

@@ -57,13 +57,14 @@ internal sealed class Exchange(ApiOperation operation, string requestId, long st
 /// <summary>What the cache did for a request, as metrics label it; the trace stores the index.</summary>
 internal static class CacheOutcomes
 {
-    public const string None = "none", Hit = "hit", Miss = "miss", Bypass = "bypass";
+    public const string None = "none", Hit = "hit", Miss = "miss", Bypass = "bypass", HitSemantic = "hit_semantic";
 
     public static byte Code(string outcome) => outcome switch
     {
         Hit => 1,
         Miss => 2,
         Bypass => 3,
+        HitSemantic => 4,
         _ => 0,
     };
 }

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
 using OctoMesh.Edge.Cache;
+using OctoMesh.Edge.Cache.Semantic;
 using OctoMesh.Edge.Hosting;
 using OctoMesh.Edge.Metering;
 using OctoMesh.Edge.Providers;
@@ -219,7 +220,7 @@ internal sealed class ProxyHandler
                 // The exact cache: a repeated request is answered here; a miss may be kept as it goes to the client.
                 var first = route is null ? aliasTarget! : runtime.RouteTargets[route.Index][order[0]];
                 session = await TryAnswerFromCacheAsync(runtime, context, operation, exchange, body, inspected, workspace, first);
-                if (exchange.CacheOutcome == CacheOutcomes.Hit)
+                if (exchange.CacheOutcome is CacheOutcomes.Hit or CacheOutcomes.HitSemantic)
                 {
                     return;
                 }
@@ -308,22 +309,26 @@ internal sealed class ProxyHandler
     }
 
     /// <summary>
-    /// The exact cache's step: off (no header) unless configured; <c>bypass</c> when the client says
-    /// <c>x-octomesh-cache: off</c>; else the cached answer when there is one (<c>hit-exact</c>); else, when the same
-    /// request is already on its way upstream, that request's answer once it has it (single-flight; also
+    /// The cache's step: off (no header) unless configured; <c>bypass</c> when the client says
+    /// <c>x-octomesh-cache: off</c>; else the cached answer of the same request when there is one (<c>hit-exact</c>);
+    /// else, with the semantic cache (unless the client says <c>x-octomesh-cache: exact</c>), the answer of an earlier
+    /// question that means the same in the same conversation (<c>hit-semantic</c>, with its similarity); else, when the
+    /// same request is already on its way upstream, that request's answer once it has it (single-flight;
     /// <c>hit-exact</c>); else a <c>miss</c>, with a capturing body in place so the answer can be kept (unless
-    /// <c>Cache-Control: no-store</c>). <c>Cache-Control: no-cache</c> skips the lookup but keeps the fresh answer.
+    /// <c>Cache-Control: no-store</c>). <c>Cache-Control: no-cache</c> skips the lookups but keeps the fresh answer.
     /// </summary>
     private async Task<CacheSession?> TryAnswerFromCacheAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, Exchange exchange,
         BodyBuffer body, InspectedRequest inspected, string? workspace, ModelTarget first)
     {
-        if (!runtime.Config.Cache.Exact || operation is not (ApiOperation.ChatCompletions or ApiOperation.Messages))
+        var config = runtime.Config.Cache;
+        if (!config.Exact || operation is not (ApiOperation.ChatCompletions or ApiOperation.Messages))
         {
             return null;
         }
         var headers = context.Request.Headers;
         var response = context.Response;
-        if (string.Equals(headers["x-octomesh-cache"].ToString(), "off", StringComparison.OrdinalIgnoreCase))
+        var mode = headers["x-octomesh-cache"].ToString();
+        if (string.Equals(mode, "off", StringComparison.OrdinalIgnoreCase))
         {
             exchange.CacheOutcome = CacheOutcomes.Bypass;
             response.Headers["x-octomesh-cache"] = "bypass";
@@ -334,12 +339,32 @@ internal sealed class ProxyHandler
         var store = !cacheControl.Contains("no-store", StringComparison.OrdinalIgnoreCase);
         var provider = runtime.Providers[first.ProviderIndex];
         var model = first.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected);
+        var ttl = TimeSpan.FromSeconds(config.TtlSeconds);
         var key = CacheKey(runtime, operation, body, inspected, workspace, provider.Name, model);
-        if (lookUp && await _cache.GetAsync(key, TimeSpan.FromSeconds(runtime.Config.Cache.TtlSeconds)) is { } answer)
+        if (lookUp && await _cache.GetAsync(key, ttl) is { } answer)
         {
             await ServeCachedAsync(context, exchange, answer);
             return null;
         }
+
+        SemanticLookup? semantic = null;
+        if (_cache.Semantic is { } index && !string.Equals(mode, "exact", StringComparison.OrdinalIgnoreCase)
+            && LastUserTurn.TryFind(body.Span, out var question, out var turn))
+        {
+            // The partition: everything but the last user turn, which is compared by meaning instead.
+            semantic = new SemanticLookup(CacheKey(runtime, operation, body, inspected, workspace, provider.Name, model, turn), index.Prepare(question));
+            if (lookUp && index.Find(semantic.Partition, semantic.Query, (float?)config.Semantic!.Threshold) is { } match)
+            {
+                if (await _cache.GetAsync(match.AnswerKey, ttl) is { } near)
+                {
+                    await ServeCachedAsync(context, exchange, near, match.Similarity);
+                    return null;
+                }
+                // Its answer has left the cache (evicted, expired, purged): so does the question.
+                index.Forget(semantic.Partition, match.AnswerKey);
+            }
+        }
+
         string? flight = null;
         if (lookUp && store)
         {
@@ -373,27 +398,35 @@ internal sealed class ProxyHandler
         }
         var capture = new CapturingBodyFeature(context.Features.GetRequiredFeature<IHttpResponseBodyFeature>(), MaxCachedAnswerBytes);
         context.Features.Set<IHttpResponseBodyFeature>(capture);
-        return new CacheSession(capture, flight, key, provider.Name, model);
+        return new CacheSession(capture, flight, key, provider.Name, model, semantic);
     }
 
     /// <summary>
-    /// A miss on its way upstream: the capturing body, the flight key when this request leads one, and the key looked up
-    /// with the provider and model it was made for (kept under again when that target answers).
+    /// A miss on its way upstream: the capturing body, the flight key when this request leads one, the key looked up
+    /// with the provider and model it was made for (kept under again when that target answers), and the semantic
+    /// cache's partition and prepared question when it looked.
     /// </summary>
-    private sealed record CacheSession(CapturingBodyFeature Capture, string? Flight, string Key, string Provider, string Model);
+    private sealed record CacheSession(CapturingBodyFeature Capture, string? Flight, string Key, string Provider, string Model, SemanticLookup? Semantic);
 
-    /// <summary>Sends a kept answer as it was first sent.</summary>
-    private static async Task ServeCachedAsync(HttpContext context, Exchange exchange, CachedAnswer answer)
+    /// <summary>The semantic cache's partition of a request and its last user turn, embedded.</summary>
+    private sealed record SemanticLookup(string Partition, SemanticQuery Query);
+
+    /// <summary>Sends a kept answer as it was first sent; <paramref name="similarity"/> when it answered a question that means the same.</summary>
+    private static async Task ServeCachedAsync(HttpContext context, Exchange exchange, CachedAnswer answer, float? similarity = null)
     {
         var response = context.Response;
-        exchange.CacheOutcome = CacheOutcomes.Hit;
+        exchange.CacheOutcome = similarity is null ? CacheOutcomes.Hit : CacheOutcomes.HitSemantic;
         exchange.Provider = answer.Provider;
         exchange.Model = answer.Model;
         exchange.Outcome = ProxyOutcome.Completed;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = answer.ContentType;
         response.ContentLength = answer.Body.Length;
-        response.Headers["x-octomesh-cache"] = "hit-exact";
+        response.Headers["x-octomesh-cache"] = similarity is null ? "hit-exact" : "hit-semantic";
+        if (similarity is { } score)
+        {
+            response.Headers["x-octomesh-cache-similarity"] = score.ToString("0.0000", System.Globalization.CultureInfo.InvariantCulture);
+        }
         response.Headers["x-octomesh-model"] = answer.Model;
         await response.Body.WriteAsync(answer.Body, context.RequestAborted);
     }
@@ -423,23 +456,29 @@ internal sealed class ProxyHandler
             System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is > 0 and <= 30 * 86_400
             ? seconds : runtime.Config.Cache.TtlSeconds;
         // The first target answered (the usual case): its key was made for the lookup already.
-        var key = provider == session.Provider && model == session.Model
-            ? session.Key
-            : CacheKey(runtime, exchange.Operation, body, inspected, workspace, provider, model);
+        var sameTarget = provider == session.Provider && model == session.Model;
+        var key = sameTarget ? session.Key : CacheKey(runtime, exchange.Operation, body, inspected, workspace, provider, model);
         _cache.Set(key, answer, TimeSpan.FromSeconds(ttl));
+        if (sameTarget && session.Semantic is { } semantic)
+        {
+            // A fallback's answer is kept for exact repeats only: the partition was made for the first target.
+            _cache.Semantic!.Add(semantic.Partition, workspace ?? "", semantic.Query, key, TimeSpan.FromSeconds(ttl));
+        }
         return answer;
     }
 
     /// <summary>
     /// The exact cache's key for this request: its scope (the workspace, unless shared), the client's API and whether it
-    /// streams (a streamed answer is kept apart from a JSON one), then <see cref="ExactCacheKey"/>.
+    /// streams (a streamed answer is kept apart from a JSON one), then <see cref="ExactCacheKey"/>. With
+    /// <paramref name="lastTurn"/>, the semantic cache's partition instead: the same without that turn.
     /// </summary>
     private static string CacheKey(GatewayRuntime runtime, ApiOperation operation, BodyBuffer body, InspectedRequest inspected, string? workspace,
-        string provider, string model)
+        string provider, string model, Range? lastTurn = null)
     {
-        var scope = $"{(runtime.Config.Cache.SharedAcrossWorkspaces ? "*" : workspace ?? "")}|{operation}|{(inspected.Stream ? "stream" : "json")}";
+        var scope = $"{(runtime.Config.Cache.SharedAcrossWorkspaces ? "*" : workspace ?? "")}|{operation}|{(inspected.Stream ? "stream" : "json")}"
+            + (lastTurn is null ? "" : "|semantic");
         Span<byte> key = stackalloc byte[ExactCacheKey.Size];
-        ExactCacheKey.Compute(body.Span, scope, provider, model, key);
+        ExactCacheKey.Compute(body.Span, scope, provider, model, key, lastTurn ?? default);
         return ExactCacheKey.ToHex(key);
     }
 

@@ -8,5 +8,13 @@ namespace OctoMesh.Routing.Configuration;
 /// <param name="SharedAcrossWorkspaces">Let workspaces hit each other's answers (off: each workspace has its own cache).</param>
 /// <param name="Redis">Redis as <c>host:port</c>, for a second level shared by replicas; null for in-process only.</param>
 /// <param name="RedisTimeoutMs">How long a lookup waits for Redis before going on without it.</param>
+/// <param name="Semantic">The semantic cache on top of the exact one, or null for none.</param>
 public sealed record CacheConfig(bool Exact = false, int TtlSeconds = 3600, int MaxMegabytes = 64, bool SharedAcrossWorkspaces = false,
-    string? Redis = null, int RedisTimeoutMs = 50);
+    string? Redis = null, int RedisTimeoutMs = 50, SemanticCacheConfig? Semantic = null);
+
+/// <summary>The <c>cache.semantic</c> section: answer a question that means the same as an earlier one.</summary>
+/// <param name="Embedder"><c>hash</c> (built in), <c>vectors</c> (static word vectors from <paramref name="Vectors"/>).</param>
+/// <param name="Threshold">The least cosine similarity of a hit; null for the embedder's calibrated default.</param>
+/// <param name="MaxEntries">Questions the index holds at most; the oldest leave first.</param>
+/// <param name="Vectors">The word-vector file of the <c>vectors</c> embedder.</param>
+public sealed record SemanticCacheConfig(string Embedder = "hash", double? Threshold = null, int MaxEntries = 100_000, string? Vectors = null);

@@ -12,7 +12,8 @@ public static partial class ConfigLoader
         private static readonly string[] s_priceFields = ["input", "output", "cachedInput", "cacheWrite", "reasoning"];
         private static readonly string[] s_metricsFields = ["workspaceLabel", "maxSeries"];
         private static readonly string[] s_traceFields = ["enabled", "directory", "commitMs", "maxBacklog", "retentionDays"];
-        private static readonly string[] s_cacheFields = ["exact", "ttlSeconds", "maxMegabytes", "sharedAcrossWorkspaces", "redis", "redisTimeoutMs"];
+        private static readonly string[] s_cacheFields = ["exact", "ttlSeconds", "maxMegabytes", "sharedAcrossWorkspaces", "redis", "redisTimeoutMs", "semantic"];
+        private static readonly string[] s_semanticFields = ["embedder", "threshold", "maxEntries", "vectors"];
         private static readonly string[] s_tracingFields = ["otlpEndpoint", "protocol", "sampleRatio", "batchDelayMs", "serviceName"];
 
         /// <summary>Largest price accepted, USD per 1M tokens: far above any model's, low enough that no cost overflows.</summary>
@@ -258,7 +259,67 @@ public static partial class ConfigLoader
             {
                 cache = cache with { MaxMegabytes = (int)megabytes };
             }
+            if (fields.TryGetValue("semantic", out var semantic))
+            {
+                if (!cache.Exact)
+                {
+                    Error($"{path}.semantic", "the semantic cache keeps its answers in the exact cache", "write \"exact\": true as well");
+                }
+                cache = cache with { Semantic = ReadSemantic(semantic, $"{path}.semantic") };
+            }
             return cache;
+        }
+
+        private SemanticCacheConfig ReadSemantic(JsonElement element, string path)
+        {
+            var semantic = new SemanticCacheConfig();
+            if (!ExpectObject(element, path, "write { \"embedder\": \"hash\" }"))
+            {
+                return semantic;
+            }
+            var fields = Fields(element, path, s_semanticFields);
+            if (fields.TryGetValue("embedder", out var embedder))
+            {
+                if (embedder.ValueKind == JsonValueKind.String && embedder.GetString() is "hash" or "vectors")
+                {
+                    semantic = semantic with { Embedder = embedder.GetString()! };
+                }
+                else
+                {
+                    Error($"{path}.embedder", $"{Describe(embedder)} is not an embedder", "write \"hash\" or \"vectors\"");
+                }
+            }
+            if (fields.TryGetValue("threshold", out var threshold))
+            {
+                if (threshold.ValueKind == JsonValueKind.Number && threshold.GetDouble() is > 0 and <= 1)
+                {
+                    semantic = semantic with { Threshold = threshold.GetDouble() };
+                }
+                else
+                {
+                    Error($"{path}.threshold", $"expected a similarity above 0 and at most 1, got {Describe(threshold)}", "write e.g. 0.9");
+                }
+            }
+            if (fields.TryGetValue("maxEntries", out var max) && Integer(max, $"{path}.maxEntries", 1, 10_000_000, "a whole number of questions from 1 to 10000000") is { } entries)
+            {
+                semantic = semantic with { MaxEntries = (int)entries };
+            }
+            if (fields.TryGetValue("vectors", out var vectors))
+            {
+                if (vectors.ValueKind == JsonValueKind.String && vectors.GetString() is { Length: > 0 } file)
+                {
+                    semantic = semantic with { Vectors = file };
+                }
+                else
+                {
+                    Error($"{path}.vectors", $"expected a file name, got {Describe(vectors)}", "write the path of the file deploy/vectors/build.sh made");
+                }
+            }
+            if (semantic.Embedder == "vectors" && semantic.Vectors is null)
+            {
+                Error($"{path}.vectors", "the vectors embedder needs its word-vector file", "write \"vectors\": \"/path/to/wink-100d.omv\"");
+            }
+            return semantic;
         }
     }
 }

@@ -9,7 +9,7 @@ namespace OctoMesh.Edge.Tests.Telemetry;
 /// <summary>deploy/prometheus and deploy/grafana: valid for Prometheus, and about metrics the gateway really exports.</summary>
 public partial class DeployFilesTests
 {
-    private static readonly string s_deploy = Path.Combine(RepositoryRoot(), "deploy");
+    private static readonly string s_deploy = Path.Combine(Programs.RepositoryRoot(), "deploy");
 
     [Theory]
     [InlineData("check", "rules", "alerts.yml")]
@@ -55,16 +55,4 @@ public partial class DeployFilesTests
 
     [GeneratedRegex(@"\b(octomesh|gen_ai)_[a-z_]+")]
     private static partial Regex MetricName();
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "OctoMesh.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("OctoMesh.sln not found above " + AppContext.BaseDirectory);
-    }
 }

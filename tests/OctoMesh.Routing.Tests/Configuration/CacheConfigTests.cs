@@ -24,6 +24,23 @@ public class CacheConfigTests
     [
         "$.cache.exact: expected true or false, got 'yes'. Fix: write true to answer repeated requests from the cache.",
         "$.cache.ttlSeconds: 0 is out of range. Fix: write a whole number of seconds from 1 to 2592000.",
-        "$.cache.semantic: unknown field. Fix: remove it; the fields here are exact, ttlSeconds, maxMegabytes, sharedAcrossWorkspaces, redis, redisTimeoutMs.",
-    ], Load("""{ "exact": "yes", "ttlSeconds": 0, "semantic": true }""").Errors.Select(e => e.ToString()).OrderBy(e => e.Contains("semantic")));
+        "$.cache.size: unknown field. Fix: remove it; the fields here are exact, ttlSeconds, maxMegabytes, sharedAcrossWorkspaces, redis, redisTimeoutMs, semantic.",
+    ], Load("""{ "exact": "yes", "ttlSeconds": 0, "size": 1 }""").Errors.Select(e => e.ToString()).OrderBy(e => e.Contains("size")));
+
+    [Fact]
+    public void TheSemanticCacheSitsOnTheExactOne()
+    {
+        Assert.Equal(new SemanticCacheConfig("vectors", 0.8, 5000, "/v/wink.omv"), Load(
+            """{ "exact": true, "semantic": { "embedder": "vectors", "threshold": 0.8, "maxEntries": 5000, "vectors": "/v/wink.omv" } }""").Config!.Cache.Semantic);
+        Assert.Equal(new SemanticCacheConfig(), Load("""{ "exact": true, "semantic": {} }""").Config!.Cache.Semantic);
+        Assert.Null(Load("""{ "exact": true }""").Config!.Cache.Semantic);
+        Assert.Equal(
+        [
+            "$.cache.semantic: the semantic cache keeps its answers in the exact cache. Fix: write \"exact\": true as well.",
+            "$.cache.semantic.embedder: 'onnx' is not an embedder. Fix: write \"hash\" or \"vectors\".",
+            "$.cache.semantic.threshold: expected a similarity above 0 and at most 1, got 2. Fix: write e.g. 0.9.",
+        ], Load("""{ "semantic": { "embedder": "onnx", "threshold": 2 } }""").Errors.Select(e => e.ToString()));
+        Assert.Equal("$.cache.semantic.vectors: the vectors embedder needs its word-vector file. Fix: write \"vectors\": \"/path/to/wink-100d.omv\".",
+            Load("""{ "exact": true, "semantic": { "embedder": "vectors" } }""").Errors.Single().ToString());
+    }
 }

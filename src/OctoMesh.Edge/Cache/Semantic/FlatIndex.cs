@@ -44,6 +44,25 @@ internal sealed class FlatIndex(int dimensions)
         return true;
     }
 
+    /// <summary>
+    /// The entries at least <paramref name="threshold"/> similar to <paramref name="query"/>, the most similar first, as
+    /// many as <paramref name="ids"/> holds; returns how many.
+    /// </summary>
+    public int Search(ReadOnlySpan<float> query, float threshold, Span<long> ids, Span<float> scores)
+    {
+        var found = 0;
+        var vectors = _vectors.AsSpan(0, Count * Dimensions);
+        for (var i = 0; i < Count; i++)
+        {
+            var score = VectorMath.Dot(query, vectors.Slice(i * Dimensions, Dimensions));
+            if (score >= threshold)
+            {
+                found = TopList.Insert(ids, scores, found, _ids[i], score);
+            }
+        }
+        return found;
+    }
+
     /// <summary>The most similar entry to <paramref name="query"/>; false when the index is empty.</summary>
     public bool TryNearest(ReadOnlySpan<float> query, out long id, out float similarity)
     {
@@ -60,5 +79,32 @@ internal sealed class FlatIndex(int dimensions)
             }
         }
         return Count > 0;
+    }
+}
+
+/// <summary>A short list of the best matches, kept sorted as they come.</summary>
+internal static class TopList
+{
+    /// <summary>Inserts (<paramref name="id"/>, <paramref name="score"/>) into the first <paramref name="count"/> places by score, dropping the worst when full; returns the new count.</summary>
+    public static int Insert(Span<long> ids, Span<float> scores, int count, long id, float score)
+    {
+        var at = count;
+        while (at > 0 && scores[at - 1] < score)
+        {
+            at--;
+        }
+        if (at >= ids.Length)
+        {
+            return count;
+        }
+        var last = Math.Min(count, ids.Length - 1);
+        for (var k = last; k > at; k--)
+        {
+            ids[k] = ids[k - 1];
+            scores[k] = scores[k - 1];
+        }
+        ids[at] = id;
+        scores[at] = score;
+        return Math.Min(count + 1, ids.Length);
     }
 }

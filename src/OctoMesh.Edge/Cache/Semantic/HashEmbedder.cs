@@ -28,26 +28,9 @@ internal sealed class HashEmbedder(int dimensions = HashEmbedder.DefaultDimensio
         Span<char> word = stackalloc char[64];
         var previous = 0u;
         var havePrevious = false;
-        var i = 0;
-        while (i < text.Length)
+        var at = 0;
+        while (TextWords.Next(text, ref at, word) is var length and > 0)
         {
-            while (i < text.Length && !char.IsLetterOrDigit(text[i]))
-            {
-                i++;
-            }
-            var length = 0;
-            while (i < text.Length && char.IsLetterOrDigit(text[i]))
-            {
-                if (length < word.Length)
-                {
-                    word[length++] = char.ToLowerInvariant(text[i]);
-                }
-                i++;
-            }
-            if (length == 0)
-            {
-                break;
-            }
             var current = Hash(word[..length], WordSeed);
             Add(vector, current, WordWeight);
             if (havePrevious)
@@ -117,6 +100,29 @@ internal sealed class HashEmbedder(int dimensions = HashEmbedder.DefaultDimensio
                 x *= scale;
             }
         }
+    }
+}
+
+/// <summary>How the embedders split text: words of letters and digits, lower-cased, at most as long as the buffer.</summary>
+internal static class TextWords
+{
+    /// <summary>Writes the next word from <paramref name="at"/> into <paramref name="word"/> and returns its length; 0 at the end.</summary>
+    public static int Next(ReadOnlySpan<char> text, ref int at, Span<char> word)
+    {
+        while (at < text.Length && !char.IsLetterOrDigit(text[at]))
+        {
+            at++;
+        }
+        var length = 0;
+        while (at < text.Length && char.IsLetterOrDigit(text[at]))
+        {
+            if (length < word.Length)
+            {
+                word[length++] = char.ToLowerInvariant(text[at]);
+            }
+            at++;
+        }
+        return length;
     }
 }
 

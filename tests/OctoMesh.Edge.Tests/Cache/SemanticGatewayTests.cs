@@ -1,0 +1,82 @@
+using System.Security.Cryptography;
+using System.Text;
+using OctoMesh.Edge.Tests.Hosting;
+using OctoMesh.Edge.Tests.Telemetry;
+
+namespace OctoMesh.Edge.Tests.Cache;
+
+/// <summary>The semantic cache through the running gateway and the simulator (which counts the calls it gets).</summary>
+public class SemanticGatewayTests
+{
+    private static readonly string s_config = $$"""
+        { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } }, "models": { "*": { "provider": "sim" } },
+          "adminKeys": [ { "name": "ops", "sha256": "{{Sha256("admin-secret")}}" } ],
+          "clientKeys": [ { "name": "a", "sha256": "{{Sha256("sk-a")}}", "workspace": "a" }, { "name": "b", "sha256": "{{Sha256("sk-b")}}", "workspace": "b" } ],
+          "cache": { "exact": true, "ttlSeconds": 60, "semantic": { "embedder": "hash" } } }
+        """;
+
+    private static string Sha256(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
+
+    private static string Chat(string question, string system = "You are a support bot.", bool stream = false) =>
+        $$"""{"model":"sim-small","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"system","content":"{{system}}"},{"role":"user","content":"{{question}}"}]}""";
+
+    private static async Task<(string Cache, string? Similarity, string Body)> Post(TestGateway test, string body, string key = "sk-a",
+        string path = "/v1/chat/completions", string? mode = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new("Bearer", key);
+        if (mode is not null)
+        {
+            request.Headers.Add("x-octomesh-cache", mode);
+        }
+        var response = await test.Client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, text);
+        return (response.Headers.GetValues("x-octomesh-cache").Single(),
+            response.Headers.TryGetValues("x-octomesh-cache-similarity", out var s) ? s.Single() : null, text);
+    }
+
+    [Fact]
+    public async Task AQuestionThatMeansTheSameIsAnsweredFromTheCache()
+    {
+        await using var test = await TestGateway.StartAsync(s_config);
+        var (first, _, answer) = await Post(test, Chat("Where can I find my invoices?"));
+        Assert.Equal(("miss", 1), (first, test.Simulator.Stats.ChatCompletions));
+
+        // Another wording of the same question: the first answer, with how similar the questions were.
+        var (near, similarity, nearAnswer) = await Post(test, Chat("where do i find my invoice??"));
+        Assert.Equal(("hit-semantic", 1), (near, test.Simulator.Stats.ChatCompletions));
+        Assert.Equal(answer, nearAnswer);
+        Assert.InRange(double.Parse(similarity!, System.Globalization.CultureInfo.InvariantCulture), 0.66, 1);
+
+        // Close in words but another question (the guards), another conversation, another workspace, or the client
+        // asking for exact matches only: each goes upstream.
+        Assert.Equal("miss", (await Post(test, Chat("Where can I not find my invoices?"))).Cache);
+        Assert.Equal("miss", (await Post(test, Chat("where do i find my invoice??", system: "You are a billing bot."))).Cache);
+        Assert.Equal("miss", (await Post(test, Chat("where do i find my invoice??"), key: "sk-b")).Cache);
+        Assert.Equal("miss", (await Post(test, Chat("where can i find my invoice"), mode: "exact")).Cache);
+        Assert.Equal(5, test.Simulator.Stats.ChatCompletions);
+
+        // Streams meet streams.
+        var (streamed, _, streamedAnswer) = await Post(test, Chat("How do I reset my password?", stream: true));
+        var (replayed, _, replayedAnswer) = await Post(test, Chat("how do i reset my pasword", stream: true));
+        Assert.Equal(("miss", "hit-semantic", 6), (streamed, replayed, test.Simulator.Stats.ChatCompletions));
+        Assert.Equal(streamedAnswer, replayedAnswer);
+        Assert.EndsWith("data: [DONE]\n\n", replayedAnswer);
+
+        // Anthropic's API too.
+        const string Messages = """{"model":"sim-large","max_tokens":64,"messages":[{"role":"user","content":[{"type":"text","text":"What is the capital of Australia?"}]}]}""";
+        Assert.Equal("miss", (await Post(test, Messages, path: "/v1/messages")).Cache);
+        Assert.Equal("hit-semantic", (await Post(test, Messages.Replace("What is the capital of Australia?", "capital of australia"), path: "/v1/messages")).Cache);
+        Assert.Equal(7, test.Simulator.Stats.ChatCompletions);
+
+        var scrape = await Scrape.OfAsync(test);
+        Assert.Equal(3, scrape.Sum("octomesh_requests_total", "octomesh_cache=\"hit_semantic\""));
+
+        // A purge takes the questions with the answers.
+        var purge = new HttpRequestMessage(HttpMethod.Delete, "/admin/cache?workspace=a");
+        purge.Headers.Authorization = new("Bearer", "admin-secret");
+        Assert.True((await test.Client.SendAsync(purge)).IsSuccessStatusCode);
+        Assert.Equal("miss", (await Post(test, Chat("where do i find my invoice??"))).Cache);
+    }
+}
