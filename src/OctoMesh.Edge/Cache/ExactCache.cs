@@ -33,7 +33,7 @@ internal sealed class ExactCache : IAsyncDisposable
         {
             var colon = redis.LastIndexOf(':');
             _redis = new RedisCacheLevel(redis[..colon], int.Parse(redis[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture),
-                redisTimeout ?? TimeSpan.FromMilliseconds(50), PurgeHere);
+                redisTimeout ?? TimeSpan.FromMilliseconds(50), PurgeHere, semantic is null ? null : question => AddSharedQuestion(question));
         }
     }
 
@@ -68,6 +68,44 @@ internal sealed class ExactCache : IAsyncDisposable
         {
             _ = _redis.SetAsync(key, answer, ttl);
         }
+    }
+
+    /// <summary>Adds a question whose answer was just kept under <paramref name="answerKey"/> to the semantic index, here and on the other replicas.</summary>
+    public void AddQuestion(string partition, string workspace, Semantic.SemanticQuery query, string answerKey, TimeSpan ttl)
+    {
+        Semantic!.Add(partition, workspace, query, answerKey, ttl);
+        if (_redis is not null)
+        {
+            var expires = DateTimeOffset.UtcNow.Add(ttl).ToUnixTimeMilliseconds();
+            _ = _redis.ShareQuestionAsync(new Semantic.SharedQuestion(Semantic.Embedder.Name, partition, workspace, answerKey, expires, query.Guards, query.Vector), ttl);
+        }
+    }
+
+    /// <summary>Reads back the semantic index's entries other replicas left in Redis (at start); returns how many were added.</summary>
+    public async Task<int> LoadSharedQuestionsAsync()
+    {
+        if (_redis is null || Semantic is null)
+        {
+            return 0;
+        }
+        var added = 0;
+        foreach (var question in await _redis.LoadQuestionsAsync())
+        {
+            added += AddSharedQuestion(question) ? 1 : 0;
+        }
+        return added;
+    }
+
+    /// <summary>An entry from another replica: taken when the same embedder made it and it is still alive.</summary>
+    private bool AddSharedQuestion(Semantic.SharedQuestion question)
+    {
+        var left = TimeSpan.FromMilliseconds(question.ExpiresAtUnixMs - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        if (question.Embedder != Semantic!.Embedder.Name || question.Vector.Length != Semantic.Embedder.Dimensions || left <= TimeSpan.Zero)
+        {
+            return false;
+        }
+        Semantic.Add(question.Partition, question.Workspace, new Semantic.SemanticQuery(question.Vector, question.Guards), question.AnswerKey, left);
+        return true;
     }
 
     private void SetHere(string key, CachedAnswer answer, TimeSpan ttl)

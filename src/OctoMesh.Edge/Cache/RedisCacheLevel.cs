@@ -1,25 +1,30 @@
 using System.Buffers.Binary;
 using System.Text;
 using OctoMesh.Edge.Cache.Redis;
+using OctoMesh.Edge.Cache.Semantic;
 
 namespace OctoMesh.Edge.Cache;
 
 /// <summary>
-/// The exact cache's shared level on Redis, so replicas answer each other's repeats: an answer is kept under
+/// The cache's shared level on Redis, so replicas answer each other's repeats: an answer is kept under
 /// <c>octomesh:exact:{key}</c> for its time to live, each workspace's keys in a set for purging, and purges are
-/// announced on <c>octomesh:cache:purge</c> so every replica drops its in-process copies too. Fail-safe: any Redis
-/// failure (down, slow past the soft timeout) is counted and the request goes on with the in-process level alone.
+/// announced on <c>octomesh:cache:purge</c> so every replica drops its in-process copies too. The semantic cache's
+/// entries (<see cref="SharedQuestion"/>: a vector and guard facts, never text) are kept under
+/// <c>octomesh:semantic:{key}</c>, beside their answers and for as long, and announced on
+/// <c>octomesh:semantic:add</c>, so every replica's index has them, and one that starts reads them all back. Fail-safe:
+/// any Redis failure (down, slow past the soft timeout) is counted and the request goes on with the in-process level alone.
 /// </summary>
 internal sealed class RedisCacheLevel : IAsyncDisposable
 {
-    private const string PurgeChannel = "octomesh:cache:purge";
+    private const string PurgeChannel = "octomesh:cache:purge", QuestionChannel = "octomesh:semantic:add";
     private readonly RespClient _client;
     private readonly RespSubscriber _subscriber;
     private readonly string _instance = Guid.NewGuid().ToString("N");
     private long _errors;
 
     /// <param name="onPurge">Called with a workspace (null: all) when another replica purged.</param>
-    public RedisCacheLevel(string host, int port, TimeSpan softTimeout, Action<string?> onPurge)
+    /// <param name="onQuestion">Called with each semantic-cache entry another replica adds.</param>
+    public RedisCacheLevel(string host, int port, TimeSpan softTimeout, Action<string?> onPurge, Action<SharedQuestion>? onQuestion = null)
     {
         _client = new RespClient(host, port, RespOptions.Default with { ConnectTimeout = softTimeout * 4, CommandTimeout = softTimeout });
         _subscriber = new RespSubscriber(host, port, new Dictionary<string, Action<byte[]>>
@@ -32,6 +37,21 @@ internal sealed class RedisCacheLevel : IAsyncDisposable
                 {
                     var workspace = text[(split + 1)..];
                     onPurge(workspace == "*" ? null : workspace);
+                }
+            },
+            [QuestionChannel] = message =>
+            {
+                // The sender's instance id (32 hex digits and a newline), then the entry.
+                if (onQuestion is not null && message.Length > 33 && !message.AsSpan(0, 32).SequenceEqual(Encoding.ASCII.GetBytes(_instance)))
+                {
+                    try
+                    {
+                        onQuestion(SharedQuestion.Decode(message.AsSpan(33)));
+                    }
+                    catch (InvalidDataException)
+                    {
+                        Interlocked.Increment(ref _errors);
+                    }
                 }
             },
         });
@@ -69,6 +89,66 @@ internal sealed class RedisCacheLevel : IAsyncDisposable
         }
     }
 
+    /// <summary>Keeps a semantic-cache entry beside its answer, and tells the other replicas.</summary>
+    public async Task ShareQuestionAsync(SharedQuestion question, TimeSpan ttl)
+    {
+        try
+        {
+            var entry = question.Encode();
+            var message = new byte[33 + entry.Length];
+            Encoding.ASCII.GetBytes(_instance, message);
+            message[32] = (byte)'\n';
+            entry.CopyTo(message, 33);
+            await Task.WhenAll(
+                _client.SetAsync("octomesh:semantic:" + question.AnswerKey, entry, ttl),
+                _client.PublishAsync(QuestionChannel, message));
+        }
+        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException)
+        {
+            Interlocked.Increment(ref _errors);
+        }
+    }
+
+    /// <summary>Every semantic-cache entry Redis holds (for a replica that starts); none when Redis is unreachable.</summary>
+    public async Task<List<SharedQuestion>> LoadQuestionsAsync()
+    {
+        var questions = new List<SharedQuestion>();
+        try
+        {
+            var cursor = "0";
+            do
+            {
+                var page = await _client.ExecuteAsync(["SCAN", cursor, "MATCH", "octomesh:semantic:*", "COUNT", 1000L]);
+                cursor = page.Items![0].Text!;
+                var keys = page.Items[1].Items!.Select(k => (object)k.Text!).ToArray();
+                if (keys.Length == 0)
+                {
+                    continue;
+                }
+                foreach (var value in (await _client.ExecuteAsync(["MGET", .. keys])).Items!)
+                {
+                    if (value.Bytes is { } bytes)
+                    {
+                        try
+                        {
+                            questions.Add(SharedQuestion.Decode(bytes));
+                        }
+                        catch (InvalidDataException)
+                        {
+                            Interlocked.Increment(ref _errors);
+                        }
+                    }
+                }
+            }
+            while (cursor != "0");
+        }
+        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException)
+        {
+            Interlocked.Increment(ref _errors);
+        }
+        return questions;
+    }
+
     /// <summary>Deletes the workspace's answers (null: every workspace's) from Redis and tells the other replicas.</summary>
     public async Task PurgeAsync(string? workspace)
     {
@@ -79,7 +159,8 @@ internal sealed class RedisCacheLevel : IAsyncDisposable
                 : ["octomesh:exact:workspace:" + workspace];
             foreach (var set in sets)
             {
-                var keys = (await _client.ExecuteAsync(["SMEMBERS", set])).Items?.Select(i => "octomesh:exact:" + i.Text).ToArray() ?? [];
+                var keys = (await _client.ExecuteAsync(["SMEMBERS", set])).Items?
+                    .SelectMany(i => new[] { "octomesh:exact:" + i.Text, "octomesh:semantic:" + i.Text }).ToArray() ?? [];
                 await _client.DelAsync([.. keys, set]);
             }
             await _client.PublishAsync(PurgeChannel, Encoding.UTF8.GetBytes($"{_instance}\n{workspace ?? "*"}"));

@@ -111,6 +111,13 @@ public sealed class GatewayServer : IAsyncDisposable
         var cache = app.Services.GetRequiredService<Cache.ExactCache>();
         app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.cache.redis.errors", "{error}",
             "Redis calls of the cache that failed or timed out; the cache went on with this process's memory.", () => [new Measurement<long>(cache.RedisErrors)], counter: true);
+        if (cache.Semantic is { } semanticIndex)
+        {
+            app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.cache.semantic.entries", "{entry}",
+                "Questions in the semantic cache's index.", () => [new Measurement<long>(semanticIndex.Count)]);
+            // A replica that starts reads back the index the others built (bounded by Redis's soft timeout per call).
+            await cache.LoadSharedQuestionsAsync();
+        }
         MapEndpoints(app);
         await app.StartAsync(cancellationToken);
         var runtimes = app.Services.GetRequiredService<GatewayRuntimeHolder>();

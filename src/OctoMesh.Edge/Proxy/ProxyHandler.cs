@@ -462,7 +462,7 @@ internal sealed class ProxyHandler
         if (sameTarget && session.Semantic is { } semantic)
         {
             // A fallback's answer is kept for exact repeats only: the partition was made for the first target.
-            _cache.Semantic!.Add(semantic.Partition, workspace ?? "", semantic.Query, key, TimeSpan.FromSeconds(ttl));
+            _cache.AddQuestion(semantic.Partition, workspace ?? "", semantic.Query, key, TimeSpan.FromSeconds(ttl));
         }
         return answer;
     }

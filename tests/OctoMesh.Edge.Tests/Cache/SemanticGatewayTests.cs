@@ -79,4 +79,44 @@ public class SemanticGatewayTests
         Assert.True((await test.Client.SendAsync(purge)).IsSuccessStatusCode);
         Assert.Equal("miss", (await Post(test, Chat("where do i find my invoice??"))).Cache);
     }
+
+    [Fact]
+    public async Task ReplicasShareTheIndexThroughRedisAndOneThatStartsReadsItBack()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var config = s_config.Replace("\"ttlSeconds\": 60", $"\"ttlSeconds\": 60, \"redis\": \"127.0.0.1:{redis.Port}\", \"redisTimeoutMs\": 500");
+        await using var a = await TestGateway.StartAsync(config);
+        await using var b = await TestGateway.StartAsync(config);
+        static async Task<double> Entries(TestGateway gateway) => (await Scrape.OfAsync(gateway)).Sum("octomesh_cache_semantic_entries");
+        static async Task Until(Func<Task<bool>> condition)
+        {
+            for (var i = 0; i < 200 && !await condition(); i++)
+            {
+                await Task.Delay(10);
+            }
+        }
+
+        var (first, _, answer) = await Post(a, Chat("How do I cancel my subscription?"));
+        Assert.Equal("miss", first);
+        // B's index gets the question over pub/sub (a vector and guard facts), and its answer is in Redis.
+        await Until(async () => await Entries(b) == 1);
+        var (fromB, _, fromBAnswer) = await Post(b, Chat("how can i cancel my subscription"));
+        Assert.Equal(("hit-semantic", 0), (fromB, b.Simulator.Stats.ChatCompletions));
+        Assert.Equal(answer, fromBAnswer);
+
+        // A replica that starts later reads the index back from Redis before it serves.
+        await using var c = await TestGateway.StartAsync(config);
+        Assert.Equal(1, await Entries(c));
+        Assert.Equal("hit-semantic", (await Post(c, Chat("Cancel my subscription: how do I do it?"))).Cache);
+        Assert.Equal(0, c.Simulator.Stats.ChatCompletions);
+
+        // A purge through any replica empties every index and Redis.
+        var purge = new HttpRequestMessage(HttpMethod.Delete, "/admin/cache?workspace=a");
+        purge.Headers.Authorization = new("Bearer", "admin-secret");
+        Assert.True((await c.Client.SendAsync(purge)).IsSuccessStatusCode);
+        await Until(async () => await Entries(a) + await Entries(b) == 0);
+        Assert.Equal((0, 0, 0), (await Entries(a), await Entries(b), await Entries(c)));
+        await using var inspect = new OctoMesh.Edge.Cache.Redis.RespClient("127.0.0.1", redis.Port);
+        Assert.Empty((await inspect.ExecuteAsync(["KEYS", "octomesh:semantic:*"])).Items!);
+    }
 }
