@@ -66,7 +66,9 @@ public class HashEmbedderTests
     public void TheFlatIndexFindsTheNearestAndForgetsRemovedEntries()
     {
         var index = new FlatIndex(s_embedder.Dimensions);
-        Assert.False(index.TryNearest(Embed("anything"), out _, out _));
+        Span<long> ids = stackalloc long[2];
+        Span<float> scores = stackalloc float[2];
+        Assert.Equal(0, index.Search(Embed("anything"), -1, ids, scores));
         string[] questions = ["What is the capital of France?", "How do I bake sourdough bread?", "Explain TCP slow start"];
         for (var i = 0; i < questions.Length; i++)
         {
@@ -76,16 +78,16 @@ public class HashEmbedderTests
         {
             index.Add(1000 + i, Embed($"filler question number {i} about gardening"));
         }
-        Assert.True(index.TryNearest(Embed("tell me the capital city of France"), out var id, out var similarity));
-        Assert.Equal((100, true), (id, similarity > 0.6f));
-        Assert.True(index.TryNearest(Embed("explain slow start in TCP"), out id, out _));
-        Assert.Equal(102, id);
+        Assert.Equal(2, index.Search(Embed("tell me the capital city of France"), -1, ids, scores));
+        Assert.Equal((100, true, true), (ids[0], scores[0] > 0.6f, scores[0] >= scores[1]));
+        Assert.Equal(1, index.Search(Embed("explain slow start in TCP"), 0.6f, ids, scores));
+        Assert.Equal(102, ids[0]);
 
         Assert.True(index.Remove(100));
         Assert.False(index.Remove(100));
         Assert.Equal(42, index.Count);
-        index.TryNearest(Embed("What is the capital of France?"), out id, out similarity);
-        Assert.NotEqual(100, id);
-        Assert.True(similarity < 0.6f);
+        index.Search(Embed("What is the capital of France?"), -1, ids, scores);
+        Assert.NotEqual(100, ids[0]);
+        Assert.True(scores[0] < 0.6f);
     }
 }

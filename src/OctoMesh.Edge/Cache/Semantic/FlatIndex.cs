@@ -63,22 +63,13 @@ internal sealed class FlatIndex(int dimensions)
         return found;
     }
 
-    /// <summary>The most similar entry to <paramref name="query"/>; false when the index is empty.</summary>
-    public bool TryNearest(ReadOnlySpan<float> query, out long id, out float similarity)
+    /// <summary>The entries as (id, vector), for moving them to a graph index.</summary>
+    public IEnumerable<(long Id, float[] Vector)> Live()
     {
-        id = 0;
-        similarity = float.NegativeInfinity;
-        var vectors = _vectors.AsSpan(0, Count * Dimensions);
         for (var i = 0; i < Count; i++)
         {
-            var score = VectorMath.Dot(query, vectors.Slice(i * Dimensions, Dimensions));
-            if (score > similarity)
-            {
-                similarity = score;
-                id = _ids[i];
-            }
+            yield return (_ids[i], _vectors.AsSpan(i * Dimensions, Dimensions).ToArray());
         }
-        return Count > 0;
     }
 }
 

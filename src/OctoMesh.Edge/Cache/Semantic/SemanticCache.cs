@@ -61,7 +61,7 @@ internal sealed class SemanticCache
         var now = Environment.TickCount64;
         lock (entries)
         {
-            var found = entries.Index.Search(query.Vector, threshold ?? Threshold, ids, scores);
+            var found = entries.Search(query.Vector, threshold ?? Threshold, ids, scores);
             for (var i = 0; i < found; i++)
             {
                 var entry = entries.Entries[ids[i]];
@@ -90,7 +90,7 @@ internal sealed class SemanticCache
                 // The same answer is in already (a repeat that missed the exact cache, or a replica's copy).
                 return;
             }
-            entries.Index.Add(id, query.Vector);
+            entries.Add(id, query.Vector);
             entries.Entries[id] = new Entry(answerKey, query.Guards, workspace, Environment.TickCount64 + (long)ttl.TotalMilliseconds);
         }
         _age.Enqueue((entries, id));
@@ -158,7 +158,7 @@ internal sealed class SemanticCache
     {
         if (entries.Entries.Remove(id, out var entry))
         {
-            entries.Index.Remove(id);
+            entries.Remove(id);
             entries.Keys.Remove(entry.AnswerKey);
             Interlocked.Decrement(ref _count);
         }
@@ -166,11 +166,60 @@ internal sealed class SemanticCache
 
     private sealed record Entry(string AnswerKey, GuardFacts Guards, string Workspace, long ExpiresAt);
 
-    /// <summary>One partition's vectors and entries; its own lock.</summary>
+    /// <summary>
+    /// One partition's vectors and entries; its own lock. Its vectors sit in a <see cref="FlatIndex"/> (exact, a scan)
+    /// until there are <see cref="GraphFrom"/>, then in an <see cref="HnswIndex"/> (approximate, logarithmic), rebuilt
+    /// when half its nodes are deleted ones.
+    /// </summary>
     private sealed class Partition(int dimensions)
     {
-        public FlatIndex Index { get; } = new(dimensions);
+        public const int GraphFrom = 2048;
+        private FlatIndex? _flat = new(dimensions);
+        private HnswIndex? _graph;
+
         public Dictionary<long, Entry> Entries { get; } = [];
         public HashSet<string> Keys { get; } = new(StringComparer.Ordinal);
+
+        public void Add(long id, ReadOnlySpan<float> vector)
+        {
+            if (_flat is { } flat)
+            {
+                flat.Add(id, vector);
+                if (flat.Count >= GraphFrom)
+                {
+                    _graph = Rebuild(flat.Live());
+                    _flat = null;
+                }
+                return;
+            }
+            _graph!.Add(id, vector);
+        }
+
+        public void Remove(long id)
+        {
+            if (_flat is { } flat)
+            {
+                flat.Remove(id);
+                return;
+            }
+            var graph = _graph!;
+            if (graph.Remove(id) && graph.Count < graph.Nodes / 2)
+            {
+                _graph = Rebuild(graph.Live());
+            }
+        }
+
+        public int Search(ReadOnlySpan<float> query, float threshold, Span<long> ids, Span<float> scores) =>
+            _flat?.Search(query, threshold, ids, scores) ?? _graph!.Search(query, threshold, ids, scores);
+
+        private HnswIndex Rebuild(IEnumerable<(long Id, float[] Vector)> live)
+        {
+            var graph = new HnswIndex(dimensions, GraphFrom * 2);
+            foreach (var (id, vector) in live)
+            {
+                graph.Add(id, vector);
+            }
+            return graph;
+        }
     }
 }
