@@ -125,9 +125,10 @@ internal static class OctoMeshCommands
         var embedder = new Option<string>("--embedder") { Description = "hash or vectors.", DefaultValueFactory = _ => "hash" };
         var vectors = new Option<FileInfo?>("--vectors") { Description = "The word-vector file of the vectors embedder (deploy/vectors/build.sh)." };
         var mistakes = new Option<bool>("--mistakes") { Description = "Also list the pairs the default threshold gets wrong, with their similarity and guard signatures." };
+        var noGuards = new Option<bool>("--no-guards") { Description = "Measure the embedding alone, without the guards (to see what they do)." };
         var command = new Command("semantic-eval", "Measure the semantic cache's precision, recall and false-hit rate per threshold on labelled pairs.")
         {
-            pairs, embedder, vectors, mistakes,
+            pairs, embedder, vectors, mistakes, noGuards,
         };
         command.SetAction(parse =>
         {
@@ -139,8 +140,9 @@ internal static class OctoMeshCommands
             }
             var semantic = Cache.Semantic.Embedders.Create(new SemanticCacheConfig(name, Vectors: parse.GetValue(vectors)?.FullName));
             var labelled = Cache.Semantic.PrecisionReport.Load(parse.GetValue(pairs)!.FullName);
-            var results = Cache.Semantic.PrecisionReport.Evaluate(semantic.Embedder, labelled, Cache.Semantic.PrecisionReport.Thresholds());
-            Console.Out.WriteLine($"Embedder {name}; default threshold {semantic.Threshold:0.00} in bold.");
+            var results = Cache.Semantic.PrecisionReport.Evaluate(semantic.Embedder, labelled, Cache.Semantic.PrecisionReport.Thresholds(),
+                guards: !parse.GetValue(noGuards));
+            Console.Out.WriteLine($"Embedder {name}{(parse.GetValue(noGuards) ? ", without the guards" : "")}; default threshold {semantic.Threshold:0.00} in bold.");
             Console.Out.WriteLine();
             Cache.Semantic.PrecisionReport.WriteTable(Console.Out, results, semantic.Threshold);
             if (parse.GetValue(mistakes))

@@ -33,8 +33,9 @@ internal static class PrecisionReport
                 ? new LabelledPair(f[0] == "hit", f[1], f[2], f[3])
                 : throw new InvalidDataException($"{path}: expected 'hit|miss<TAB>kind<TAB>first<TAB>second', got '{string.Join('\t', f)}'"))];
 
-    /// <summary>The result at each of <paramref name="thresholds"/>.</summary>
-    public static IReadOnlyList<ThresholdResult> Evaluate(IEmbedder embedder, IReadOnlyList<LabelledPair> pairs, IReadOnlyList<float> thresholds)
+    /// <summary>The result at each of <paramref name="thresholds"/>; without <paramref name="guards"/>, what the embedding alone does.</summary>
+    public static IReadOnlyList<ThresholdResult> Evaluate(IEmbedder embedder, IReadOnlyList<LabelledPair> pairs, IReadOnlyList<float> thresholds,
+        bool guards = true)
     {
         // Each pair's similarity and guard verdict once; then every threshold is a count.
         var cache = new SemanticCache(embedder, threshold: 0, maxEntries: 1);
@@ -45,7 +46,7 @@ internal static class PrecisionReport
             var first = cache.Prepare(pairs[i].First);
             var second = cache.Prepare(pairs[i].Second);
             similarities[i] = VectorMath.Dot(first.Vector, second.Vector);
-            guardsPass[i] = QueryGuards.Agree(first.Guards, second.Guards);
+            guardsPass[i] = !guards || QueryGuards.Agree(first.Guards, second.Guards);
         }
         var misses = pairs.Count(p => !p.ShouldHit);
         return [.. thresholds.Select(threshold =>
