@@ -219,7 +219,7 @@ internal sealed class ProxyHandler
 
                 // The exact cache: a repeated request is answered here; a miss may be kept as it goes to the client.
                 var first = route is null ? aliasTarget! : runtime.RouteTargets[route.Index][order[0]];
-                session = await TryAnswerFromCacheAsync(runtime, context, operation, exchange, body, inspected, workspace, first);
+                session = await TryAnswerFromCacheAsync(runtime, context, operation, exchange, body, inspected, workspace, route, first);
                 if (exchange.CacheOutcome is CacheOutcomes.Hit or CacheOutcomes.HitSemantic)
                 {
                     return;
@@ -309,8 +309,8 @@ internal sealed class ProxyHandler
     }
 
     /// <summary>
-    /// The cache's step: off (no header) unless configured; <c>bypass</c> when the client says
-    /// <c>x-octomesh-cache: off</c>; else the cached answer of the same request when there is one (<c>hit-exact</c>);
+    /// The cache's step: off (no header) unless configured, and no more of it than the route's and the workspace's
+    /// policies allow; <c>bypass</c> when the client says <c>x-octomesh-cache: off</c>; else the cached answer of the same request when there is one (<c>hit-exact</c>);
     /// else, with the semantic cache (unless the client says <c>x-octomesh-cache: exact</c>), the answer of an earlier
     /// question that means the same in the same conversation (<c>hit-semantic</c>, with its similarity); else, when the
     /// same request is already on its way upstream, that request's answer once it has it (single-flight;
@@ -318,10 +318,15 @@ internal sealed class ProxyHandler
     /// <c>Cache-Control: no-store</c>). <c>Cache-Control: no-cache</c> skips the lookups but keeps the fresh answer.
     /// </summary>
     private async Task<CacheSession?> TryAnswerFromCacheAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, Exchange exchange,
-        BodyBuffer body, InspectedRequest inspected, string? workspace, ModelTarget first)
+        BodyBuffer body, InspectedRequest inspected, string? workspace, CompiledRoute? route, ModelTarget first)
     {
         var config = runtime.Config.Cache;
-        if (!config.Exact || operation is not (ApiOperation.ChatCompletions or ApiOperation.Messages))
+        var policy = route?.Definition.Cache ?? CachePolicy.Semantic;
+        if (workspace is not null && config.Workspaces?.TryGetValue(workspace, out var forWorkspace) == true && forWorkspace < policy)
+        {
+            policy = forWorkspace;
+        }
+        if (!config.Exact || policy == CachePolicy.Off || operation is not (ApiOperation.ChatCompletions or ApiOperation.Messages))
         {
             return null;
         }
@@ -348,7 +353,7 @@ internal sealed class ProxyHandler
         }
 
         SemanticLookup? semantic = null;
-        if (_cache.Semantic is { } index && !string.Equals(mode, "exact", StringComparison.OrdinalIgnoreCase)
+        if (_cache.Semantic is { } index && policy == CachePolicy.Semantic && !string.Equals(mode, "exact", StringComparison.OrdinalIgnoreCase)
             && LastUserTurn.TryFind(body.Span, out var question, out var turn))
         {
             // The partition: everything but the last user turn, which is compared by meaning instead.

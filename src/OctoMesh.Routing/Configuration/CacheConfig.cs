@@ -1,4 +1,14 @@
+using System.Collections.Immutable;
+
 namespace OctoMesh.Routing.Configuration;
+
+/// <summary>How much of the cache a route or workspace uses: none, repeats only, or repeats and questions that mean the same.</summary>
+public enum CachePolicy
+{
+    Off,
+    Exact,
+    Semantic,
+}
 
 /// <summary>The <c>cache</c> section: the response cache. Off by default; its size is fixed at start, the rest reloadable.</summary>
 /// <param name="Exact">Answer a request that repeats an earlier one (same scope, resolved model and body, spacing and
@@ -9,8 +19,9 @@ namespace OctoMesh.Routing.Configuration;
 /// <param name="Redis">Redis as <c>host:port</c>, for a second level shared by replicas; null for in-process only.</param>
 /// <param name="RedisTimeoutMs">How long a lookup waits for Redis before going on without it.</param>
 /// <param name="Semantic">The semantic cache on top of the exact one, or null for none.</param>
+/// <param name="Workspaces">Per workspace, at most how much of the cache its requests use (absent: all that is on).</param>
 public sealed record CacheConfig(bool Exact = false, int TtlSeconds = 3600, int MaxMegabytes = 64, bool SharedAcrossWorkspaces = false,
-    string? Redis = null, int RedisTimeoutMs = 50, SemanticCacheConfig? Semantic = null);
+    string? Redis = null, int RedisTimeoutMs = 50, SemanticCacheConfig? Semantic = null, ImmutableDictionary<string, CachePolicy>? Workspaces = null);
 
 /// <summary>The <c>cache.semantic</c> section: answer a question that means the same as an earlier one.</summary>
 /// <param name="Embedder"><c>hash</c> (built in), <c>vectors</c> (static word vectors from <paramref name="Vectors"/>).</param>

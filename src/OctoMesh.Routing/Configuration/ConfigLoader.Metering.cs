@@ -12,7 +12,7 @@ public static partial class ConfigLoader
         private static readonly string[] s_priceFields = ["input", "output", "cachedInput", "cacheWrite", "reasoning"];
         private static readonly string[] s_metricsFields = ["workspaceLabel", "maxSeries"];
         private static readonly string[] s_traceFields = ["enabled", "directory", "commitMs", "maxBacklog", "retentionDays"];
-        private static readonly string[] s_cacheFields = ["exact", "ttlSeconds", "maxMegabytes", "sharedAcrossWorkspaces", "redis", "redisTimeoutMs", "semantic"];
+        private static readonly string[] s_cacheFields = ["exact", "ttlSeconds", "maxMegabytes", "sharedAcrossWorkspaces", "redis", "redisTimeoutMs", "semantic", "workspaces"];
         private static readonly string[] s_semanticFields = ["embedder", "threshold", "maxEntries", "vectors"];
         private static readonly string[] s_tracingFields = ["otlpEndpoint", "protocol", "sampleRatio", "batchDelayMs", "serviceName"];
 
@@ -259,6 +259,13 @@ public static partial class ConfigLoader
             {
                 cache = cache with { MaxMegabytes = (int)megabytes };
             }
+            if (fields.TryGetValue("workspaces", out var workspaces) && ExpectObject(workspaces, $"{path}.workspaces", "write { \"team-a\": \"exact\" }"))
+            {
+                cache = cache with
+                {
+                    Workspaces = workspaces.EnumerateObject().ToImmutableDictionary(w => w.Name, w => ReadCachePolicy(w.Value, $"{path}.workspaces.{w.Name}"), StringComparer.Ordinal),
+                };
+            }
             if (fields.TryGetValue("semantic", out var semantic))
             {
                 if (!cache.Exact)
@@ -268,6 +275,23 @@ public static partial class ConfigLoader
                 cache = cache with { Semantic = ReadSemantic(semantic, $"{path}.semantic") };
             }
             return cache;
+        }
+
+        /// <summary><c>off</c>, <c>exact</c> or <c>semantic</c>.</summary>
+        private CachePolicy ReadCachePolicy(JsonElement element, string path)
+        {
+            switch (element.ValueKind == JsonValueKind.String ? element.GetString() : null)
+            {
+                case "off":
+                    return CachePolicy.Off;
+                case "exact":
+                    return CachePolicy.Exact;
+                case "semantic":
+                    return CachePolicy.Semantic;
+                default:
+                    Error(path, $"{Describe(element)} is not a cache policy", "write \"off\", \"exact\" or \"semantic\"");
+                    return CachePolicy.Semantic;
+            }
         }
 
         private SemanticCacheConfig ReadSemantic(JsonElement element, string path)

@@ -61,7 +61,7 @@ public static partial class ConfigLoader
         private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "tasks", "clientKeys", "adminKeys", "limits", "prices", "metrics", "trace", "tracing", "cache"];
         private static readonly string[] s_taskFields = ["name", "markers", "in", "tools", "minChars", "maxChars"];
         private static readonly string[] s_adminKeyFields = ["name", "sha256"];
-        private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker", "deadlineMs", "hedgeAfterMs"];
+        private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker", "deadlineMs", "hedgeAfterMs", "cache"];
         private static readonly string[] s_retryFields = ["attempts", "backoffMs", "maxBackoffMs"];
         private static readonly string[] s_breakerFields = ["failures", "openMs", "errorRate"];
         private static readonly string[] s_matchFields = ["model", "workspace", "task", "headers", "tools", "images", "stream", "promptTokens"];
@@ -512,9 +512,10 @@ public static partial class ConfigLoader
                 {
                     Error($"{here}.hedgeAfterMs", $"{hedgeAfter} is not shorter than deadlineMs ({deadline})", "hedge well before the deadline, or remove hedgeAfterMs");
                 }
+                var cache = fields.TryGetValue("cache", out var c) ? ReadCachePolicy(c, $"{here}.cache") : CachePolicy.Semantic;
                 if (name is not null && _errors.Count == errorsBefore)
                 {
-                    routes.Add(new Table.RouteDefinition(name, match, strategy, targets, floor, retry, breaker, deadline, hedgeAfter));
+                    routes.Add(new Table.RouteDefinition(name, match, strategy, targets, floor, retry, breaker, deadline, hedgeAfter, cache));
                 }
             }
             return routes.ToImmutable();

@@ -78,6 +78,7 @@ public sealed record BreakerPolicy(int Failures = 5, int OpenMs = 30_000, double
 /// <param name="QualityFloor">For <see cref="RouteStrategy.CheapestAboveQuality"/>: the least quality a target must have for the task.</param>
 /// <param name="DeadlineMs">The time from the request's arrival within which some target must send its first byte, all tries and waits included.</param>
 /// <param name="HedgeAfterMs">For non-streamed requests: when the first target has not answered in this time, the second is sent the request too, and the first good answer wins.</param>
+/// <param name="Cache">At most how much of the cache the route's requests use.</param>
 public sealed record RouteDefinition(
     string Name,
     RouteMatch Match,
@@ -87,4 +88,5 @@ public sealed record RouteDefinition(
     RetryPolicy? Retry = null,
     BreakerPolicy? Breaker = null,
     int? DeadlineMs = null,
-    int? HedgeAfterMs = null);
+    int? HedgeAfterMs = null,
+    Configuration.CachePolicy Cache = Configuration.CachePolicy.Semantic);

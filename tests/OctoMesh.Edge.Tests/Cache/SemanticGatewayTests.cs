@@ -119,4 +119,30 @@ public class SemanticGatewayTests
         await using var inspect = new OctoMesh.Edge.Cache.Redis.RespClient("127.0.0.1", redis.Port);
         Assert.Empty((await inspect.ExecuteAsync(["KEYS", "octomesh:semantic:*"])).Items!);
     }
+
+    [Fact]
+    public async Task RoutesAndWorkspacesSayHowMuchOfTheCacheTheirRequestsUse()
+    {
+        var config = s_config
+            .Replace("\"semantic\": { \"embedder\": \"hash\" } }", "\"semantic\": { \"embedder\": \"hash\" }, \"workspaces\": { \"b\": \"off\" } }")
+            .Replace("\"models\": {", """
+                "routes": [ { "name": "exact-only", "match": { "model": "precise" }, "cache": "exact", "targets": [ { "provider": "sim", "model": "sim-small" } ] } ],
+                "models": {
+                """);
+        await using var test = await TestGateway.StartAsync(config);
+        var precise = Chat("Where can I find my invoices?").Replace("sim-small", "precise");
+
+        // The route allows repeats only: a repeat hits, a rewording does not.
+        Assert.Equal("miss", (await Post(test, precise)).Cache);
+        Assert.Equal("hit-exact", (await Post(test, precise)).Cache);
+        Assert.Equal("miss", (await Post(test, precise.Replace("Where can I find my invoices?", "where do i find my invoice??"))).Cache);
+
+        // Workspace b has the cache off: no lookup, nothing kept, no header.
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(Chat("Hi there"), Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new("Bearer", "sk-b");
+        var response = await test.Client.SendAsync(request);
+        Assert.False(response.Headers.Contains("x-octomesh-cache"));
+        Assert.Equal("miss", (await Post(test, Chat("Hi there"))).Cache);
+        Assert.Equal(4, test.Simulator.Stats.ChatCompletions);
+    }
 }
