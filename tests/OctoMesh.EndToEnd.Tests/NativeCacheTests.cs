@@ -3,7 +3,7 @@ using OctoMesh.Edge.Tests.Cache;
 
 namespace OctoMesh.EndToEnd.Tests;
 
-/// <summary>Two native gateway processes and one real Redis: an answer cached through one is served by the other.</summary>
+/// <summary>Two native gateway processes and one real Redis: an answer cached through one is served by the other, to the same request and to a rewording of it.</summary>
 public sealed class NativeCacheTests
 {
     [Fact]
@@ -15,7 +15,7 @@ public sealed class NativeCacheTests
         var config = Path.Combine(work, "octomesh.json");
         await File.WriteAllTextAsync(config, $$"""
             { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{{simulator.Address}}v1" } }, "models": { "*": { "provider": "sim" } },
-              "cache": { "exact": true, "redis": "127.0.0.1:{{redis.Port}}", "redisTimeoutMs": 500 } }
+              "cache": { "exact": true, "redis": "127.0.0.1:{{redis.Port}}", "redisTimeoutMs": 500, "semantic": { "embedder": "hash" } } }
             """);
         try
         {
@@ -23,7 +23,7 @@ public sealed class NativeCacheTests
             await using var b = await OctoMeshProcess.StartAsync("serve", "--config", config, "--urls", "http://127.0.0.1:0");
             using var clientA = new HttpClient { BaseAddress = a.Address };
             using var clientB = new HttpClient { BaseAddress = b.Address };
-            const string Body = """{"model":"sim-medium","stream":true,"messages":[{"role":"user","content":"Shared between replicas"}]}""";
+            const string Body = """{"model":"sim-medium","stream":true,"messages":[{"role":"user","content":"How do I export my invoices as PDF?"}]}""";
 
             using var first = await clientA.PostAsync("/v1/chat/completions", new StringContent(Body, Encoding.UTF8, "application/json"));
             var firstText = await first.Content.ReadAsStringAsync();
@@ -48,6 +48,25 @@ public sealed class NativeCacheTests
             Assert.Equal(firstText, await second.Content.ReadAsStringAsync());
             Assert.EndsWith("data: [DONE]\n\n", firstText);
             second.Dispose();
+
+            // A rewording on B: its index gets A's question over Redis pub/sub, and the answer is A's.
+            var reworded = Body.Replace("How do I export my invoices as PDF?", "how do i export my invoice as pdf");
+            HttpResponseMessage? near = null;
+            for (var i = 0; i < 50; i++)
+            {
+                near?.Dispose();
+                var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(reworded, Encoding.UTF8, "application/json") };
+                request.Headers.CacheControl = new System.Net.Http.Headers.CacheControlHeaderValue { NoStore = true };
+                near = await clientB.SendAsync(request);
+                if (near.Headers.GetValues("x-octomesh-cache").Single() == "hit-semantic")
+                {
+                    break;
+                }
+                await Task.Delay(20);
+            }
+            Assert.Equal("hit-semantic", near!.Headers.GetValues("x-octomesh-cache").Single());
+            Assert.Equal(firstText, await near.Content.ReadAsStringAsync());
+            near.Dispose();
         }
         finally
         {
