@@ -73,4 +73,28 @@ public sealed class NativeCacheTests
             Directory.Delete(work, recursive: true);
         }
     }
+
+    /// <summary>The openai and @anthropic-ai/sdk npm SDKs read what the cache serves: answers in the other shape, semantic hits.</summary>
+    [Fact]
+    public async Task OfficialSdksReadCachedAnswersInEitherShape()
+    {
+        await using var simulator = await OctoMeshProcess.StartAsync("sim", "--urls", "http://127.0.0.1:0");
+        var work = OctoMeshProcess.NewWorkingDirectory();
+        var config = Path.Combine(work, "octomesh.json");
+        await File.WriteAllTextAsync(config, $$"""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{{simulator.Address}}v1" } }, "models": { "*": { "provider": "sim" } },
+              "cache": { "exact": true, "semantic": { "embedder": "hash" } } }
+            """);
+        try
+        {
+            await using var gateway = await OctoMeshProcess.StartAsync("serve", "--config", config, "--urls", "http://127.0.0.1:0");
+            var output = await NativeGatewayTests.NodeAsync("cache-smoke.mjs", gateway.Address.ToString().TrimEnd('/'));
+            Assert.Equal(["ok openai json kept, stream served", "ok openai stream kept, json served", "ok openai semantic hit", "ok anthropic both ways"],
+                output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
 }

@@ -52,7 +52,7 @@ public sealed class NativeGatewayTests : IAsyncLifetime
         Assert.EndsWith("data: [DONE]\n\n", sse);
     }
 
-    private static async Task<string> NodeAsync(string script, params string[] args)
+    internal static async Task<string> NodeAsync(string script, params string[] args)
     {
         var js = Path.Combine(NativeBinary.RepositoryRoot, "tests", "OctoMesh.EndToEnd.Tests", "js");
         if (!Directory.Exists(Path.Combine(js, "node_modules", "@anthropic-ai", "sdk")))

@@ -345,11 +345,19 @@ internal sealed class ProxyHandler
         var provider = runtime.Providers[first.ProviderIndex];
         var model = first.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected);
         var ttl = TimeSpan.FromSeconds(config.TtlSeconds);
-        var key = CacheKey(runtime, operation, body, inspected, workspace, provider.Name, model);
-        if (lookUp && await _cache.GetAsync(key, ttl) is { } answer)
+        var key = CacheKey(runtime, operation, body, workspace, provider.Name, model, Shape(operation, inspected));
+        if (lookUp)
         {
-            await ServeCachedAsync(context, exchange, answer);
-            return null;
+            // The same request in its own shape, else asked for in another (a stream for a JSON request, …), reshaped.
+            foreach (var shape in Shapes(operation, inspected))
+            {
+                var shaped = shape == Shape(operation, inspected) ? key : CacheKey(runtime, operation, body, workspace, provider.Name, model, shape);
+                if (await _cache.GetAsync(shaped, ttl) is { } answer)
+                {
+                    await ServeCachedAsync(context, exchange, answer, inspected);
+                    return null;
+                }
+            }
         }
 
         SemanticLookup? semantic = null;
@@ -357,12 +365,12 @@ internal sealed class ProxyHandler
             && LastUserTurn.TryFind(body.Span, out var question, out var turn))
         {
             // The partition: everything but the last user turn, which is compared by meaning instead.
-            semantic = new SemanticLookup(CacheKey(runtime, operation, body, inspected, workspace, provider.Name, model, turn), index.Prepare(question));
+            semantic = new SemanticLookup(CacheKey(runtime, operation, body, workspace, provider.Name, model, "any", turn), index.Prepare(question));
             if (lookUp && index.Find(semantic.Partition, semantic.Query, (float?)config.Semantic!.Threshold) is { } match)
             {
                 if (await _cache.GetAsync(match.AnswerKey, ttl) is { } near)
                 {
-                    await ServeCachedAsync(context, exchange, near, match.Similarity);
+                    await ServeCachedAsync(context, exchange, near, inspected, match.Similarity);
                     return null;
                 }
                 // Its answer has left the cache (evicted, expired, purged): so does the question.
@@ -390,7 +398,7 @@ internal sealed class ProxyHandler
                 }
                 if (coalesced is not null)
                 {
-                    await ServeCachedAsync(context, exchange, coalesced);
+                    await ServeCachedAsync(context, exchange, coalesced, inspected);
                     return null;
                 }
             }
@@ -416,25 +424,46 @@ internal sealed class ProxyHandler
     /// <summary>The semantic cache's partition of a request and its last user turn, embedded.</summary>
     private sealed record SemanticLookup(string Partition, SemanticQuery Query);
 
-    /// <summary>Sends a kept answer as it was first sent; <paramref name="similarity"/> when it answered a question that means the same.</summary>
-    private static async Task ServeCachedAsync(HttpContext context, Exchange exchange, CachedAnswer answer, float? similarity = null)
+    /// <summary>
+    /// Sends a kept answer as it was first sent, or reshaped to what this client asked for (<see cref="AnswerShapes"/>);
+    /// <paramref name="similarity"/> when it answered a question that means the same.
+    /// </summary>
+    private static async Task ServeCachedAsync(HttpContext context, Exchange exchange, CachedAnswer answer, InspectedRequest inspected, float? similarity = null)
     {
         var response = context.Response;
+        var (body, contentType) = AnswerShapes.Reshape(answer, exchange.Operation, inspected.Stream, inspected.IncludeUsage);
         exchange.CacheOutcome = similarity is null ? CacheOutcomes.Hit : CacheOutcomes.HitSemantic;
         exchange.Provider = answer.Provider;
         exchange.Model = answer.Model;
         exchange.Outcome = ProxyOutcome.Completed;
         response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = answer.ContentType;
-        response.ContentLength = answer.Body.Length;
+        response.ContentType = contentType;
+        response.ContentLength = body.Length;
         response.Headers["x-octomesh-cache"] = similarity is null ? "hit-exact" : "hit-semantic";
         if (similarity is { } score)
         {
             response.Headers["x-octomesh-cache-similarity"] = score.ToString("0.0000", System.Globalization.CultureInfo.InvariantCulture);
         }
         response.Headers["x-octomesh-model"] = answer.Model;
-        await response.Body.WriteAsync(answer.Body, context.RequestAborted);
+        await response.Body.WriteAsync(body, context.RequestAborted);
     }
+
+    /// <summary>
+    /// The shape of answer a request wants, as the key tells them apart: <c>json</c>, <c>stream</c>, or for OpenAI's API
+    /// <c>stream+usage</c> (<c>stream_options.include_usage</c>: a usage chunk cannot be made up for a stream kept without one).
+    /// </summary>
+    private static string Shape(ApiOperation operation, in InspectedRequest inspected) =>
+        !inspected.Stream ? "json" : operation == ApiOperation.ChatCompletions && inspected.IncludeUsage ? "stream+usage" : "stream";
+
+    /// <summary>The shapes a request can be answered from, its own first: every shape holds the content, a stream with usage also the usage.</summary>
+    private static string[] Shapes(ApiOperation operation, in InspectedRequest inspected) => Shape(operation, inspected) switch
+    {
+        "json" when operation == ApiOperation.ChatCompletions => ["json", "stream+usage", "stream"],
+        "json" => ["json", "stream"],
+        "stream+usage" => ["stream+usage", "json"],
+        _ when operation == ApiOperation.ChatCompletions => ["stream", "json", "stream+usage"],
+        _ => ["stream", "json"],
+    };
 
     /// <summary>Answers larger than this are sent but not cached.</summary>
     private const int MaxCachedAnswerBytes = 1 << 20;
@@ -462,7 +491,7 @@ internal sealed class ProxyHandler
             ? seconds : runtime.Config.Cache.TtlSeconds;
         // The first target answered (the usual case): its key was made for the lookup already.
         var sameTarget = provider == session.Provider && model == session.Model;
-        var key = sameTarget ? session.Key : CacheKey(runtime, exchange.Operation, body, inspected, workspace, provider, model);
+        var key = sameTarget ? session.Key : CacheKey(runtime, exchange.Operation, body, workspace, provider, model, Shape(exchange.Operation, inspected));
         _cache.Set(key, answer, TimeSpan.FromSeconds(ttl));
         if (sameTarget && session.Semantic is { } semantic)
         {
@@ -473,14 +502,15 @@ internal sealed class ProxyHandler
     }
 
     /// <summary>
-    /// The exact cache's key for this request: its scope (the workspace, unless shared), the client's API and whether it
-    /// streams (a streamed answer is kept apart from a JSON one), then <see cref="ExactCacheKey"/>. With
-    /// <paramref name="lastTurn"/>, the semantic cache's partition instead: the same without that turn.
+    /// The exact cache's key for this request: its scope (the workspace, unless shared), the client's API and the shape
+    /// of answer (<see cref="Shape"/>: each shape is kept apart, and reshaped when another is asked for), then
+    /// <see cref="ExactCacheKey"/>. With <paramref name="lastTurn"/>, the semantic cache's partition instead: the same
+    /// without that turn (and shape <c>any</c>: a neighbour's answer is reshaped as needed).
     /// </summary>
-    private static string CacheKey(GatewayRuntime runtime, ApiOperation operation, BodyBuffer body, InspectedRequest inspected, string? workspace,
-        string provider, string model, Range? lastTurn = null)
+    private static string CacheKey(GatewayRuntime runtime, ApiOperation operation, BodyBuffer body, string? workspace,
+        string provider, string model, string shape, Range? lastTurn = null)
     {
-        var scope = $"{(runtime.Config.Cache.SharedAcrossWorkspaces ? "*" : workspace ?? "")}|{operation}|{(inspected.Stream ? "stream" : "json")}"
+        var scope = $"{(runtime.Config.Cache.SharedAcrossWorkspaces ? "*" : workspace ?? "")}|{operation}|{shape}"
             + (lastTurn is null ? "" : "|semantic");
         Span<byte> key = stackalloc byte[ExactCacheKey.Size];
         ExactCacheKey.Compute(body.Span, scope, provider, model, key, lastTurn ?? default);

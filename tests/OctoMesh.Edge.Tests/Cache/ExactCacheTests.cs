@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
@@ -48,8 +49,8 @@ public class ExactCacheTests
         var (other, _) = await Post(test, """{"model":"sim-small","messages":[{"role":"user","content":"What is 6 * 8?"}]}""");
         Assert.Equal(("miss", 2), (Cache(other), test.Simulator.Stats.ChatCompletions));
 
-        // Streams are kept as streams, apart from JSON answers, and replayed whole.
-        const string Stream = """{"model":"sim-small","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"What is 6 * 7?"}]}""";
+        // Streams are kept as streams and replayed whole.
+        const string Stream = """{"model":"sim-small","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"What is 6 * 9?"}]}""";
         var (streamed, streamedBody) = await Post(test, Stream);
         Assert.Equal(("miss", 3), (Cache(streamed), test.Simulator.Stats.ChatCompletions));
         var (replayed, replayedBody) = await Post(test, Stream);
@@ -71,6 +72,84 @@ public class ExactCacheTests
         Assert.Equal(4, scrape.Sum("octomesh_requests_total", "octomesh_cache=\"miss\""));
         Assert.Equal(4, scrape.Sum("gen_ai_client_token_usage_count", "gen_ai_token_type=\"input\""));
     }
+
+    [Fact]
+    public async Task AnAnswerIsServedInTheShapeTheClientAsksFor()
+    {
+        await using var test = await TestGateway.StartAsync(Config.Replace("EXTRA", ""));
+        static string Chat(string question, string stream) =>
+            $$"""{"model":"sim-small",{{stream}}"messages":[{"role":"user","content":"{{question}}"}]}""";
+        const string WithUsage = "\"stream\":true,\"stream_options\":{\"include_usage\":true},", Streamed = "\"stream\":true,";
+
+        // Kept as JSON, asked for as a stream (with the usage chunk, then without): the same content in chunks.
+        var (_, json) = await Post(test, Chat("Name three colours", ""));
+        var (asStream, streamBody) = await Post(test, Chat("Name three colours", WithUsage));
+        var (bare, bareBody) = await Post(test, Chat("Name three colours", Streamed));
+        Assert.Equal(("hit-exact", "hit-exact", 1), (Cache(asStream), Cache(bare), test.Simulator.Stats.ChatCompletions));
+        Assert.Equal("text/event-stream", asStream.Content.Headers.ContentType!.MediaType);
+        var message = JsonNode.Parse(json)!;
+        var chunks = Chunks(streamBody);
+        Assert.Equal(message["choices"]![0]!["message"]!["content"]!.GetValue<string>(), string.Concat(chunks.SelectMany(ContentOf)));
+        Assert.Equal("stop", chunks.SelectMany(c => c["choices"]!.AsArray()).Select(c => c!["finish_reason"]?.GetValue<string>()).Last(f => f is not null));
+        Assert.Equal(message["usage"]!.ToJsonString(), chunks.Last()["usage"]!.ToJsonString());
+        Assert.All(chunks, c => Assert.Equal(message["id"]!.GetValue<string>(), c["id"]!.GetValue<string>()));
+        Assert.DoesNotContain("\"usage\":{", bareBody);
+        Assert.EndsWith("data: [DONE]\n\n", bareBody);
+
+        // Kept as a stream with usage, asked for as JSON and as a stream without the usage chunk.
+        var (_, kept) = await Post(test, Chat("Name three birds", WithUsage));
+        var (asJson, jsonBody) = await Post(test, Chat("Name three birds", ""));
+        var (withoutUsage, withoutUsageBody) = await Post(test, Chat("Name three birds", Streamed));
+        Assert.Equal(("hit-exact", "hit-exact", 2), (Cache(asJson), Cache(withoutUsage), test.Simulator.Stats.ChatCompletions));
+        var whole = JsonNode.Parse(jsonBody)!;
+        Assert.Equal("chat.completion", whole["object"]!.GetValue<string>());
+        Assert.Equal(string.Concat(Chunks(kept).SelectMany(ContentOf)), whole["choices"]![0]!["message"]!["content"]!.GetValue<string>());
+        Assert.Equal(Chunks(kept).Last()["usage"]!.ToJsonString(), whole["usage"]!.ToJsonString());
+        Assert.DoesNotContain("\"usage\":{", withoutUsageBody);
+
+        // Kept as a stream without usage: a client asking for the usage chunk goes upstream (it cannot be made up).
+        await Post(test, Chat("Name three trees", Streamed));
+        var (needsUsage, _) = await Post(test, Chat("Name three trees", WithUsage));
+        Assert.Equal(("miss", 4), (Cache(needsUsage), test.Simulator.Stats.ChatCompletions));
+
+        // Tool calls survive the change of shape.
+        const string Tools = ""","tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]""";
+        var (_, called) = await Post(test, Chat("Weather in Oslo?", "").Replace("]}", "]" + Tools + "}"));
+        var (calledStream, calledStreamBody) = await Post(test, Chat("Weather in Oslo?", WithUsage).Replace("]}", "]" + Tools + "}"));
+        Assert.Equal("hit-exact", Cache(calledStream));
+        var call = JsonNode.Parse(called)!["choices"]![0]!["message"]!["tool_calls"]![0]!;
+        var streamedCall = Chunks(calledStreamBody)[0]["choices"]![0]!["delta"]!["tool_calls"]![0]!;
+        Assert.Equal((call["id"]!.GetValue<string>(), call["function"]!["name"]!.GetValue<string>(), call["function"]!["arguments"]!.GetValue<string>()),
+            (streamedCall["id"]!.GetValue<string>(), streamedCall["function"]!["name"]!.GetValue<string>(), streamedCall["function"]!["arguments"]!.GetValue<string>()));
+
+        // Anthropic's API: a message as events, events as a message.
+        const string Message = """{"model":"sim-large","max_tokens":64,"messages":[{"role":"user","content":"Say hello"}]}""";
+        var (_, messageBody) = await Post(test, Message, "/v1/messages");
+        var (events, eventsBody) = await Post(test, Message.Replace("{\"model\"", "{\"stream\":true,\"model\""), "/v1/messages");
+        Assert.Equal("hit-exact", Cache(events));
+        var text = JsonNode.Parse(messageBody)!["content"]![0]!["text"]!.GetValue<string>();
+        var datas = eventsBody.Split('\n').Where(l => l.StartsWith("data: ", StringComparison.Ordinal)).Select(l => JsonNode.Parse(l[6..])!).ToList();
+        Assert.Equal(["message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"],
+            datas.Select(d => d["type"]!.GetValue<string>()));
+        Assert.Equal(text, datas[2]["delta"]!["text"]!.GetValue<string>());
+        const string Other = """{"model":"sim-large","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Say goodbye"}]}""";
+        var (_, otherEvents) = await Post(test, Other, "/v1/messages");
+        var (otherJson, otherJsonBody) = await Post(test, Other.Replace("\"stream\":true,", ""), "/v1/messages");
+        Assert.Equal("hit-exact", Cache(otherJson));
+        var rebuilt = JsonNode.Parse(otherJsonBody)!;
+        Assert.Equal(string.Concat(otherEvents.Split('\n').Where(l => l.Contains("\"text_delta\"")).Select(l => JsonNode.Parse(l[6..])!["delta"]!["text"]!.GetValue<string>())),
+            rebuilt["content"]![0]!["text"]!.GetValue<string>());
+        var stopped = otherEvents.Split('\n').Single(l => l.Contains("\"message_delta\"") && l.StartsWith("data: ", StringComparison.Ordinal));
+        Assert.Equal(("message", JsonNode.Parse(stopped[6..])!["delta"]!["stop_reason"]!.GetValue<string>()),
+            (rebuilt["type"]!.GetValue<string>(), rebuilt["stop_reason"]!.GetValue<string>()));
+        Assert.Equal(7, test.Simulator.Stats.ChatCompletions);
+    }
+
+    private static List<System.Text.Json.Nodes.JsonNode> Chunks(string stream) =>
+        [.. stream.Split('\n').Where(l => l.StartsWith("data: {", StringComparison.Ordinal)).Select(l => JsonNode.Parse(l[6..])!)];
+
+    private static IEnumerable<string> ContentOf(System.Text.Json.Nodes.JsonNode chunk) =>
+        chunk["choices"]!.AsArray().Select(c => c!["delta"]?["content"]?.GetValue<string>() ?? "");
 
     [Fact]
     public async Task ClientsControlTheCacheAndOnlyWholeSuccessfulAnswersAreKept()
