@@ -169,6 +169,7 @@ internal sealed class ExactCache : IAsyncDisposable
             await _redis.DisposeAsync();
         }
         _entries.Dispose();
+        (Semantic?.Embedder as IDisposable)?.Dispose();
         foreach (var evict in _workspaces.Values)
         {
             evict.Dispose();

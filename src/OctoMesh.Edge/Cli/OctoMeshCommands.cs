@@ -124,31 +124,51 @@ internal static class OctoMeshCommands
         var pairs = new Argument<FileInfo>("pairs") { Description = "Labelled pairs: 'hit|miss<TAB>kind<TAB>first prompt<TAB>second prompt' per line." };
         var embedder = new Option<string>("--embedder") { Description = "hash or vectors.", DefaultValueFactory = _ => "hash" };
         var vectors = new Option<FileInfo?>("--vectors") { Description = "The word-vector file of the vectors embedder (deploy/vectors/build.sh)." };
+        var config = new Option<FileInfo?>("--config") { Description = "Measure the embedder and threshold of this configuration's cache.semantic instead (any embedder, provider too)." };
         var mistakes = new Option<bool>("--mistakes") { Description = "Also list the pairs the default threshold gets wrong, with their similarity and guard signatures." };
         var noGuards = new Option<bool>("--no-guards") { Description = "Measure the embedding alone, without the guards (to see what they do)." };
         var command = new Command("semantic-eval", "Measure the semantic cache's precision, recall and false-hit rate per threshold on labelled pairs.")
         {
-            pairs, embedder, vectors, mistakes, noGuards,
+            pairs, embedder, vectors, config, mistakes, noGuards,
         };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, cancellationToken) =>
         {
-            var name = parse.GetValue(embedder)!;
-            if (name is not ("hash" or "vectors") || name == "vectors" && parse.GetValue(vectors) is null)
+            Cache.Semantic.SemanticCache semantic;
+            if (parse.GetValue(config) is { } file)
             {
-                Console.Error.WriteLine("--embedder is hash, or vectors with --vectors FILE");
-                return 1;
+                var loaded = ConfigLoader.LoadFile(file.FullName, Environment.GetEnvironmentVariable);
+                if (!loaded.Succeeded)
+                {
+                    PrintErrors(file.FullName, loaded);
+                    return ConfigInvalid;
+                }
+                if (loaded.Config!.Cache.Semantic is not { } section)
+                {
+                    Console.Error.WriteLine($"{file.FullName} has no cache.semantic section");
+                    return 1;
+                }
+                semantic = Cache.Semantic.Embedders.Create(section, loaded.Config.Providers);
             }
-            var semantic = Cache.Semantic.Embedders.Create(new SemanticCacheConfig(name, Vectors: parse.GetValue(vectors)?.FullName));
+            else
+            {
+                var name = parse.GetValue(embedder)!;
+                if (name is not ("hash" or "vectors") || name == "vectors" && parse.GetValue(vectors) is null)
+                {
+                    Console.Error.WriteLine("--embedder is hash, or vectors with --vectors FILE (or give --config)");
+                    return 1;
+                }
+                semantic = Cache.Semantic.Embedders.Create(new SemanticCacheConfig(name, Vectors: parse.GetValue(vectors)?.FullName));
+            }
             var labelled = Cache.Semantic.PrecisionReport.Load(parse.GetValue(pairs)!.FullName);
-            var results = Cache.Semantic.PrecisionReport.Evaluate(semantic.Embedder, labelled, Cache.Semantic.PrecisionReport.Thresholds(),
+            var results = await Cache.Semantic.PrecisionReport.EvaluateAsync(semantic.Embedder, labelled, Cache.Semantic.PrecisionReport.Thresholds(),
                 guards: !parse.GetValue(noGuards));
-            Console.Out.WriteLine($"Embedder {name}{(parse.GetValue(noGuards) ? ", without the guards" : "")}; default threshold {semantic.Threshold:0.00} in bold.");
+            Console.Out.WriteLine($"Embedder {semantic.Embedder.Name}{(parse.GetValue(noGuards) ? ", without the guards" : "")}; threshold {semantic.Threshold:0.00} in bold.");
             Console.Out.WriteLine();
             Cache.Semantic.PrecisionReport.WriteTable(Console.Out, results, semantic.Threshold);
             if (parse.GetValue(mistakes))
             {
                 Console.Out.WriteLine();
-                Cache.Semantic.PrecisionReport.WriteMistakes(Console.Out, semantic.Embedder, labelled, semantic.Threshold);
+                await Cache.Semantic.PrecisionReport.WriteMistakesAsync(Console.Out, semantic.Embedder, labelled, semantic.Threshold);
             }
             return 0;
         });

@@ -91,7 +91,7 @@ public sealed class GatewayServer : IAsyncDisposable
             ? new TraceLog(trace, services.GetRequiredService<GatewayMetrics>(), services.GetRequiredService<ILoggerFactory>().CreateLogger<TraceLog>())
             : null));
         builder.Services.AddSingleton(_ => new Cache.ExactCache((long)config.Cache.MaxMegabytes << 20, config.Cache.Redis,
-            TimeSpan.FromMilliseconds(config.Cache.RedisTimeoutMs), config.Cache.Semantic is { } semantic ? Cache.Semantic.Embedders.Create(semantic) : null));
+            TimeSpan.FromMilliseconds(config.Cache.RedisTimeoutMs), config.Cache.Semantic is { } semantic ? Cache.Semantic.Embedders.Create(semantic, config.Providers, simulator?.OpenAIBaseUrl) : null));
         builder.Services.AddSingleton<ProxyHandler>();
         builder.Services.AddSingleton<Admin.RoutesEndpoint>();
         builder.Services.AddSingleton<Admin.UsageEndpoint>();
@@ -115,6 +115,11 @@ public sealed class GatewayServer : IAsyncDisposable
         {
             app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.cache.semantic.entries", "{entry}",
                 "Questions in the semantic cache's index.", () => [new Measurement<long>(semanticIndex.Count)]);
+            if (semanticIndex.Embedder is Cache.Semantic.ProviderEmbedder remote)
+            {
+                app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.cache.embed.errors", "{error}",
+                    "Calls to the embeddings provider that failed or were too slow; each skipped one semantic lookup.", () => [new Measurement<long>(remote.Errors)], counter: true);
+            }
             // A replica that starts reads back the index the others built (bounded by Redis's soft timeout per call).
             await cache.LoadSharedQuestionsAsync();
         }

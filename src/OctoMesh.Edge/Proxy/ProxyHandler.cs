@@ -365,8 +365,10 @@ internal sealed class ProxyHandler
             && LastUserTurn.TryFind(body.Span, out var question, out var turn))
         {
             // The partition: everything but the last user turn, which is compared by meaning instead.
-            semantic = new SemanticLookup(CacheKey(runtime, operation, body, workspace, provider.Name, model, "any", turn), index.Prepare(question));
-            if (lookUp && index.Find(semantic.Partition, semantic.Query, (float?)config.Semantic!.Threshold) is { } match)
+            semantic = await index.PrepareAsync(question, context.RequestAborted) is { } prepared
+                ? new SemanticLookup(CacheKey(runtime, operation, body, workspace, provider.Name, model, "any", turn), prepared)
+                : null;
+            if (semantic is not null && lookUp && index.Find(semantic.Partition, semantic.Query, (float?)config.Semantic!.Threshold) is { } match)
             {
                 if (await _cache.GetAsync(match.AnswerKey, ttl) is { } near)
                 {

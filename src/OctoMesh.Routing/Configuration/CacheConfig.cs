@@ -24,8 +24,14 @@ public sealed record CacheConfig(bool Exact = false, int TtlSeconds = 3600, int 
     string? Redis = null, int RedisTimeoutMs = 50, SemanticCacheConfig? Semantic = null, ImmutableDictionary<string, CachePolicy>? Workspaces = null);
 
 /// <summary>The <c>cache.semantic</c> section: answer a question that means the same as an earlier one.</summary>
-/// <param name="Embedder"><c>hash</c> (built in), <c>vectors</c> (static word vectors from <paramref name="Vectors"/>).</param>
+/// <param name="Embedder"><c>hash</c> (built in), <c>vectors</c> (static word vectors from <paramref name="Vectors"/>), or
+/// <c>provider</c> (the embeddings endpoint of <paramref name="Provider"/>).</param>
 /// <param name="Threshold">The least cosine similarity of a hit; null for the embedder's calibrated default.</param>
 /// <param name="MaxEntries">Questions the index holds at most; the oldest leave first.</param>
 /// <param name="Vectors">The word-vector file of the <c>vectors</c> embedder.</param>
-public sealed record SemanticCacheConfig(string Embedder = "hash", double? Threshold = null, int MaxEntries = 100_000, string? Vectors = null);
+/// <param name="Provider">The provider whose OpenAI-format embeddings endpoint the <c>provider</c> embedder calls.</param>
+/// <param name="Model">The embedding model it asks for.</param>
+/// <param name="Dimensions">The length of that model's vectors.</param>
+/// <param name="TimeoutMs">How long a lookup waits for an embedding before going on as a miss.</param>
+public sealed record SemanticCacheConfig(string Embedder = "hash", double? Threshold = null, int MaxEntries = 100_000, string? Vectors = null,
+    string? Provider = null, string? Model = null, int? Dimensions = null, int TimeoutMs = 500);

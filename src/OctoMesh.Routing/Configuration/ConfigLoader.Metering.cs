@@ -13,7 +13,7 @@ public static partial class ConfigLoader
         private static readonly string[] s_metricsFields = ["workspaceLabel", "maxSeries"];
         private static readonly string[] s_traceFields = ["enabled", "directory", "commitMs", "maxBacklog", "retentionDays"];
         private static readonly string[] s_cacheFields = ["exact", "ttlSeconds", "maxMegabytes", "sharedAcrossWorkspaces", "redis", "redisTimeoutMs", "semantic", "workspaces"];
-        private static readonly string[] s_semanticFields = ["embedder", "threshold", "maxEntries", "vectors"];
+        private static readonly string[] s_semanticFields = ["embedder", "threshold", "maxEntries", "vectors", "provider", "model", "dimensions", "timeoutMs"];
         private static readonly string[] s_tracingFields = ["otlpEndpoint", "protocol", "sampleRatio", "batchDelayMs", "serviceName"];
 
         /// <summary>Largest price accepted, USD per 1M tokens: far above any model's, low enough that no cost overflows.</summary>
@@ -206,7 +206,7 @@ public static partial class ConfigLoader
             return tracing;
         }
 
-        private CacheConfig ReadCache(JsonElement element, string path)
+        private CacheConfig ReadCache(JsonElement element, string path, ImmutableDictionary<string, ProviderConfig> providers)
         {
             if (!ExpectObject(element, path, "write { \"exact\": true, \"ttlSeconds\": 3600 }"))
             {
@@ -272,7 +272,7 @@ public static partial class ConfigLoader
                 {
                     Error($"{path}.semantic", "the semantic cache keeps its answers in the exact cache", "write \"exact\": true as well");
                 }
-                cache = cache with { Semantic = ReadSemantic(semantic, $"{path}.semantic") };
+                cache = cache with { Semantic = ReadSemantic(semantic, $"{path}.semantic", providers) };
             }
             return cache;
         }
@@ -294,7 +294,7 @@ public static partial class ConfigLoader
             }
         }
 
-        private SemanticCacheConfig ReadSemantic(JsonElement element, string path)
+        private SemanticCacheConfig ReadSemantic(JsonElement element, string path, ImmutableDictionary<string, ProviderConfig> providers)
         {
             var semantic = new SemanticCacheConfig();
             if (!ExpectObject(element, path, "write { \"embedder\": \"hash\" }"))
@@ -304,13 +304,13 @@ public static partial class ConfigLoader
             var fields = Fields(element, path, s_semanticFields);
             if (fields.TryGetValue("embedder", out var embedder))
             {
-                if (embedder.ValueKind == JsonValueKind.String && embedder.GetString() is "hash" or "vectors")
+                if (embedder.ValueKind == JsonValueKind.String && embedder.GetString() is "hash" or "vectors" or "provider")
                 {
                     semantic = semantic with { Embedder = embedder.GetString()! };
                 }
                 else
                 {
-                    Error($"{path}.embedder", $"{Describe(embedder)} is not an embedder", "write \"hash\" or \"vectors\"");
+                    Error($"{path}.embedder", $"{Describe(embedder)} is not an embedder", "write \"hash\", \"vectors\" or \"provider\"");
                 }
             }
             if (fields.TryGetValue("threshold", out var threshold))
@@ -338,6 +338,43 @@ public static partial class ConfigLoader
                 {
                     Error($"{path}.vectors", $"expected a file name, got {Describe(vectors)}", "write the path of the file deploy/vectors/build.sh made");
                 }
+            }
+            if (fields.TryGetValue("provider", out var provider))
+            {
+                if (provider.ValueKind == JsonValueKind.String && providers.TryGetValue(provider.GetString()!, out var named)
+                    && named.Kind is ProviderKind.OpenAI or ProviderKind.OpenAICompatible or ProviderKind.Sim)
+                {
+                    semantic = semantic with { Provider = named.Name };
+                }
+                else
+                {
+                    Error($"{path}.provider", $"{Describe(provider)} is not a configured provider with an OpenAI-format embeddings endpoint",
+                        "name a provider of kind openai, openai-compatible or sim");
+                }
+            }
+            if (fields.TryGetValue("model", out var model))
+            {
+                if (model.ValueKind == JsonValueKind.String && model.GetString() is { Length: > 0 } name)
+                {
+                    semantic = semantic with { Model = name };
+                }
+                else
+                {
+                    Error($"{path}.model", $"expected a model name, got {Describe(model)}", "write e.g. \"text-embedding-3-small\"");
+                }
+            }
+            if (fields.TryGetValue("dimensions", out var dimensions) && Integer(dimensions, $"{path}.dimensions", 1, 65_535, "the length of the model's vectors, e.g. 1536") is { } length)
+            {
+                semantic = semantic with { Dimensions = (int)length };
+            }
+            if (fields.TryGetValue("timeoutMs", out var timeout) && Integer(timeout, $"{path}.timeoutMs", 1, 60_000, "a whole number of milliseconds from 1 to 60000") is { } ms)
+            {
+                semantic = semantic with { TimeoutMs = (int)ms };
+            }
+            if (semantic.Embedder == "provider" && (semantic.Provider is null || semantic.Model is null || semantic.Dimensions is null))
+            {
+                Error($"{path}.embedder", "the provider embedder needs provider, model and dimensions",
+                    "write e.g. \"provider\": \"openai\", \"model\": \"text-embedding-3-small\", \"dimensions\": 1536");
             }
             if (semantic.Embedder == "vectors" && semantic.Vectors is null)
             {

@@ -116,7 +116,7 @@ public static partial class ConfigLoader
                 Metrics = fields.TryGetValue("metrics", out var me) ? ReadMetrics(me, "$.metrics") : new MetricsConfig(),
                 Trace = fields.TryGetValue("trace", out var tr) ? ReadTrace(tr, "$.trace") : new TraceConfig(),
                 Tracing = fields.TryGetValue("tracing", out var tg) ? ReadTracing(tg, "$.tracing") : new TracingConfig(),
-                Cache = fields.TryGetValue("cache", out var ca) ? ReadCache(ca, "$.cache") : new CacheConfig(),
+                Cache = fields.TryGetValue("cache", out var ca) ? ReadCache(ca, "$.cache", providers) : new CacheConfig(),
             };
         }
 

@@ -138,7 +138,7 @@ public class SemanticCacheTests
     [Theory]
     [InlineData("hash", 0.15)]
     [InlineData("vectors", 0.25)]
-    public void AtTheDefaultThresholdAtMostOnePercentOfNearMissesHit(string name, double leastRecall)
+    public async Task AtTheDefaultThresholdAtMostOnePercentOfNearMissesHit(string name, double leastRecall)
     {
         var pairs = PrecisionReport.Load(s_pairs);
         Assert.True(pairs.Count >= 300, $"{pairs.Count} pairs");
@@ -148,7 +148,7 @@ public class SemanticCacheTests
             Assert.Contains(pairs, p => p.Kind == kind);
         }
         var cache = Embedders.Create(new(name, Vectors: name == "vectors" ? Programs.WordVectors() : null));
-        var result = PrecisionReport.Evaluate(cache.Embedder, pairs, [cache.Threshold]).Single();
+        var result = (await PrecisionReport.EvaluateAsync(cache.Embedder, pairs, [cache.Threshold])).Single();
         Assert.True(result.FalseHitRate <= 0.01, $"{name}: false-hit rate {result.FalseHitRate:P1} ({string.Join(", ", result.FalseHitsByKind)})");
         Assert.True(result.Recall >= leastRecall, $"{name}: recall {result.Recall:P1}");
     }

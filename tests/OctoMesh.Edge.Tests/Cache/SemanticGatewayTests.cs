@@ -145,4 +145,22 @@ public class SemanticGatewayTests
         Assert.Equal("miss", (await Post(test, Chat("Hi there"))).Cache);
         Assert.Equal(4, test.Simulator.Stats.ChatCompletions);
     }
+
+    [Fact]
+    public async Task AnEmbeddingsProviderCanEmbedAndItsFailuresOnlySkipTheLookup()
+    {
+        var config = s_config.Replace("\"semantic\": { \"embedder\": \"hash\" }",
+            "\"semantic\": { \"embedder\": \"provider\", \"provider\": \"sim\", \"model\": \"text-embedding-3-small\", \"dimensions\": 1536 }");
+        await using var test = await TestGateway.StartAsync(config);
+        Assert.Equal("miss", (await Post(test, Chat("How do I change my billing address?"))).Cache);
+        var (near, similarity, _) = await Post(test, Chat("how do i change my billing address"));
+        Assert.Equal(("hit-semantic", 1L, 2L), (near, test.Simulator.Stats.ChatCompletions, test.Simulator.Stats.Embeddings));
+        Assert.NotNull(similarity);
+
+        // The embeddings endpoint failing: the request is served as a miss, the failure counted.
+        await using var failing = await TestGateway.StartAsync(config.Replace("text-embedding-3-small", "fail-500"));
+        Assert.Equal("miss", (await Post(failing, Chat("How do I change my billing address?"))).Cache);
+        Assert.Equal("miss", (await Post(failing, Chat("how do i change my billing address"))).Cache);
+        Assert.Equal(2, (await Scrape.OfAsync(failing)).Sum("octomesh_cache_embed_errors_total"));
+    }
 }

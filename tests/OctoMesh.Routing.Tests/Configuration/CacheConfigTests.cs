@@ -37,7 +37,7 @@ public class CacheConfigTests
         Assert.Equal(
         [
             "$.cache.semantic: the semantic cache keeps its answers in the exact cache. Fix: write \"exact\": true as well.",
-            "$.cache.semantic.embedder: 'onnx' is not an embedder. Fix: write \"hash\" or \"vectors\".",
+            "$.cache.semantic.embedder: 'onnx' is not an embedder. Fix: write \"hash\", \"vectors\" or \"provider\".",
             "$.cache.semantic.threshold: expected a similarity above 0 and at most 1, got 2. Fix: write e.g. 0.9.",
         ], Load("""{ "semantic": { "embedder": "onnx", "threshold": 2 } }""").Errors.Select(e => e.ToString()));
         var policies = Load("""{ "exact": true, "workspaces": { "a": "off", "b": "exact", "c": "semantic" } }""").Config!.Cache.Workspaces!;
@@ -46,5 +46,22 @@ public class CacheConfigTests
             Load("""{ "exact": true, "workspaces": { "a": "some" } }""").Errors.Single().ToString());
         Assert.Equal("$.cache.semantic.vectors: the vectors embedder needs its word-vector file. Fix: write \"vectors\": \"/path/to/wink-100d.omv\".",
             Load("""{ "exact": true, "semantic": { "embedder": "vectors" } }""").Errors.Single().ToString());
+    }
+
+    [Fact]
+    public void TheProviderEmbedderNamesAnOpenAIFormatProviderModelAndDimensions()
+    {
+        static ConfigLoadResult With(string semantic) => ConfigLoader.Load(Encoding.UTF8.GetBytes($$"""
+            { "providers": { "a": { "kind": "sim" }, "c": { "kind": "anthropic", "apiKey": "${K}" } }, "models": { "*": { "provider": "a" } },
+              "cache": { "exact": true, "semantic": {{semantic}} } }
+            """), name => name == "K" ? "key" : null);
+        var loaded = With("""{ "embedder": "provider", "provider": "a", "model": "text-embedding-3-small", "dimensions": 1536, "timeoutMs": 200 }""");
+        Assert.Empty(loaded.Errors);
+        Assert.Equal(new SemanticCacheConfig("provider", Provider: "a", Model: "text-embedding-3-small", Dimensions: 1536, TimeoutMs: 200), loaded.Config!.Cache.Semantic);
+        Assert.Equal(
+        [
+            "$.cache.semantic.provider: 'c' is not a configured provider with an OpenAI-format embeddings endpoint. Fix: name a provider of kind openai, openai-compatible or sim.",
+            "$.cache.semantic.embedder: the provider embedder needs provider, model and dimensions. Fix: write e.g. \"provider\": \"openai\", \"model\": \"text-embedding-3-small\", \"dimensions\": 1536.",
+        ], With("""{ "embedder": "provider", "provider": "c", "model": "m" }""").Errors.Select(e => e.ToString()));
     }
 }

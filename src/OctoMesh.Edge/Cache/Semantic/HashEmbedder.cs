@@ -11,7 +11,7 @@ namespace OctoMesh.Edge.Cache.Semantic;
 /// pairs keep some order ("dog bites man" is not "man bites dog"), trigrams absorb inflections and typos.
 /// Allocation-free; about a microsecond per short prompt.
 /// </summary>
-internal sealed class HashEmbedder(int dimensions = HashEmbedder.DefaultDimensions) : IEmbedder
+internal sealed class HashEmbedder(int dimensions = HashEmbedder.DefaultDimensions) : ILocalEmbedder
 {
     public const int DefaultDimensions = 256;
     private const float WordWeight = 1f, PairWeight = 0.7f, TrigramWeight = 0.35f;

@@ -34,7 +34,7 @@ internal static class PrecisionReport
                 : throw new InvalidDataException($"{path}: expected 'hit|miss<TAB>kind<TAB>first<TAB>second', got '{string.Join('\t', f)}'"))];
 
     /// <summary>The result at each of <paramref name="thresholds"/>; without <paramref name="guards"/>, what the embedding alone does.</summary>
-    public static IReadOnlyList<ThresholdResult> Evaluate(IEmbedder embedder, IReadOnlyList<LabelledPair> pairs, IReadOnlyList<float> thresholds,
+    public static async Task<IReadOnlyList<ThresholdResult>> EvaluateAsync(IEmbedder embedder, IReadOnlyList<LabelledPair> pairs, IReadOnlyList<float> thresholds,
         bool guards = true)
     {
         // Each pair's similarity and guard verdict once; then every threshold is a count.
@@ -43,8 +43,8 @@ internal static class PrecisionReport
         var guardsPass = new bool[pairs.Count];
         for (var i = 0; i < pairs.Count; i++)
         {
-            var first = cache.Prepare(pairs[i].First);
-            var second = cache.Prepare(pairs[i].Second);
+            var first = await cache.PrepareAsync(pairs[i].First, default) ?? throw new InvalidOperationException($"the {embedder.Name} embedder failed");
+            var second = await cache.PrepareAsync(pairs[i].Second, default) ?? throw new InvalidOperationException($"the {embedder.Name} embedder failed");
             similarities[i] = VectorMath.Dot(first.Vector, second.Vector);
             guardsPass[i] = !guards || QueryGuards.Agree(first.Guards, second.Guards);
         }
@@ -75,15 +75,15 @@ internal static class PrecisionReport
     /// Writes the pairs <paramref name="embedder"/> gets wrong at <paramref name="threshold"/>: wrong hits, then missed
     /// hits, each with its similarity and, when the guards stopped it, both signatures.
     /// </summary>
-    public static void WriteMistakes(TextWriter output, IEmbedder embedder, IReadOnlyList<LabelledPair> pairs, float threshold)
+    public static async Task WriteMistakesAsync(TextWriter output, IEmbedder embedder, IReadOnlyList<LabelledPair> pairs, float threshold)
     {
         var cache = new SemanticCache(embedder, threshold, maxEntries: 1);
         foreach (var wanted in new[] { false, true })
         {
             foreach (var pair in pairs.Where(p => p.ShouldHit == wanted))
             {
-                var first = cache.Prepare(pair.First);
-                var second = cache.Prepare(pair.Second);
+                var first = (await cache.PrepareAsync(pair.First, default))!;
+                var second = (await cache.PrepareAsync(pair.Second, default))!;
                 var similarity = VectorMath.Dot(first.Vector, second.Vector);
                 var guarded = !QueryGuards.Agree(first.Guards, second.Guards);
                 if (wanted == (similarity >= threshold && !guarded))

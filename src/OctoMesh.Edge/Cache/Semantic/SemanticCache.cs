@@ -41,11 +41,18 @@ internal sealed class SemanticCache
     /// <summary>Entries held now.</summary>
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>Embeds <paramref name="text"/> and writes its guard signature.</summary>
+    /// <summary>Embeds <paramref name="text"/> and analyses it for the guards; null when the embedder could not.</summary>
+    public async ValueTask<SemanticQuery?> PrepareAsync(string text, CancellationToken cancellationToken)
+    {
+        var vector = new float[Embedder.Dimensions];
+        return await Embedder.EmbedAsync(text, vector, cancellationToken) ? new SemanticQuery(vector, QueryGuards.Analyze(text)) : null;
+    }
+
+    /// <summary>The same with an in-process embedder, which never waits or fails.</summary>
     public SemanticQuery Prepare(string text)
     {
         var vector = new float[Embedder.Dimensions];
-        Embedder.Embed(text, vector);
+        ((ILocalEmbedder)Embedder).Embed(text, vector);
         return new SemanticQuery(vector, QueryGuards.Analyze(text));
     }
 

@@ -11,7 +11,7 @@ namespace OctoMesh.Edge.Cache.Semantic;
 /// the file gets a fixed pseudo-random direction of its own (the same word matches itself, two unknown words do not
 /// match each other); single letters not in the file are passed over. Allocation-free per call.
 /// </summary>
-internal sealed class WordVectorEmbedder : IEmbedder
+internal sealed class WordVectorEmbedder : ILocalEmbedder
 {
     private const float Smoothing = 1e-3f;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _words;
