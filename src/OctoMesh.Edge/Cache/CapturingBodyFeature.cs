@@ -7,9 +7,11 @@ namespace OctoMesh.Edge.Cache;
 /// <summary>
 /// Stands in for the response body while an answer that may be cached is sent: every byte written (through
 /// the writer or the stream) still goes to the client, and a copy is kept, up to <see cref="Limit"/> bytes
-/// (past that the answer is not cached).
+/// (past that the answer is not cached). With a <see cref="LiveAnswer"/>, the bytes also go to the requests
+/// following this one, as they are written (<paramref name="onFirstBytes"/> tells it the status first).
 /// </summary>
-internal sealed class CapturingBodyFeature(IHttpResponseBodyFeature inner, int limit) : IHttpResponseBodyFeature
+internal sealed class CapturingBodyFeature(IHttpResponseBodyFeature inner, int limit, LiveAnswer? live = null, Action? onFirstBytes = null)
+    : IHttpResponseBodyFeature
 {
     private readonly ArrayBufferWriter<byte> _copy = new();
     private TeeWriter? _writer;
@@ -25,14 +27,23 @@ internal sealed class CapturingBodyFeature(IHttpResponseBodyFeature inner, int l
 
     private bool Overflowed { get; set; }
 
+    public LiveAnswer? Live => live;
+
     private void Keep(ReadOnlySpan<byte> bytes)
     {
         if (Overflowed || _copy.WrittenCount + bytes.Length > Limit)
         {
             Overflowed = true;
+            // Followers cannot be sent more than is kept: those midway are cut, the others go their own way.
+            live?.Finish(whole: false);
             return;
         }
+        if (_copy.WrittenCount == 0)
+        {
+            onFirstBytes?.Invoke();
+        }
         _copy.Write(bytes);
+        live?.Append(bytes);
     }
 
     public Stream Stream => _stream ??= new TeeStream(this, inner.Stream);

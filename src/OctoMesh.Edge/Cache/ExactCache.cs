@@ -4,6 +4,9 @@ using Microsoft.Extensions.Primitives;
 
 namespace OctoMesh.Edge.Cache;
 
+/// <summary>A miss on its way upstream that identical requests wait on: the answer it keeps, and its bytes as they go when it streams.</summary>
+internal sealed record Flight(TaskCompletionSource<CachedAnswer?> Answer, LiveAnswer? Live);
+
 /// <summary>A complete answer as the client got it: the bytes, their content type, whether they are an SSE stream, who answered, and the workspace whose request it was.</summary>
 internal sealed record CachedAnswer(byte[] Body, string ContentType, bool Stream, string Provider, string Model, string Workspace);
 
@@ -16,7 +19,7 @@ internal sealed record CachedAnswer(byte[] Body, string ContentType, bool Stream
 internal sealed class ExactCache : IAsyncDisposable
 {
     private readonly MemoryCache _entries;
-    private readonly ConcurrentDictionary<string, TaskCompletionSource<CachedAnswer?>> _flights = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Flight> _flights = new(StringComparer.Ordinal);
     /// <summary>Per workspace, the token that evicts all its entries at once when cancelled (<see cref="Purge"/>).</summary>
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _workspaces = new(StringComparer.Ordinal);
 
@@ -142,14 +145,13 @@ internal sealed class ExactCache : IAsyncDisposable
 
     /// <summary>
     /// The first request to miss <paramref name="key"/> leads (true): it goes upstream and must <see cref="Land"/>.
-    /// Others arriving meanwhile follow (false): <paramref name="answer"/> gives them the leader's answer, or null when
-    /// it kept none.
+    /// Others arriving meanwhile follow (false): <paramref name="flight"/> gives them the leader's answer once kept
+    /// (null when it kept none) and, when the leader streams (<paramref name="live"/>), its bytes as they come.
     /// </summary>
-    public bool TryLead(string key, out Task<CachedAnswer?> answer)
+    public bool TryLead(string key, LiveAnswer? live, out Flight flight)
     {
-        var mine = new TaskCompletionSource<CachedAnswer?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var flight = _flights.GetOrAdd(key, mine);
-        answer = flight.Task;
+        var mine = new Flight(new TaskCompletionSource<CachedAnswer?>(TaskCreationOptions.RunContinuationsAsynchronously), live);
+        flight = _flights.GetOrAdd(key, mine);
         return flight == mine;
     }
 
@@ -158,7 +160,8 @@ internal sealed class ExactCache : IAsyncDisposable
     {
         if (_flights.TryRemove(key, out var flight))
         {
-            flight.TrySetResult(answer);
+            flight.Live?.Finish(whole: answer is not null);
+            flight.Answer.TrySetResult(answer);
         }
     }
 

@@ -381,18 +381,24 @@ internal sealed class ProxyHandler
         }
 
         string? flight = null;
+        LiveAnswer? live = null;
         if (lookUp && store)
         {
-            if (_cache.TryLead(key, out var leader))
+            if (_cache.TryLead(key, inspected.Stream ? new LiveAnswer() : null, out var leader))
             {
                 flight = key;
+                live = leader.Live;
+            }
+            else if (leader.Live is { } leading && await FollowLiveAsync(context, exchange, leading, provider.Config.Timeouts.Total))
+            {
+                return null;
             }
             else
             {
                 CachedAnswer? coalesced = null;
                 try
                 {
-                    coalesced = await leader.WaitAsync(provider.Config.Timeouts.Total, context.RequestAborted);
+                    coalesced = await leader.Answer.Task.WaitAsync(provider.Config.Timeouts.Total, context.RequestAborted);
                 }
                 catch (Exception e) when (e is TimeoutException or OperationCanceledException)
                 {
@@ -411,9 +417,58 @@ internal sealed class ProxyHandler
         {
             return null;
         }
-        var capture = new CapturingBodyFeature(context.Features.GetRequiredFeature<IHttpResponseBodyFeature>(), MaxCachedAnswerBytes);
+        var capture = new CapturingBodyFeature(context.Features.GetRequiredFeature<IHttpResponseBodyFeature>(), MaxCachedAnswerBytes, live,
+            live is null ? null : () => live.Start(response.StatusCode, response.ContentType, exchange.Provider, exchange.Model));
         context.Features.Set<IHttpResponseBodyFeature>(capture);
         return new CacheSession(capture, flight, key, provider.Name, model, semantic);
+    }
+
+    /// <summary>
+    /// A stream that follows a leader's: once the leader's answer starts (status 200), its bytes are sent to this
+    /// client as they come, up to the leader's end (a leader cut short cuts its followers too). False when the leader
+    /// failed before its first byte, or did not start within <paramref name="wait"/>: this request goes its own way.
+    /// </summary>
+    private static async Task<bool> FollowLiveAsync(HttpContext context, Exchange exchange, LiveAnswer live, TimeSpan wait)
+    {
+        try
+        {
+            await live.WaitStartAsync(context.RequestAborted).WaitAsync(wait, context.RequestAborted);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            return false;
+        }
+        if (!live.Started || live.Status != StatusCodes.Status200OK)
+        {
+            return false;
+        }
+        var response = context.Response;
+        exchange.CacheOutcome = CacheOutcomes.Hit;
+        exchange.Provider = live.Provider;
+        exchange.Model = live.Model;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = live.ContentType;
+        response.Headers["x-octomesh-cache"] = "hit-exact";
+        if (live.Model is not null)
+        {
+            response.Headers["x-octomesh-model"] = live.Model;
+        }
+        var sent = 0;
+        try
+        {
+            while (await live.ReadAsync(sent, context.RequestAborted) is { Length: > 0 } bytes)
+            {
+                await response.Body.WriteAsync(bytes, context.RequestAborted);
+                await response.Body.FlushAsync(context.RequestAborted);
+                sent += bytes.Length;
+            }
+            exchange.Outcome = live.Whole ? ProxyOutcome.Completed : ProxyOutcome.UpstreamCut;
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            exchange.Outcome = ProxyOutcome.ClientGone;
+        }
+        return true;
     }
 
     /// <summary>

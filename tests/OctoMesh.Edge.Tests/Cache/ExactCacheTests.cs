@@ -211,7 +211,7 @@ public class ExactCacheTests
         Assert.Single(answers.Select(a => a.Body).Distinct());
         Assert.Equal((1, 49), (answers.Count(a => Cache(a.Response) == "miss"), answers.Count(a => Cache(a.Response) == "hit-exact")));
 
-        // Streams too: the followers get the leader's stream once it is whole.
+        // Streams too: the followers get the leader's stream.
         const string SlowStream = """{"model":"slow-300","stream":true,"messages":[{"role":"user","content":"Everyone streams this at once"}]}""";
         var streams = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Post(test, SlowStream)));
         Assert.Equal(2, test.Simulator.Stats.ChatCompletions);
@@ -222,6 +222,36 @@ public class ExactCacheTests
         const string Failing = """{"model":"fail-500","messages":[{"role":"user","content":"Doomed"}]}""";
         var failures = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Post(test, Failing)));
         Assert.All(failures, a => Assert.Equal(HttpStatusCode.InternalServerError, a.Response.StatusCode));
+    }
+
+    [Fact]
+    public async Task StreamFollowersAreSentTheLeadersStreamAsItComes()
+    {
+        await using var test = await TestGateway.StartAsync(Config.Replace("EXTRA", ""));
+        // 20 chunks 100 ms apart: the leader's stream lasts about two seconds.
+        const string Body = """{"model":"sim-small","stream":true,"messages":[{"role":"user","content":"A long story, please"}]}""";
+        HttpRequestMessage Request()
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(Body, Encoding.UTF8, "application/json") };
+            request.Headers.Add("x-sim-tpot-ms", "100");
+            request.Headers.Add("x-sim-tokens", "20");
+            return request;
+        }
+        using var leader = await test.Client.SendAsync(Request(), HttpCompletionOption.ResponseHeadersRead);
+        var leaderStream = new StreamReader(await leader.Content.ReadAsStreamAsync());
+        Assert.StartsWith("data: ", await leaderStream.ReadLineAsync());
+        var leaderRest = leaderStream.ReadToEndAsync();
+
+        // A follower arriving now gets the first events while the leader's stream is still going.
+        using var follower = await test.Client.SendAsync(Request(), HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal("hit-exact", Cache(follower));
+        var followerStream = new StreamReader(await follower.Content.ReadAsStreamAsync());
+        var firstLine = await followerStream.ReadLineAsync();
+        Assert.False(leaderRest.IsCompleted, "the follower waited for the whole answer");
+        var followerBody = firstLine + "\n" + await followerStream.ReadToEndAsync();
+        Assert.Equal(1, test.Simulator.Stats.ChatCompletions);
+        Assert.EndsWith("data: [DONE]\n\n", followerBody);
+        Assert.EndsWith(await leaderRest, followerBody);
     }
 
     [Fact]
