@@ -56,5 +56,15 @@ for c in 16 64; do
 done
 run "direct to simulator (stream)" "http://127.0.0.1:$sim_port" chat-stream.lua 64
 run "gateway → simulator (stream)" "http://127.0.0.1:$gw_port" chat-stream.lua 64
+
+# The exact cache: the same gateway binary with cache.exact on, hits (chat.lua repeats one request) against
+# misses forced with x-octomesh-cache: off, on the same process.
+kill "$gw_pid"; wait "$gw_pid" 2>/dev/null || true
+sed 's/"models"/"cache": { "exact": true }, "models"/' "$work/config.json" >"$work/cache.json"
+taskset -c 1 "$bin" serve --config "$work/cache.json" --urls "http://127.0.0.1:$gw_port" --log-level Warning >"$work/gw-cache.log" 2>&1 &
+gw_pid=$!
+until curl -s -o /dev/null "http://127.0.0.1:$gw_port/healthz"; do sleep 0.01; done
+run "gateway, cache bypassed (miss)" "http://127.0.0.1:$gw_port" chat-nocache.lua 64
+run "gateway, cache hit" "http://127.0.0.1:$gw_port" chat.lua 64
 echo
 echo "gateway: launch to first 200 = ${startup_ms} ms; RSS idle = $((rss_idle / 1024)) MB"
