@@ -515,12 +515,15 @@ internal sealed class ProxyHandler
     /// <summary>The shapes a request can be answered from, its own first: every shape holds the content, a stream with usage also the usage.</summary>
     private static string[] Shapes(ApiOperation operation, in InspectedRequest inspected) => Shape(operation, inspected) switch
     {
-        "json" when operation == ApiOperation.ChatCompletions => ["json", "stream+usage", "stream"],
-        "json" => ["json", "stream"],
-        "stream+usage" => ["stream+usage", "json"],
-        _ when operation == ApiOperation.ChatCompletions => ["stream", "json", "stream+usage"],
-        _ => ["stream", "json"],
+        "json" when operation == ApiOperation.ChatCompletions => s_fromJson,
+        "json" => s_messagesFromJson,
+        "stream+usage" => s_fromStreamWithUsage,
+        _ when operation == ApiOperation.ChatCompletions => s_fromStream,
+        _ => s_messagesFromStream,
     };
+
+    private static readonly string[] s_fromJson = ["json", "stream+usage", "stream"], s_messagesFromJson = ["json", "stream"],
+        s_fromStreamWithUsage = ["stream+usage", "json"], s_fromStream = ["stream", "json", "stream+usage"], s_messagesFromStream = ["stream", "json"];
 
     /// <summary>Answers larger than this are sent but not cached.</summary>
     private const int MaxCachedAnswerBytes = 1 << 20;
@@ -983,8 +986,16 @@ internal sealed class ProxyHandler
         {
             return id;
         }
-        return Guid.NewGuid().ToString("N");
+        // 32 hex digits, as a GUID's: this process's random half, then a counter (a GUID per request cost a getrandom call).
+        return string.Create(32, (ulong)Interlocked.Increment(ref s_requestCount), static (digits, count) =>
+        {
+            s_requestIdPrefix.TryFormat(digits, out _, "x16", System.Globalization.CultureInfo.InvariantCulture);
+            count.TryFormat(digits[16..], out _, "x16", System.Globalization.CultureInfo.InvariantCulture);
+        });
     }
+
+    private static readonly ulong s_requestIdPrefix = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+    private static long s_requestCount;
 
     /// <summary>Copies the client's headers that may cross; a header the adapter set already (a provider key, an API version) wins.</summary>
     private static void CopyRequestHeaders(IHeaderDictionary from, HttpRequestMessage to)
