@@ -67,6 +67,15 @@ public sealed class NativeCacheTests
             Assert.Equal("hit-semantic", near!.Headers.GetValues("x-octomesh-cache").Single());
             Assert.Equal(firstText, await near.Content.ReadAsStringAsync());
             near.Dispose();
+
+            // Redis killed mid-run: both keep serving, repeats from their own memory, new questions upstream.
+            await redis.KillAsync();
+            using var fromMemory = await clientA.PostAsync("/v1/chat/completions", new StringContent(Body, Encoding.UTF8, "application/json"));
+            using var upstream = await clientB.PostAsync("/v1/chat/completions",
+                new StringContent(Body.Replace("How do I export my invoices as PDF?", "What is a pro-forma invoice?"), Encoding.UTF8, "application/json"));
+            Assert.Equal(("hit-exact", System.Net.HttpStatusCode.OK, "miss"),
+                (fromMemory.Headers.GetValues("x-octomesh-cache").Single(), upstream.StatusCode, upstream.Headers.GetValues("x-octomesh-cache").Single()));
+            Assert.Equal(firstText, await fromMemory.Content.ReadAsStringAsync());
         }
         finally
         {
