@@ -27,7 +27,9 @@ internal sealed class ExactCache : IAsyncDisposable
 
     /// <param name="redis">Redis as <c>host:port</c> for the shared level, or null for this process alone.</param>
     /// <param name="semantic">The semantic index whose entries point at answers here, or null for the exact cache alone.</param>
-    public ExactCache(long maxBytes, string? redis = null, TimeSpan? redisTimeout = null, Semantic.SemanticCache? semantic = null)
+    /// <param name="redisAuth">Redis's user and password, when it asks for them.</param>
+    public ExactCache(long maxBytes, string? redis = null, TimeSpan? redisTimeout = null, Semantic.SemanticCache? semantic = null,
+        OctoMesh.Routing.Configuration.RedisCredentials? redisAuth = null)
     {
         MaxBytes = maxBytes;
         Semantic = semantic;
@@ -36,7 +38,7 @@ internal sealed class ExactCache : IAsyncDisposable
         {
             var colon = redis.LastIndexOf(':');
             _redis = new RedisCacheLevel(redis[..colon], int.Parse(redis[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture),
-                redisTimeout ?? TimeSpan.FromMilliseconds(50), PurgeHere, semantic is null ? null : question => AddSharedQuestion(question));
+                redisTimeout ?? TimeSpan.FromMilliseconds(50), PurgeHere, semantic is null ? null : question => AddSharedQuestion(question), redisAuth);
         }
     }
 

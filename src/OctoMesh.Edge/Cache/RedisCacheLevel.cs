@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using OctoMesh.Edge.Cache.Redis;
 using OctoMesh.Edge.Cache.Semantic;
+using OctoMesh.Routing.Configuration;
 
 namespace OctoMesh.Edge.Cache;
 
@@ -24,9 +25,10 @@ internal sealed class RedisCacheLevel : IAsyncDisposable
 
     /// <param name="onPurge">Called with a workspace (null: all) when another replica purged.</param>
     /// <param name="onQuestion">Called with each semantic-cache entry another replica adds.</param>
-    public RedisCacheLevel(string host, int port, TimeSpan softTimeout, Action<string?> onPurge, Action<SharedQuestion>? onQuestion = null)
+    public RedisCacheLevel(string host, int port, TimeSpan softTimeout, Action<string?> onPurge, Action<SharedQuestion>? onQuestion = null,
+        RedisCredentials? credentials = null)
     {
-        _client = new RespClient(host, port, RespOptions.Default with { ConnectTimeout = softTimeout * 4, CommandTimeout = softTimeout });
+        _client = new RespClient(host, port, RespOptions.Default with { ConnectTimeout = softTimeout * 4, CommandTimeout = softTimeout, Credentials = credentials });
         _subscriber = new RespSubscriber(host, port, new Dictionary<string, Action<byte[]>>
         {
             [PurgeChannel] = message =>
@@ -54,7 +56,7 @@ internal sealed class RedisCacheLevel : IAsyncDisposable
                     }
                 }
             },
-        });
+        }, credentials);
     }
 
     /// <summary>Redis calls that failed or timed out; the cache went on without Redis for them.</summary>

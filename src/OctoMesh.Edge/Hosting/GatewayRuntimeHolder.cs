@@ -53,7 +53,7 @@ public sealed class GatewayRuntimeHolder : IDisposable
                     errors.Add(new ConfigError("$.limits", "limits cannot change while the gateway runs", "restart the gateway for new limits"));
                 }
                 if (config.Cache.MaxMegabytes != old.Config.Cache.MaxMegabytes || config.Cache.Redis != old.Config.Cache.Redis
-                    || config.Cache.RedisTimeoutMs != old.Config.Cache.RedisTimeoutMs)
+                    || config.Cache.RedisTimeoutMs != old.Config.Cache.RedisTimeoutMs || config.Cache.RedisAuth != old.Config.Cache.RedisAuth)
                 {
                     errors.Add(new ConfigError("$.cache", "the cache's size and Redis cannot change while the gateway runs", "restart the gateway for them"));
                 }

@@ -91,7 +91,8 @@ public sealed class GatewayServer : IAsyncDisposable
             ? new TraceLog(trace, services.GetRequiredService<GatewayMetrics>(), services.GetRequiredService<ILoggerFactory>().CreateLogger<TraceLog>())
             : null));
         builder.Services.AddSingleton(_ => new Cache.ExactCache((long)config.Cache.MaxMegabytes << 20, config.Cache.Redis,
-            TimeSpan.FromMilliseconds(config.Cache.RedisTimeoutMs), config.Cache.Semantic is { } semantic ? Cache.Semantic.Embedders.Create(semantic, config.Providers, simulator?.OpenAIBaseUrl) : null));
+            TimeSpan.FromMilliseconds(config.Cache.RedisTimeoutMs), config.Cache.Semantic is { } semantic ? Cache.Semantic.Embedders.Create(semantic, config.Providers, simulator?.OpenAIBaseUrl) : null,
+            config.Cache.RedisAuth));
         builder.Services.AddSingleton<ProxyHandler>();
         builder.Services.AddSingleton<Admin.RoutesEndpoint>();
         builder.Services.AddSingleton<Admin.UsageEndpoint>();

@@ -20,8 +20,17 @@ public enum CachePolicy
 /// <param name="RedisTimeoutMs">How long a lookup waits for Redis before going on without it.</param>
 /// <param name="Semantic">The semantic cache on top of the exact one, or null for none.</param>
 /// <param name="Workspaces">Per workspace, at most how much of the cache its requests use (absent: all that is on).</param>
+/// <param name="RedisAuth">Redis's user (ACL) and password, when it asks for them.</param>
 public sealed record CacheConfig(bool Exact = false, int TtlSeconds = 3600, int MaxMegabytes = 64, bool SharedAcrossWorkspaces = false,
-    string? Redis = null, int RedisTimeoutMs = 50, SemanticCacheConfig? Semantic = null, ImmutableDictionary<string, CachePolicy>? Workspaces = null);
+    string? Redis = null, int RedisTimeoutMs = 50, SemanticCacheConfig? Semantic = null, ImmutableDictionary<string, CachePolicy>? Workspaces = null,
+    RedisCredentials? RedisAuth = null);
+
+/// <summary>What Redis's <c>AUTH</c> is sent: the password resolved from the environment, and the ACL user (null: <c>default</c>).</summary>
+public sealed record RedisCredentials(string? User, string Password)
+{
+    /// <summary>Never prints the password.</summary>
+    public override string ToString() => $"RedisCredentials {{ User = {User ?? "default"}, Password = *** }}";
+}
 
 /// <summary>The <c>cache.semantic</c> section: answer a question that means the same as an earlier one.</summary>
 /// <param name="Embedder"><c>hash</c> (built in), <c>vectors</c> (static word vectors from <paramref name="Vectors"/>), or

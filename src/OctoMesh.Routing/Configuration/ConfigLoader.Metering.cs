@@ -12,7 +12,7 @@ public static partial class ConfigLoader
         private static readonly string[] s_priceFields = ["input", "output", "cachedInput", "cacheWrite", "reasoning"];
         private static readonly string[] s_metricsFields = ["workspaceLabel", "maxSeries"];
         private static readonly string[] s_traceFields = ["enabled", "directory", "commitMs", "maxBacklog", "retentionDays"];
-        private static readonly string[] s_cacheFields = ["exact", "ttlSeconds", "maxMegabytes", "sharedAcrossWorkspaces", "redis", "redisTimeoutMs", "semantic", "workspaces"];
+        private static readonly string[] s_cacheFields = ["exact", "ttlSeconds", "maxMegabytes", "sharedAcrossWorkspaces", "redis", "redisTimeoutMs", "redisUser", "redisPassword", "semantic", "workspaces"];
         private static readonly string[] s_semanticFields = ["embedder", "threshold", "maxEntries", "vectors", "provider", "model", "dimensions", "timeoutMs"];
         private static readonly string[] s_tracingFields = ["otlpEndpoint", "protocol", "sampleRatio", "batchDelayMs", "serviceName"];
 
@@ -258,6 +258,15 @@ public static partial class ConfigLoader
             if (fields.TryGetValue("maxMegabytes", out var size) && Integer(size, $"{path}.maxMegabytes", 1, 65_536, "a whole number of megabytes from 1 to 65536") is { } megabytes)
             {
                 cache = cache with { MaxMegabytes = (int)megabytes };
+            }
+            if (fields.TryGetValue("redisPassword", out var password) && ReadSecret(password, $"{path}.redisPassword") is { } secret)
+            {
+                var user = fields.TryGetValue("redisUser", out var u) && u.ValueKind == JsonValueKind.String ? u.GetString() : null;
+                cache = cache with { RedisAuth = new RedisCredentials(user, secret) };
+            }
+            else if (fields.ContainsKey("redisUser") && !fields.ContainsKey("redisPassword"))
+            {
+                Error($"{path}.redisUser", "a Redis user needs a password", "add \"redisPassword\": \"${REDIS_PASSWORD}\"");
             }
             if (fields.TryGetValue("workspaces", out var workspaces) && ExpectObject(workspaces, $"{path}.workspaces", "write { \"team-a\": \"exact\" }"))
             {

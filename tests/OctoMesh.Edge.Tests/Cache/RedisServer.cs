@@ -9,19 +9,22 @@ internal sealed class RedisServer : IAsyncDisposable
 {
     private Process _process;
 
-    private RedisServer(Process process, int port)
+    private readonly string? _password;
+
+    private RedisServer(Process process, int port, string? password)
     {
         _process = process;
         Port = port;
+        _password = password;
     }
 
     public int Port { get; }
 
-    public static async Task<RedisServer> StartAsync()
+    /// <param name="password">Asked of every client (<c>requirepass</c>), or none.</param>
+    public static async Task<RedisServer> StartAsync(string? password = null)
     {
         var port = FreePort();
-        var server = new RedisServer(await LaunchAsync(port), port);
-        return server;
+        return new RedisServer(await LaunchAsync(port, password), port, password);
     }
 
     /// <summary>Kills the server at once, as a crash would.</summary>
@@ -35,13 +38,14 @@ internal sealed class RedisServer : IAsyncDisposable
     public async Task RestartAsync()
     {
         _process.Dispose();
-        _process = await LaunchAsync(Port);
+        _process = await LaunchAsync(Port, _password);
     }
 
-    private static async Task<Process> LaunchAsync(int port)
+    private static async Task<Process> LaunchAsync(int port, string? password)
     {
+        string[] auth = password is null ? [] : ["--requirepass", password];
         var process = Process.Start(new ProcessStartInfo(Programs.Find("redis-server"),
-            ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", .. auth])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

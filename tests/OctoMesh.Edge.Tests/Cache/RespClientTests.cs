@@ -102,6 +102,37 @@ public class RespClientTests
     }
 
     [Fact]
+    public async Task ARedisWithAPasswordIsSpokenToAfterAuth()
+    {
+        await using var redis = await RedisServer.StartAsync(password: "s3cret-redis-pass");
+        // Without credentials: Redis refuses the command.
+        await using (var anonymous = new RespClient("127.0.0.1", redis.Port, s_fast))
+        {
+            Assert.StartsWith("NOAUTH", (await anonymous.ExecuteAsync(["GET", "k"])).Text);
+        }
+        // Wrong password: the connection fails, and the password is not in the error.
+        await using (var wrong = new RespClient("127.0.0.1", redis.Port, s_fast with { Credentials = new("default", "not-it") }))
+        {
+            var refused = await Assert.ThrowsAsync<RedisUnavailableException>(() => wrong.PingAsync());
+            Assert.Contains("WRONGPASS", refused.Message);
+            Assert.DoesNotContain("not-it", refused.Message);
+        }
+        await using var client = new RespClient("127.0.0.1", redis.Port, s_fast with { Credentials = new(null, "s3cret-redis-pass") });
+        await client.SetAsync("k", "v"u8.ToArray());
+        Assert.Equal("v"u8.ToArray(), await client.GetAsync("k"));
+        Assert.DoesNotContain("s3cret", (s_fast with { Credentials = new(null, "s3cret-redis-pass") }).ToString());
+
+        var received = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var subscriber = new RespSubscriber("127.0.0.1", redis.Port, new Dictionary<string, Action<byte[]>>
+        {
+            ["octomesh:test"] = message => received.Enqueue(Encoding.UTF8.GetString(message)),
+        }, new(null, "s3cret-redis-pass"));
+        await subscriber.Subscribed.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(1, await client.PublishAsync("octomesh:test", "hello"u8.ToArray()));
+        await WaitAsync(() => received.Count == 1);
+    }
+
+    [Fact]
     public async Task ADownRedisFailsFastAndIsReconnectedWhenBack()
     {
         await using var redis = await RedisServer.StartAsync();

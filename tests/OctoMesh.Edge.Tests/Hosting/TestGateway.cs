@@ -28,7 +28,15 @@ internal sealed class TestGateway : IAsyncDisposable
     /// <summary>The configuration file, when the gateway was started from one (<see cref="StartFromFileAsync"/>).</summary>
     public string? ConfigPath { get; private init; }
 
-    public static Func<string, string?> Environment { get; } = name => name == "SIM_KEY" ? ProviderKey : null;
+    public const string RedisPassword = "redis-pass-for-tests";
+
+    /// <summary>The environment configs are read with: SIM_KEY (the provider key) and REDIS_PASSWORD.</summary>
+    public static Func<string, string?> Environment { get; } = name => name switch
+    {
+        "SIM_KEY" => ProviderKey,
+        "REDIS_PASSWORD" => RedisPassword,
+        _ => null,
+    };
 
     /// <summary>Starts the gateway from a file, as <c>octomesh serve --config</c> does: watched, and reloadable.</summary>
     public static async Task<TestGateway> StartFromFileAsync(Func<SimulatorServer, string> config)

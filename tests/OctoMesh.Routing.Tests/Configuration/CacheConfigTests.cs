@@ -24,7 +24,7 @@ public class CacheConfigTests
     [
         "$.cache.exact: expected true or false, got 'yes'. Fix: write true to answer repeated requests from the cache.",
         "$.cache.ttlSeconds: 0 is out of range. Fix: write a whole number of seconds from 1 to 2592000.",
-        "$.cache.size: unknown field. Fix: remove it; the fields here are exact, ttlSeconds, maxMegabytes, sharedAcrossWorkspaces, redis, redisTimeoutMs, semantic, workspaces.",
+        "$.cache.size: unknown field. Fix: remove it; the fields here are exact, ttlSeconds, maxMegabytes, sharedAcrossWorkspaces, redis, redisTimeoutMs, redisUser, redisPassword, semantic, workspaces.",
     ], Load("""{ "exact": "yes", "ttlSeconds": 0, "size": 1 }""").Errors.Select(e => e.ToString()).OrderBy(e => e.Contains("size")));
 
     [Fact]
@@ -63,5 +63,20 @@ public class CacheConfigTests
             "$.cache.semantic.provider: 'c' is not a configured provider with an OpenAI-format embeddings endpoint. Fix: name a provider of kind openai, openai-compatible or sim.",
             "$.cache.semantic.embedder: the provider embedder needs provider, model and dimensions. Fix: write e.g. \"provider\": \"openai\", \"model\": \"text-embedding-3-small\", \"dimensions\": 1536.",
         ], With("""{ "embedder": "provider", "provider": "c", "model": "m" }""").Errors.Select(e => e.ToString()));
+    }
+
+    [Fact]
+    public void TheRedisPasswordComesFromTheEnvironment()
+    {
+        static ConfigLoadResult With(string fields) => ConfigLoader.Load(Encoding.UTF8.GetBytes($$"""
+            { "providers": { "a": { "kind": "sim" } }, "models": { "*": { "provider": "a" } }, "cache": { "exact": true, "redis": "127.0.0.1:6379", {{fields}} } }
+            """), name => name == "REDIS_PASSWORD" ? "from-env" : null);
+        var auth = With("""
+            "redisUser": "gateway", "redisPassword": "${REDIS_PASSWORD}"
+            """).Config!.Cache.RedisAuth!;
+        Assert.Equal(("gateway", "from-env"), (auth.User, auth.Password));
+        Assert.DoesNotContain("from-env", auth.ToString());
+        Assert.Equal("$.cache.redisPassword: a key must be a ${ENV_NAME} reference; literal keys are not accepted in config files. Fix: put the key in an environment variable and write \"${ITS_NAME}\".",
+            With("\"redisPassword\": \"hunter2\"").Errors.Single().ToString());
     }
 }

@@ -1,3 +1,4 @@
+using OctoMesh.Routing.Configuration;
 using System.Buffers;
 using System.Buffers.Text;
 using System.Collections.Concurrent;
@@ -16,9 +17,14 @@ internal sealed class RedisErrorException(string message) : Exception(message);
 /// <summary>Timeouts and reconnect pacing of a <see cref="RespClient"/>.</summary>
 /// <param name="CommandTimeout">How long a command waits for its reply before it fails (the reply, if it comes, is discarded).</param>
 /// <param name="MaxBackoff">After a failed connect, no new attempt for a backoff that doubles from 50 ms up to this.</param>
-internal sealed record RespOptions(TimeSpan ConnectTimeout, TimeSpan CommandTimeout, TimeSpan MaxBackoff)
+/// <param name="Credentials">Sent with <c>AUTH</c> on every new connection, when Redis asks for a password.</param>
+internal sealed record RespOptions(TimeSpan ConnectTimeout, TimeSpan CommandTimeout, TimeSpan MaxBackoff, RedisCredentials? Credentials = null)
 {
     public static RespOptions Default { get; } = new(TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5));
+
+    /// <summary>The <c>AUTH</c> command for <paramref name="credentials"/>: <c>AUTH password</c>, or <c>AUTH user password</c> with an ACL user.</summary>
+    public static object[] Auth(RedisCredentials credentials) =>
+        credentials.User is { } user ? ["AUTH", user, credentials.Password] : ["AUTH", credentials.Password];
 }
 
 /// <summary>
@@ -162,14 +168,44 @@ internal sealed class RespClient : IAsyncDisposable
                 _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _options.MaxBackoff.Ticks));
                 throw new RedisUnavailableException($"cannot connect to Redis at {_host}:{_port}: {e.Message}", e);
             }
-            _backoff = TimeSpan.FromMilliseconds(50);
             var connection = new Connection(socket);
+            if (_options.Credentials is { } credentials)
+            {
+                await AuthenticateAsync(connection, credentials, cancellationToken);
+            }
+            _backoff = TimeSpan.FromMilliseconds(50);
             _connection = connection;
             return connection;
         }
         finally
         {
             _connecting.Release();
+        }
+    }
+
+    /// <summary>Sends <c>AUTH</c> on a new connection before anyone else may use it; a refusal breaks it (the password never appears in the error).</summary>
+    private async Task AuthenticateAsync(Connection connection, RedisCredentials credentials, CancellationToken cancellationToken)
+    {
+        var reply = new TaskCompletionSource<RespValue>(TaskCreationOptions.RunContinuationsAsynchronously);
+        connection.Pending.Enqueue(reply);
+        RespValue answer;
+        try
+        {
+            Write(connection.Writer, RespOptions.Auth(credentials));
+            await connection.Writer.FlushAsync(cancellationToken);
+            answer = await reply.Task.WaitAsync(_options.CommandTimeout, cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or SocketException or InvalidOperationException or TimeoutException or RedisUnavailableException)
+        {
+            connection.Break(e);
+            throw new RedisUnavailableException($"authenticating to Redis at {_host}:{_port} failed", e);
+        }
+        if (answer.Kind == RespKind.Error)
+        {
+            connection.Break(new RedisErrorException(answer.Text ?? ""));
+            Interlocked.Exchange(ref _retryAt, Environment.TickCount64 + (long)_backoff.TotalMilliseconds);
+            _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _options.MaxBackoff.Ticks));
+            throw new RedisUnavailableException($"Redis at {_host}:{_port} refused the credentials: {answer.Text?.Split(' ')[0]}");
         }
     }
 

@@ -1,3 +1,4 @@
+using OctoMesh.Routing.Configuration;
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
@@ -12,6 +13,7 @@ namespace OctoMesh.Edge.Cache.Redis;
 internal sealed class RespSubscriber : IAsyncDisposable
 {
     private readonly string _host;
+    private readonly RedisCredentials? _credentials;
     private readonly int _port;
     private readonly Dictionary<string, Action<byte[]>> _handlers = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
@@ -19,10 +21,11 @@ internal sealed class RespSubscriber : IAsyncDisposable
     private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <param name="handlers">Channel → what to do with each message; all subscribed on every (re)connect.</param>
-    public RespSubscriber(string host, int port, IReadOnlyDictionary<string, Action<byte[]>> handlers)
+    public RespSubscriber(string host, int port, IReadOnlyDictionary<string, Action<byte[]>> handlers, RedisCredentials? credentials = null)
     {
         _host = host;
         _port = port;
+        _credentials = credentials;
         foreach (var (channel, handler) in handlers)
         {
             _handlers[channel] = handler;
@@ -47,6 +50,10 @@ internal sealed class RespSubscriber : IAsyncDisposable
                 await socket.ConnectAsync(_host, _port, _stopping.Token);
                 await using var stream = new NetworkStream(socket, ownsSocket: false);
                 var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+                if (_credentials is { } credentials)
+                {
+                    RespClient.Write(writer, RespOptions.Auth(credentials));
+                }
                 RespClient.Write(writer, ["SUBSCRIBE", .. _handlers.Keys]);
                 await writer.FlushAsync(_stopping.Token);
                 Connections++;
@@ -98,6 +105,11 @@ internal sealed class RespSubscriber : IAsyncDisposable
     /// <summary>A push is <c>["message", channel, payload]</c>, or <c>["subscribe", channel, count]</c> confirming a channel.</summary>
     private void Dispatch(RespValue push)
     {
+        if (push.Kind == RespKind.Error)
+        {
+            // A refused AUTH (or anything else refused): reconnect after the backoff rather than sit unsubscribed.
+            throw new InvalidDataException("Redis refused the subscriber: " + push.Text?.Split(' ')[0]);
+        }
         if (push.Items is not [{ Text: var kind }, { Text: { } channel }, var payload])
         {
             return;
