@@ -15,6 +15,25 @@ internal static class AnswerShapes
 {
     public const string Json = "application/json", EventStream = "text/event-stream";
 
+    /// <summary>
+    /// <see cref="Reshape"/>, false when the kept bytes are not what their shape promises (the cache then treats the
+    /// request as a miss rather than fail it).
+    /// </summary>
+    public static bool TryReshape(CachedAnswer answer, ApiOperation operation, bool stream, bool includeUsage, out byte[] body, out string contentType)
+    {
+        try
+        {
+            (body, contentType) = Reshape(answer, operation, stream, includeUsage);
+            return true;
+        }
+        catch (Exception e) when (e is JsonException or InvalidDataException or KeyNotFoundException or InvalidOperationException
+            or FormatException or IndexOutOfRangeException or ArgumentException)
+        {
+            (body, contentType) = ([], "");
+            return false;
+        }
+    }
+
     /// <summary>The bytes to send for <paramref name="answer"/> to a client that wants a stream or not, with the usage chunk or not.</summary>
     public static (byte[] Body, string ContentType) Reshape(CachedAnswer answer, ApiOperation operation, bool stream, bool includeUsage)
     {
@@ -63,7 +82,8 @@ internal static class AnswerShapes
     private static byte[] Write(Action<Utf8JsonWriter> write)
     {
         var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var writer = new Utf8JsonWriter(buffer))
+        // Text as providers write it (quotes as \", not \u0022; non-ASCII as is).
+        using (var writer = new Utf8JsonWriter(buffer, OpenAIError.WriterOptions))
         {
             write(writer);
         }

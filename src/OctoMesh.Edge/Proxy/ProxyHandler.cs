@@ -352,9 +352,8 @@ internal sealed class ProxyHandler
             foreach (var shape in Shapes(operation, inspected))
             {
                 var shaped = shape == Shape(operation, inspected) ? key : CacheKey(runtime, operation, body, workspace, provider.Name, model, shape);
-                if (await _cache.GetAsync(shaped, ttl) is { } answer)
+                if (await _cache.GetAsync(shaped, ttl) is { } answer && await TryServeCachedAsync(context, exchange, answer, inspected))
                 {
-                    await ServeCachedAsync(context, exchange, answer, inspected);
                     return null;
                 }
             }
@@ -370,9 +369,8 @@ internal sealed class ProxyHandler
                 : null;
             if (semantic is not null && lookUp && index.Find(semantic.Partition, semantic.Query, (float?)config.Semantic!.Threshold) is { } match)
             {
-                if (await _cache.GetAsync(match.AnswerKey, ttl) is { } near)
+                if (await _cache.GetAsync(match.AnswerKey, ttl) is { } near && await TryServeCachedAsync(context, exchange, near, inspected, match.Similarity))
                 {
-                    await ServeCachedAsync(context, exchange, near, inspected, match.Similarity);
                     return null;
                 }
                 // Its answer has left the cache (evicted, expired, purged): so does the question.
@@ -404,9 +402,8 @@ internal sealed class ProxyHandler
                 {
                     // Too long, or this client left: it goes its own way.
                 }
-                if (coalesced is not null)
+                if (coalesced is not null && await TryServeCachedAsync(context, exchange, coalesced, inspected))
                 {
-                    await ServeCachedAsync(context, exchange, coalesced, inspected);
                     return null;
                 }
             }
@@ -483,12 +480,17 @@ internal sealed class ProxyHandler
 
     /// <summary>
     /// Sends a kept answer as it was first sent, or reshaped to what this client asked for (<see cref="AnswerShapes"/>);
-    /// <paramref name="similarity"/> when it answered a question that means the same.
+    /// <paramref name="similarity"/> when it answered a question that means the same. False, with nothing sent, when the
+    /// answer cannot be reshaped: the request goes on as a miss.
     /// </summary>
-    private static async Task ServeCachedAsync(HttpContext context, Exchange exchange, CachedAnswer answer, InspectedRequest inspected, float? similarity = null)
+    private static async Task<bool> TryServeCachedAsync(HttpContext context, Exchange exchange, CachedAnswer answer, InspectedRequest inspected,
+        float? similarity = null)
     {
         var response = context.Response;
-        var (body, contentType) = AnswerShapes.Reshape(answer, exchange.Operation, inspected.Stream, inspected.IncludeUsage);
+        if (!AnswerShapes.TryReshape(answer, exchange.Operation, inspected.Stream, inspected.IncludeUsage, out var body, out var contentType))
+        {
+            return false;
+        }
         exchange.CacheOutcome = similarity is null ? CacheOutcomes.Hit : CacheOutcomes.HitSemantic;
         exchange.Provider = answer.Provider;
         exchange.Model = answer.Model;
@@ -503,6 +505,7 @@ internal sealed class ProxyHandler
         }
         response.Headers["x-octomesh-model"] = answer.Model;
         await response.Body.WriteAsync(body, context.RequestAborted);
+        return true;
     }
 
     /// <summary>
