@@ -36,11 +36,11 @@ public sealed record RedisCredentials(string? User, string Password)
 /// <param name="Embedder"><c>hash</c> (built in), <c>vectors</c> (static word vectors from <paramref name="Vectors"/>), or
 /// <c>provider</c> (the embeddings endpoint of <paramref name="Provider"/>).</param>
 /// <param name="Threshold">The least cosine similarity of a hit; null for the embedder's calibrated default.</param>
-/// <param name="MaxEntries">Questions the index holds at most; the oldest leave first.</param>
+/// <param name="MaxEntries">Questions the index holds at most; the oldest leave first (about 2.6 KB each with <c>hash</c>).</param>
 /// <param name="Vectors">The word-vector file of the <c>vectors</c> embedder.</param>
 /// <param name="Provider">The provider whose OpenAI-format embeddings endpoint the <c>provider</c> embedder calls.</param>
 /// <param name="Model">The embedding model it asks for.</param>
 /// <param name="Dimensions">The length of that model's vectors.</param>
 /// <param name="TimeoutMs">How long a lookup waits for an embedding before going on as a miss.</param>
-public sealed record SemanticCacheConfig(string Embedder = "hash", double? Threshold = null, int MaxEntries = 100_000, string? Vectors = null,
+public sealed record SemanticCacheConfig(string Embedder = "hash", double? Threshold = null, int MaxEntries = 10_000, string? Vectors = null,
     string? Provider = null, string? Model = null, int? Dimensions = null, int TimeoutMs = 500);
