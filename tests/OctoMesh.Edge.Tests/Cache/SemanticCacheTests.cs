@@ -105,6 +105,15 @@ public class SemanticCacheTests
         // Expired entries are not served.
         cache.Add("q", "w1", cache.Prepare("Capital of Peru?"), "kperu", TimeSpan.Zero);
         Assert.Null(cache.Find("q", cache.Prepare("Capital of Peru?")));
+
+        // A partition whose last entry leaves goes too: one per conversation turn must not pile up.
+        for (var i = 0; i < 1000; i++)
+        {
+            cache.Add($"turn-{i}", "w1", cache.Prepare($"Question {i}"), $"t{i}", ttl);
+        }
+        Assert.Equal((3, 3), (cache.Count, cache.Partitions));
+        cache.Add("turn-999", "w1", cache.Prepare("Question again"), "again", ttl);
+        Assert.Equal("again", cache.Find("turn-999", cache.Prepare("question again"))?.AnswerKey);
     }
 
     [Fact]

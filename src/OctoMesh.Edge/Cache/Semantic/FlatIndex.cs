@@ -7,8 +7,9 @@ namespace OctoMesh.Edge.Cache.Semantic;
 /// </summary>
 internal sealed class FlatIndex(int dimensions)
 {
-    private float[] _vectors = new float[dimensions * 16];
-    private long[] _ids = new long[16];
+    // Room for one to start with: most partitions (one per conversation turn) never hold more.
+    private float[] _vectors = new float[dimensions];
+    private long[] _ids = new long[1];
 
     public int Count { get; private set; }
     public int Dimensions { get; } = dimensions;

@@ -41,6 +41,9 @@ internal sealed class SemanticCache
     /// <summary>Entries held now.</summary>
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>Partitions held now (each holds at least one entry).</summary>
+    public int Partitions => _partitions.Count;
+
     /// <summary>Embeds <paramref name="text"/> and analyses it for the guards; null when the embedder could not.</summary>
     public async ValueTask<SemanticQuery?> PrepareAsync(string text, CancellationToken cancellationToken)
     {
@@ -88,17 +91,27 @@ internal sealed class SemanticCache
     /// <summary>Adds the question whose answer was just kept under <paramref name="answerKey"/>.</summary>
     public void Add(string partition, string workspace, SemanticQuery query, string answerKey, TimeSpan ttl)
     {
-        var entries = _partitions.GetOrAdd(partition, _ => new Partition(Embedder.Dimensions));
         var id = Interlocked.Increment(ref _nextId);
-        lock (entries)
+        Partition entries;
+        while (true)
         {
-            if (!entries.Keys.Add(answerKey))
+            entries = _partitions.GetOrAdd(partition, static (name, dimensions) => new Partition(name, dimensions), Embedder.Dimensions);
+            lock (entries)
             {
-                // The same answer is in already (a repeat that missed the exact cache, or a replica's copy).
-                return;
+                if (entries.Removed)
+                {
+                    // Emptied and dropped between the lookup and the lock: add to its successor.
+                    continue;
+                }
+                if (!entries.Keys.Add(answerKey))
+                {
+                    // The same answer is in already (a repeat that missed the exact cache, or a replica's copy).
+                    return;
+                }
+                entries.Add(id, query.Vector);
+                entries.Entries[id] = new Entry(answerKey, query.Guards, workspace, Environment.TickCount64 + (long)ttl.TotalMilliseconds);
+                break;
             }
-            entries.Add(id, query.Vector);
-            entries.Entries[id] = new Entry(answerKey, query.Guards, workspace, Environment.TickCount64 + (long)ttl.TotalMilliseconds);
         }
         _age.Enqueue((entries, id));
         if (Interlocked.Increment(ref _count) > MaxEntries || _age.Count > 2 * MaxEntries)
@@ -129,7 +142,7 @@ internal sealed class SemanticCache
     /// <summary>Removes every entry a request of <paramref name="workspace"/> put in (null: all of them).</summary>
     public void Purge(string? workspace)
     {
-        foreach (var (name, entries) in _partitions)
+        foreach (var (_, entries) in _partitions)
         {
             lock (entries)
             {
@@ -140,10 +153,6 @@ internal sealed class SemanticCache
                         RemoveLocked(entries, id);
                     }
                 }
-            }
-            if (workspace is null)
-            {
-                _partitions.TryRemove(name, out _);
             }
         }
     }
@@ -161,6 +170,7 @@ internal sealed class SemanticCache
         }
     }
 
+    /// <summary>Removes an entry; a partition left empty leaves the index (every turn of every conversation is a partition of its own).</summary>
     private void RemoveLocked(Partition entries, long id)
     {
         if (entries.Entries.Remove(id, out var entry))
@@ -168,6 +178,11 @@ internal sealed class SemanticCache
             entries.Remove(id);
             entries.Keys.Remove(entry.AnswerKey);
             Interlocked.Decrement(ref _count);
+            if (entries.Entries.Count == 0)
+            {
+                entries.Removed = true;
+                _partitions.TryRemove(KeyValuePair.Create(entries.Name, entries));
+            }
         }
     }
 
@@ -178,11 +193,16 @@ internal sealed class SemanticCache
     /// until there are <see cref="GraphFrom"/>, then in an <see cref="HnswIndex"/> (approximate, logarithmic), rebuilt
     /// when half its nodes are deleted ones.
     /// </summary>
-    private sealed class Partition(int dimensions)
+    private sealed class Partition(string name, int dimensions)
     {
         public const int GraphFrom = 2048;
         private FlatIndex? _flat = new(dimensions);
         private HnswIndex? _graph;
+
+        public string Name { get; } = name;
+
+        /// <summary>Emptied and dropped from the index (under its lock): an <see cref="Add"/> that raced it goes to a new one.</summary>
+        public bool Removed { get; set; }
 
         public Dictionary<long, Entry> Entries { get; } = [];
         public HashSet<string> Keys { get; } = new(StringComparer.Ordinal);
