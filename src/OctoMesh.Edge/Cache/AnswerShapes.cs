@@ -50,24 +50,45 @@ internal static class AnswerShapes
         {
             return (Chat.ParseStream(answer.Body).WriteJson(), Json);
         }
-        // A stream to a stream: as it is, unless it carries a usage chunk the client did not ask for (one it asked for
-        // but the answer lacks cannot be made up: the key keeps such clients apart, see ExactCacheKey's modes).
-        return includeUsage || !HasUsageChunk(answer.Body) ? (answer.Body, answer.ContentType) : (Chat.ParseStream(answer.Body).WriteStream(false), EventStream);
+        // A stream to a stream: as it is when the usage chunk is there exactly when asked for; taken out when not asked
+        // for; one asked for but missing cannot be made up (the exact key keeps such clients apart; a semantic
+        // neighbour kept without it is refused here, and the request is a miss).
+        var hasUsage = HasUsageChunk(answer.Body);
+        return includeUsage == hasUsage ? (answer.Body, answer.ContentType)
+            : !includeUsage ? (Chat.ParseStream(answer.Body).WriteStream(false), EventStream)
+            : throw new InvalidDataException("a usage chunk was asked for and the kept stream has none");
     }
 
-    /// <summary>Whether an OpenAI stream ends with a usage chunk (a chunk with <c>"choices":[]</c>).</summary>
-    public static bool HasUsageChunk(ReadOnlySpan<byte> stream) => stream.LastIndexOf("\"choices\":[]"u8) >= 0;
+    /// <summary>Whether an OpenAI stream ends with a usage chunk: its last chunk has no choices and a usage object.</summary>
+    public static bool HasUsageChunk(byte[] stream)
+    {
+        JsonDocument? last = null;
+        try
+        {
+            foreach (var chunk in Events(stream))
+            {
+                last?.Dispose();
+                last = chunk;
+            }
+            return last is not null && last.RootElement.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array
+                && choices.GetArrayLength() == 0 && last.RootElement.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object;
+        }
+        finally
+        {
+            last?.Dispose();
+        }
+    }
 
-    /// <summary>Each <c>data:</c> payload of an SSE body but <c>[DONE]</c>.</summary>
+    /// <summary>Each <c>data:</c> payload of an SSE body but <c>[DONE]</c>; lines end in LF, CRLF or CR, as SSE allows.</summary>
     private static IEnumerable<JsonDocument> Events(byte[] body)
     {
         var at = 0;
         while (at < body.Length)
         {
-            var end = Array.IndexOf(body, (byte)'\n', at);
-            end = end < 0 ? body.Length : end;
+            var end = body.AsSpan(at).IndexOfAny((byte)'\n', (byte)'\r');
+            end = end < 0 ? body.Length : at + end;
             var line = body.AsMemory(at, end - at);
-            at = end + 1;
+            at = end + (end + 1 < body.Length && body[end] == '\r' && body[end + 1] == '\n' ? 2 : 1);
             if (line.Span.StartsWith("data:"u8))
             {
                 var data = line[5..].TrimStart((byte)' ');
@@ -131,11 +152,19 @@ internal static class AnswerShapes
         /// <summary>Reads a whole answer (each choice's <c>message</c>) or one chunk of a stream (each choice's <c>delta</c>).</summary>
         private void Read(JsonElement root, string part)
         {
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array)
+            {
+                throw new InvalidDataException("not a chat completion (no choices)");
+            }
             Header(root);
-            foreach (var element in root.GetProperty("choices").EnumerateArray())
+            foreach (var element in choices.EnumerateArray())
             {
                 var choice = ChoiceAt(element);
-                if (element.TryGetProperty(part, out var content))
+                if (element.TryGetProperty("logprobs", out var logprobs) && logprobs.ValueKind != JsonValueKind.Null)
+                {
+                    throw new InvalidDataException("logprobs are not reshaped");
+                }
+                if (element.TryGetProperty(part, out var content) && content.ValueKind == JsonValueKind.Object)
                 {
                     Add(choice, content);
                 }
@@ -157,7 +186,7 @@ internal static class AnswerShapes
 
         private Choice ChoiceAt(JsonElement element)
         {
-            var index = element.TryGetProperty("index", out var i) ? i.GetInt32() : 0;
+            var index = element.TryGetProperty("index", out var i) && i.TryGetInt32(out var n) ? n : 0;
             if (!_choices.TryGetValue(index, out var choice))
             {
                 _choices[index] = choice = new Choice();
@@ -179,6 +208,21 @@ internal static class AnswerShapes
             if (part.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
             {
                 (choice.Content ??= new StringBuilder()).Append(content.GetString());
+            }
+            foreach (var field in part.EnumerateObject())
+            {
+                // What the model does not hold (content parts, reasoning, audio, annotations) would be lost: refuse instead.
+                var unmodelled = field.Name switch
+                {
+                    "role" or "refusal" or "tool_calls" => false,
+                    "content" => field.Value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null),
+                    "annotations" => field.Value.ValueKind == JsonValueKind.Array && field.Value.GetArrayLength() > 0,
+                    _ => field.Value.ValueKind != JsonValueKind.Null,
+                };
+                if (unmodelled)
+                {
+                    throw new InvalidDataException($"'{field.Name}' is not reshaped");
+                }
             }
             if (part.TryGetProperty("refusal", out var refusal) && refusal.ValueKind == JsonValueKind.String)
             {
@@ -389,6 +433,8 @@ internal static class AnswerShapes
                             case "signature_delta":
                                 block.Signature = delta.GetProperty("signature").GetString();
                                 break;
+                            default:
+                                throw new InvalidDataException($"a {delta.GetProperty("type").GetString()} is not reshaped");
                         }
                         blocks[index] = block;
                         break;
@@ -551,19 +597,16 @@ internal static class AnswerShapes
                 "text" => ("text_delta", "text", block.GetProperty("text").GetString()),
                 "tool_use" => ("input_json_delta", "partial_json", block.GetProperty("input").GetRawText()),
                 "thinking" => ("thinking_delta", "thinking", block.GetProperty("thinking").GetString()),
-                _ => default,
+                _ => throw new InvalidDataException($"a {type} block is not reshaped"),
             };
-            if (delta.Item1 is not null)
+            Event("content_block_delta", writer =>
             {
-                Event("content_block_delta", writer =>
-                {
-                    writer.WriteNumber("index", at);
-                    writer.WriteStartObject("delta");
-                    writer.WriteString("type", delta.Item1);
-                    writer.WriteString(delta.Item2, delta.Item3);
-                    writer.WriteEndObject();
-                });
-            }
+                writer.WriteNumber("index", at);
+                writer.WriteStartObject("delta");
+                writer.WriteString("type", delta.Item1);
+                writer.WriteString(delta.Item2, delta.Item3);
+                writer.WriteEndObject();
+            });
             Event("content_block_stop", writer => writer.WriteNumber("index", at));
         }
         Event("message_delta", writer =>

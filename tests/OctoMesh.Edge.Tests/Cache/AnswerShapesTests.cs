@@ -25,8 +25,29 @@ public class AnswerShapesTests
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(Message), JsonNode.Parse(json)), Encoding.UTF8.GetString(json));
     }
 
+    [Fact]
+    public void StreamsWithCrlfLinesAreReadAndTheUsageChunkIsFoundByItsShape()
+    {
+        const string Stream = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"finish_reason\":null}]}\r\n\r\n"
+            + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\r\n\r\n"
+            + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\": [],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}\r\n\r\n"
+            + "data: [DONE]\r\n\r\n";
+        Assert.True(AnswerShapes.HasUsageChunk(Encoding.UTF8.GetBytes(Stream)));
+        Assert.True(AnswerShapes.TryReshape(Answer(Stream, stream: true), ApiOperation.ChatCompletions, stream: false, includeUsage: false, out var json, out _));
+        var message = JsonNode.Parse(json)!;
+        Assert.Equal(("Hi", "stop", 4), (message["choices"]![0]!["message"]!["content"]!.GetValue<string>(),
+            message["choices"]![0]!["finish_reason"]!.GetValue<string>(), message["usage"]!["total_tokens"]!.GetValue<int>()));
+        // Without the usage chunk for a client that did not ask for it; a client asking for it of a stream without one is refused.
+        Assert.True(AnswerShapes.TryReshape(Answer(Stream, stream: true), ApiOperation.ChatCompletions, stream: true, includeUsage: false, out var bare, out _));
+        Assert.False(AnswerShapes.HasUsageChunk(bare));
+        Assert.False(AnswerShapes.TryReshape(Answer(Encoding.UTF8.GetString(bare), stream: true), ApiOperation.ChatCompletions, stream: true, includeUsage: true, out _, out _));
+    }
+
     [Theory]
     [InlineData("data: {not json\n\n", true, false)]
+    [InlineData("{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"parts\"}]},\"finish_reason\":\"stop\"}]}", false, false)]
+    [InlineData("{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"x\",\"reasoning_content\":\"why\"},\"finish_reason\":\"stop\"}]}", false, false)]
+    [InlineData("{\"id\":\"m\",\"type\":\"message\",\"content\":[{\"type\":\"server_tool_use\",\"id\":\"s\",\"name\":\"web_search\",\"input\":{}}],\"stop_reason\":\"end_turn\"}", false, true)]
     [InlineData("{\"choices\":7}", false, false)]
     [InlineData("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{}}\n\n", true, true)]
     public void BytesThatAreNotTheirShapeAreNotServed(string body, bool stream, bool anthropic) =>
