@@ -104,7 +104,8 @@ internal sealed class ExactCache : IAsyncDisposable
     /// <summary>An entry from another replica: taken when the same embedder made it and it is still alive.</summary>
     private bool AddSharedQuestion(Semantic.SharedQuestion question)
     {
-        var left = TimeSpan.FromMilliseconds(question.ExpiresAtUnixMs - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        // Clamped: an entry never outlives the longest time to live (30 days), whatever a corrupt one says.
+        var left = TimeSpan.FromMilliseconds(Math.Clamp(question.ExpiresAtUnixMs - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 0, 30L * 86_400_000));
         if (question.Embedder != Semantic!.Embedder.Name || question.Vector.Length != Semantic.Embedder.Dimensions || left <= TimeSpan.Zero)
         {
             return false;

@@ -50,8 +50,9 @@ internal sealed class RedisCacheLevel : IAsyncDisposable
                     {
                         onQuestion(SharedQuestion.Decode(message.AsSpan(33)));
                     }
-                    catch (InvalidDataException)
+                    catch (Exception)
                     {
+                        // Whatever is wrong with one message (another version, corrupt data) must not end the subscription.
                         Interlocked.Increment(ref _errors);
                     }
                 }
@@ -121,13 +122,18 @@ internal sealed class RedisCacheLevel : IAsyncDisposable
             do
             {
                 var page = await _client.ExecuteAsync(["SCAN", cursor, "MATCH", "octomesh:semantic:*", "COUNT", 1000L]);
-                cursor = page.Items![0].Text!;
-                var keys = page.Items[1].Items!.Select(k => (object)k.Text!).ToArray();
+                if (page.Items is not [{ Text: { } next }, { Items: { } found }])
+                {
+                    // An error reply (NOAUTH, NOPERM, …): no index from Redis this time.
+                    throw new RedisErrorException(page.Text ?? "SCAN failed");
+                }
+                cursor = next;
+                var keys = found.Select(k => (object)k.Text!).ToArray();
                 if (keys.Length == 0)
                 {
                     continue;
                 }
-                foreach (var value in (await _client.ExecuteAsync(["MGET", .. keys])).Items!)
+                foreach (var value in (await _client.ExecuteAsync(["MGET", .. keys])).Items ?? [])
                 {
                     if (value.Bytes is { } bytes)
                     {
@@ -144,8 +150,9 @@ internal sealed class RedisCacheLevel : IAsyncDisposable
             }
             while (cursor != "0");
         }
-        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException)
+        catch (Exception)
         {
+            // Best effort at start: whatever fails, the replica starts with what it has read (or an empty index).
             Interlocked.Increment(ref _errors);
         }
         return questions;

@@ -38,7 +38,16 @@ public sealed class GatewayRuntimeHolder : IDisposable
     {
         lock (_reloading)
         {
-            var loaded = ConfigLoader.LoadFile(path, environment);
+            ConfigLoadResult loaded;
+            try
+            {
+                loaded = ConfigLoader.LoadFile(path, environment);
+            }
+            catch (Exception e)
+            {
+                // A reload runs on a timer or a signal: nothing in a config file may take the process down.
+                loaded = new ConfigLoadResult(null, [new ConfigError("$", $"the file could not be loaded ({e.GetType().Name})", "check the file and save it again")]);
+            }
             var errors = loaded.Errors.ToList();
             var old = _current;
             if (loaded.Config is { } config)
@@ -58,9 +67,10 @@ public sealed class GatewayRuntimeHolder : IDisposable
                     errors.Add(new ConfigError("$.cache", "the cache's size and Redis cannot change while the gateway runs", "restart the gateway for them"));
                 }
                 if ((config.Cache.Semantic is { } semantic ? semantic with { Threshold = null } : null)
-                    != (old.Config.Cache.Semantic is { } was ? was with { Threshold = null } : null))
+                    != (old.Config.Cache.Semantic is { } was ? was with { Threshold = null } : null)
+                    || config.Cache.Semantic?.Provider is { } embeddings && config.Providers.GetValueOrDefault(embeddings) != old.Config.Providers.GetValueOrDefault(embeddings))
                 {
-                    errors.Add(new ConfigError("$.cache.semantic", "the semantic cache's embedder and size cannot change while the gateway runs (its threshold can)",
+                    errors.Add(new ConfigError("$.cache.semantic", "the semantic cache's embedder (its provider too) and size cannot change while the gateway runs (its threshold can)",
                         "restart the gateway for them"));
                 }
                 if (config.Tracing != old.Config.Tracing)

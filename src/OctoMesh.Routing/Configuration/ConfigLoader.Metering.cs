@@ -270,10 +270,16 @@ public static partial class ConfigLoader
             }
             if (fields.TryGetValue("workspaces", out var workspaces) && ExpectObject(workspaces, $"{path}.workspaces", "write { \"team-a\": \"exact\" }"))
             {
-                cache = cache with
+                var policies = ImmutableDictionary.CreateBuilder<string, CachePolicy>(StringComparer.Ordinal);
+                foreach (var workspace in workspaces.EnumerateObject())
                 {
-                    Workspaces = workspaces.EnumerateObject().ToImmutableDictionary(w => w.Name, w => ReadCachePolicy(w.Value, $"{path}.workspaces.{w.Name}"), StringComparer.Ordinal),
-                };
+                    var policy = ReadCachePolicy(workspace.Value, $"{path}.workspaces.{workspace.Name}");
+                    if (!policies.TryAdd(workspace.Name, policy))
+                    {
+                        Error($"{path}.workspaces.{workspace.Name}", "appears twice", "keep one of the two");
+                    }
+                }
+                cache = cache with { Workspaces = policies.ToImmutable() };
             }
             if (fields.TryGetValue("semantic", out var semantic))
             {

@@ -44,6 +44,8 @@ public class CacheConfigTests
         Assert.Equal((CachePolicy.Off, CachePolicy.Exact, CachePolicy.Semantic), (policies["a"], policies["b"], policies["c"]));
         Assert.Equal("$.cache.workspaces.a: 'some' is not a cache policy. Fix: write \"off\", \"exact\" or \"semantic\".",
             Load("""{ "exact": true, "workspaces": { "a": "some" } }""").Errors.Single().ToString());
+        Assert.Equal("$.cache.workspaces.a: appears twice. Fix: keep one of the two.",
+            Load("""{ "exact": true, "workspaces": { "a": "exact", "a": "off" } }""").Errors.Single().ToString());
         Assert.Equal("$.cache.semantic.vectors: the vectors embedder needs its word-vector file. Fix: write \"vectors\": \"/path/to/wink-100d.omv\".",
             Load("""{ "exact": true, "semantic": { "embedder": "vectors" } }""").Errors.Single().ToString());
     }

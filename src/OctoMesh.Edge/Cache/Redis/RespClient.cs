@@ -142,7 +142,11 @@ internal sealed class RespClient : IAsyncDisposable
         {
             return live;
         }
-        await _connecting.WaitAsync(cancellationToken);
+        // Bounded: callers never queue longer behind a connect (and its AUTH) than one of them may take.
+        if (!await _connecting.WaitAsync(_options.ConnectTimeout + _options.CommandTimeout, cancellationToken))
+        {
+            throw new RedisUnavailableException($"Redis at {_host}:{_port} is still being connected to");
+        }
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -183,29 +187,37 @@ internal sealed class RespClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends <c>AUTH</c> on a new connection before anyone else may use it; a refusal breaks it (the password never appears in the error).</summary>
+    /// <summary>
+    /// Sends <c>AUTH</c> on a new connection before anyone else may use it. A refusal or no answer breaks the connection and
+    /// starts the backoff, as a failed connect does (the password never appears in the error).
+    /// </summary>
     private async Task AuthenticateAsync(Connection connection, RedisCredentials credentials, CancellationToken cancellationToken)
     {
         var reply = new TaskCompletionSource<RespValue>(TaskCreationOptions.RunContinuationsAsynchronously);
         connection.Pending.Enqueue(reply);
-        RespValue answer;
+        string? failure = null;
+        Exception? cause = null;
         try
         {
             Write(connection.Writer, RespOptions.Auth(credentials));
             await connection.Writer.FlushAsync(cancellationToken);
-            answer = await reply.Task.WaitAsync(_options.CommandTimeout, cancellationToken);
+            var answer = await reply.Task.WaitAsync(_options.CommandTimeout, cancellationToken);
+            if (answer.Kind == RespKind.Error)
+            {
+                failure = $"refused the credentials: {answer.Text?.Split(' ')[0]}";
+            }
         }
-        catch (Exception e) when (e is IOException or SocketException or InvalidOperationException or TimeoutException or RedisUnavailableException)
+        catch (Exception e) when (e is IOException or SocketException or InvalidOperationException or TimeoutException
+            or RedisUnavailableException or OperationCanceledException)
         {
-            connection.Break(e);
-            throw new RedisUnavailableException($"authenticating to Redis at {_host}:{_port} failed", e);
+            (failure, cause) = ("did not accept the credentials in time", e);
         }
-        if (answer.Kind == RespKind.Error)
+        if (failure is not null)
         {
-            connection.Break(new RedisErrorException(answer.Text ?? ""));
+            connection.Break(cause ?? new RedisErrorException(failure));
             Interlocked.Exchange(ref _retryAt, Environment.TickCount64 + (long)_backoff.TotalMilliseconds);
             _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, _options.MaxBackoff.Ticks));
-            throw new RedisUnavailableException($"Redis at {_host}:{_port} refused the credentials: {answer.Text?.Split(' ')[0]}");
+            throw new RedisUnavailableException($"Redis at {_host}:{_port} {failure}", cause);
         }
     }
 

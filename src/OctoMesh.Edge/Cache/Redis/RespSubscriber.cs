@@ -120,7 +120,14 @@ internal sealed class RespSubscriber : IAsyncDisposable
         }
         else if (kind == "message" && payload.Bytes is { } message && _handlers.TryGetValue(channel, out var handler))
         {
-            handler(message);
+            try
+            {
+                handler(message);
+            }
+            catch (Exception)
+            {
+                // A handler that fails on one message must not end the subscription (purges would stop arriving).
+            }
         }
     }
 

@@ -59,10 +59,10 @@ internal sealed class ProviderEmbedder(UpstreamProvider provider, string model, 
                 }
             }
         }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException or KeyNotFoundException
-            or InvalidOperationException or IndexOutOfRangeException or FormatException)
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            // Down, slow, or not an embeddings answer: counted below, and the request goes on without the lookup.
+            // Down, cut, slow, or not an embeddings answer: counted below, and the request goes on without the lookup
+            // (only the client's own leaving propagates).
         }
         Interlocked.Increment(ref _errors);
         return false;

@@ -43,9 +43,9 @@ internal sealed record SharedQuestion(string Embedder, string Partition, string 
     {
         try
         {
-            if (bytes[0] != Version)
+            if (bytes.IsEmpty || bytes[0] != Version)
             {
-                throw new InvalidDataException($"a shared question of version {bytes[0]}");
+                throw new InvalidDataException("not a shared question of this version");
             }
             var at = 1;
             var texts = new string[6];
@@ -67,9 +67,9 @@ internal sealed record SharedQuestion(string Embedder, string Partition, string 
             var words = texts[5].Length == 0 ? [] : texts[5].Split(' ');
             return new SharedQuestion(texts[0], texts[1], texts[2], texts[3], expires, new GuardFacts(texts[4], words), vector);
         }
-        catch (ArgumentOutOfRangeException e)
+        catch (Exception e) when (e is ArgumentOutOfRangeException or ArgumentException or IndexOutOfRangeException or OverflowException)
         {
-            throw new InvalidDataException("a shared question cut short", e);
+            throw new InvalidDataException("a shared question cut short or corrupt", e);
         }
     }
 }
