@@ -31,20 +31,22 @@ internal sealed class CapturingBodyFeature(IHttpResponseBodyFeature inner, int l
 
     private void Keep(ReadOnlySpan<byte> bytes)
     {
+        if (!_started)
+        {
+            _started = true;
+            onFirstBytes?.Invoke();
+        }
+        // Followers get every byte (the live answer has a bound of its own), whether or not it can be kept.
+        live?.Append(bytes);
         if (Overflowed || _copy.WrittenCount + bytes.Length > Limit)
         {
             Overflowed = true;
-            // Followers cannot be sent more than is kept: those midway are cut, the others go their own way.
-            live?.Finish(whole: false);
             return;
         }
-        if (_copy.WrittenCount == 0)
-        {
-            onFirstBytes?.Invoke();
-        }
         _copy.Write(bytes);
-        live?.Append(bytes);
     }
+
+    private bool _started;
 
     public Stream Stream => _stream ??= new TeeStream(this, inner.Stream);
     public PipeWriter Writer => _writer ??= new TeeWriter(this, inner.Writer);

@@ -65,6 +65,28 @@ internal sealed class ExactCache : IAsyncDisposable
         return shared;
     }
 
+    /// <summary>The answer for <paramref name="key"/> in this process, if any.</summary>
+    public bool TryGetHere(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out CachedAnswer? answer) => _entries.TryGetValue(key, out answer);
+
+    /// <summary>The first of <paramref name="keys"/> (in their order) that Redis has an answer for, asked in one round trip and then kept here too; null without Redis.</summary>
+    public async ValueTask<CachedAnswer?> GetSharedAsync(string[] keys, TimeSpan ttl)
+    {
+        if (_redis is null)
+        {
+            return null;
+        }
+        var found = await _redis.GetManyAsync(keys);
+        for (var i = 0; i < keys.Length; i++)
+        {
+            if (found[i] is { } shared)
+            {
+                SetHere(keys[i], shared, ttl);
+                return shared;
+            }
+        }
+        return null;
+    }
+
     /// <summary>Keeps <paramref name="answer"/> here and, with Redis, for the other replicas (without waiting for Redis).</summary>
     public void Set(string key, CachedAnswer answer, TimeSpan ttl)
     {
@@ -158,12 +180,15 @@ internal sealed class ExactCache : IAsyncDisposable
         return flight == mine;
     }
 
-    /// <summary>Ends the leader's flight, handing its answer (null: none kept) to the requests that followed it.</summary>
-    public void Land(string key, CachedAnswer? answer)
+    /// <summary>
+    /// Ends the leader's flight, handing its answer (null: none kept) to the requests that followed it, and telling
+    /// stream followers whether the answer they were sent went out <paramref name="whole"/>.
+    /// </summary>
+    public void Land(string key, CachedAnswer? answer, bool whole)
     {
         if (_flights.TryRemove(key, out var flight))
         {
-            flight.Live?.Finish(whole: answer is not null);
+            flight.Live?.Finish(whole);
             flight.Answer.TrySetResult(answer);
         }
     }

@@ -7,6 +7,9 @@ namespace OctoMesh.Edge.Cache;
 /// </summary>
 internal sealed class LiveAnswer
 {
+    /// <summary>Bytes held for followers at most; a longer answer cuts them there (and the leader's goes on).</summary>
+    public const int Limit = 16 << 20;
+
     private readonly Lock _gate = new();
     private byte[] _bytes = new byte[4096];
     private int _length;
@@ -40,6 +43,12 @@ internal sealed class LiveAnswer
         {
             if (Finished)
             {
+                return;
+            }
+            if (_length + bytes.Length > Limit)
+            {
+                (Finished, Whole) = (true, false);
+                Pulse();
                 return;
             }
             if (_length + bytes.Length > _bytes.Length)

@@ -76,6 +76,25 @@ internal sealed class RedisCacheLevel : IAsyncDisposable
         }
     }
 
+    /// <summary>The answers under <paramref name="keys"/> (null where none), in one MGET; all null when Redis fails.</summary>
+    public async Task<CachedAnswer?[]> GetManyAsync(string[] keys)
+    {
+        var answers = new CachedAnswer?[keys.Length];
+        try
+        {
+            var values = (await _client.ExecuteAsync(["MGET", .. keys.Select(k => (object)("octomesh:exact:" + k))])).Items;
+            for (var i = 0; i < answers.Length && values is not null && i < values.Length; i++)
+            {
+                answers[i] = values[i].Bytes is { } stored ? Decode(stored) : null;
+            }
+        }
+        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or InvalidDataException)
+        {
+            Interlocked.Increment(ref _errors);
+        }
+        return answers;
+    }
+
     public async Task SetAsync(string key, CachedAnswer answer, TimeSpan ttl)
     {
         try

@@ -302,7 +302,7 @@ internal sealed class ProxyHandler
                 if (session?.Flight is { } flight)
                 {
                     // Whatever happened, the requests that waited on this one go on: with its answer, or on their own.
-                    _cache.Land(flight, kept);
+                    _cache.Land(flight, kept, whole: response.StatusCode == StatusCodes.Status200OK && exchange.Outcome == ProxyOutcome.Completed);
                 }
             }
         }
@@ -348,14 +348,21 @@ internal sealed class ProxyHandler
         var key = CacheKey(runtime, operation, body, workspace, provider.Name, model, Shape(operation, inspected));
         if (lookUp)
         {
-            // The same request in its own shape, else asked for in another (a stream for a JSON request, …), reshaped.
-            foreach (var shape in Shapes(operation, inspected))
+            // The same request in its own shape (the common hit), else kept in another (a stream for a JSON request, …)
+            // and reshaped: first in this process, then all shapes from Redis in one round trip.
+            var shapes = Shapes(operation, inspected);
+            var keys = new string[shapes.Length];
+            keys[0] = key;
+            CachedAnswer? answer = null;
+            for (var i = 0; i < shapes.Length && answer is null; i++)
             {
-                var shaped = shape == Shape(operation, inspected) ? key : CacheKey(runtime, operation, body, workspace, provider.Name, model, shape);
-                if (await _cache.GetAsync(shaped, ttl) is { } answer && await TryServeCachedAsync(context, exchange, answer, inspected))
-                {
-                    return null;
-                }
+                keys[i] ??= CacheKey(runtime, operation, body, workspace, provider.Name, model, shapes[i]);
+                _cache.TryGetHere(keys[i], out answer);
+            }
+            answer ??= await _cache.GetSharedAsync(keys, ttl);
+            if (answer is not null && await TryServeCachedAsync(context, exchange, answer, inspected))
+            {
+                return null;
             }
         }
 
@@ -387,9 +394,13 @@ internal sealed class ProxyHandler
                 flight = key;
                 live = leader.Live;
             }
-            else if (leader.Live is { } leading && await FollowLiveAsync(context, exchange, leading, provider.Config.Timeouts.Total))
+            else if (leader.Live is { } leading)
             {
-                return null;
+                // A stream follows the leader's bytes; when it cannot (the leader failed first), it goes its own way.
+                if (await FollowLiveAsync(context, exchange, leading, provider.Config.Timeouts.Total))
+                {
+                    return null;
+                }
             }
             else
             {
@@ -422,8 +433,9 @@ internal sealed class ProxyHandler
 
     /// <summary>
     /// A stream that follows a leader's: once the leader's answer starts (status 200), its bytes are sent to this
-    /// client as they come, up to the leader's end (a leader cut short cuts its followers too). False when the leader
-    /// failed before its first byte, or did not start within <paramref name="wait"/>: this request goes its own way.
+    /// client as they come, up to the leader's end (a leader cut short, or whose client left, cuts its followers
+    /// there too). False when the leader failed before its first byte or had already failed, or did not start within
+    /// <paramref name="wait"/>: this request goes its own way.
     /// </summary>
     private static async Task<bool> FollowLiveAsync(HttpContext context, Exchange exchange, LiveAnswer live, TimeSpan wait)
     {
@@ -435,7 +447,7 @@ internal sealed class ProxyHandler
         {
             return false;
         }
-        if (!live.Started || live.Status != StatusCodes.Status200OK)
+        if (!live.Started || live.Status != StatusCodes.Status200OK || live.Finished && !live.Whole)
         {
             return false;
         }
@@ -547,7 +559,10 @@ internal sealed class ProxyHandler
         {
             return null;
         }
-        var answer = new CachedAnswer(bytes, context.Response.ContentType ?? "application/json", inspected.Stream, provider, model, workspace ?? "");
+        // A stream by what was sent, not by what was asked (an upstream may answer stream:true with one JSON body).
+        var contentType = context.Response.ContentType ?? AnswerShapes.Json;
+        var answer = new CachedAnswer(bytes, contentType, contentType.StartsWith(AnswerShapes.EventStream, StringComparison.OrdinalIgnoreCase),
+            provider, model, workspace ?? "");
         // The client may ask for a shorter or longer life for this answer (x-octomesh-cache-ttl, seconds, up to 30 days).
         var ttl = int.TryParse(context.Request.Headers["x-octomesh-cache-ttl"].ToString(), System.Globalization.NumberStyles.None,
             System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is > 0 and <= 30 * 86_400
