@@ -59,28 +59,29 @@ internal static class AnswerShapes
             : throw new InvalidDataException("a usage chunk was asked for and the kept stream has none");
     }
 
-    /// <summary>Whether an OpenAI stream ends with a usage chunk: its last chunk has no choices and a usage object.</summary>
+    /// <summary>Whether an OpenAI stream ends with a usage chunk: its last chunk has no choices and a usage object (only that chunk is parsed).</summary>
     public static bool HasUsageChunk(byte[] stream)
     {
-        JsonDocument? last = null;
-        try
+        var last = ReadOnlyMemory<byte>.Empty;
+        foreach (var data in DataLines(stream))
         {
-            foreach (var chunk in Events(stream))
-            {
-                last?.Dispose();
-                last = chunk;
-            }
-            return last is not null && last.RootElement.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array
-                && choices.GetArrayLength() == 0 && last.RootElement.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object;
+            last = data;
         }
-        finally
+        if (last.IsEmpty)
         {
-            last?.Dispose();
+            return false;
         }
+        using var chunk = JsonDocument.Parse(last);
+        var root = chunk.RootElement;
+        return root.ValueKind == JsonValueKind.Object && root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array
+            && choices.GetArrayLength() == 0 && root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object;
     }
 
+    /// <summary>Each <c>data:</c> payload of an SSE body but <c>[DONE]</c>, parsed.</summary>
+    private static IEnumerable<JsonDocument> Events(byte[] body) => DataLines(body).Select(data => JsonDocument.Parse(data));
+
     /// <summary>Each <c>data:</c> payload of an SSE body but <c>[DONE]</c>; lines end in LF, CRLF or CR, as SSE allows.</summary>
-    private static IEnumerable<JsonDocument> Events(byte[] body)
+    private static IEnumerable<ReadOnlyMemory<byte>> DataLines(byte[] body)
     {
         var at = 0;
         while (at < body.Length)
@@ -94,7 +95,7 @@ internal static class AnswerShapes
                 var data = line[5..].TrimStart((byte)' ');
                 if (!data.Span.SequenceEqual("[DONE]"u8))
                 {
-                    yield return JsonDocument.Parse(data);
+                    yield return data;
                 }
             }
         }
