@@ -73,6 +73,10 @@ public sealed class GatewayRuntimeHolder : IDisposable
                     errors.Add(new ConfigError("$.cache.semantic", "the semantic cache's embedder (its provider too) and size cannot change while the gateway runs (its threshold can)",
                         "restart the gateway for them"));
                 }
+                if (config.Redis != old.Config.Redis)
+                {
+                    errors.Add(new ConfigError("$.redis", "the Redis budgets share cannot change while the gateway runs", "restart the gateway for it"));
+                }
                 if (config.Tracing != old.Config.Tracing)
                 {
                     errors.Add(new ConfigError("$.tracing", "tracing settings cannot change while the gateway runs", "restart the gateway for new tracing settings"));

@@ -39,6 +39,9 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <summary>The running configuration, and its reload.</summary>
     public GatewayRuntimeHolder Runtimes { get; }
 
+    /// <summary>The host's services (the cache, the budget ledger, …), for tests and embedding.</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <summary>The in-process simulator, if this gateway started one.</summary>
     public SimulatorServer? Simulator { get; }
 
@@ -93,6 +96,7 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.Services.AddSingleton(_ => new Cache.ExactCache((long)config.Cache.MaxMegabytes << 20, config.Cache.Redis,
             TimeSpan.FromMilliseconds(config.Cache.RedisTimeoutMs), config.Cache.Semantic is { } semantic ? Cache.Semantic.Embedders.Create(semantic, config.Providers, simulator?.OpenAIBaseUrl) : null,
             config.Cache.RedisAuth));
+        builder.Services.AddSingleton(_ => new Tenancy.BudgetLedger(config.Redis));
         builder.Services.AddSingleton<ProxyHandler>();
         builder.Services.AddSingleton<Admin.RoutesEndpoint>();
         builder.Services.AddSingleton<Admin.UsageEndpoint>();
@@ -112,6 +116,9 @@ public sealed class GatewayServer : IAsyncDisposable
         var cache = app.Services.GetRequiredService<Cache.ExactCache>();
         app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.cache.redis.errors", "{error}",
             "Redis calls of the cache that failed or timed out; the cache went on with this process's memory.", () => [new Measurement<long>(cache.RedisErrors)], counter: true);
+        var budgets = app.Services.GetRequiredService<Tenancy.BudgetLedger>();
+        app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.budget.redis.errors", "{error}",
+            "Redis calls of the budget ledger that failed; those requests were counted by this replica alone.", () => [new Measurement<long>(budgets.RedisErrors)], counter: true);
         if (cache.Semantic is { } semanticIndex)
         {
             app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.cache.semantic.entries", "{entry}",

@@ -43,14 +43,16 @@ internal sealed class ProxyHandler
 
     private readonly GatewayRuntimeHolder _runtimes;
     private readonly ExactCache _cache;
+    private readonly Tenancy.BudgetLedger _budgets;
     private readonly RequestMeter _meter;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger<ProxyHandler> _logger;
 
-    public ProxyHandler(GatewayRuntimeHolder runtimes, ExactCache cache, RequestMeter meter, ILogger<ProxyHandler> logger)
+    public ProxyHandler(GatewayRuntimeHolder runtimes, ExactCache cache, RequestMeter meter, Tenancy.BudgetLedger budgets, ILogger<ProxyHandler> logger)
     {
         _runtimes = runtimes;
         _cache = cache;
+        _budgets = budgets;
         _meter = meter;
         _metrics = meter.Metrics;
         _logger = logger;
@@ -103,6 +105,11 @@ internal sealed class ProxyHandler
             // A client gone before anything was sent is counted as nginx does, 499 (client closed request).
             var status = context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? 499 : context.Response.StatusCode;
             var cost = _meter.Record(exchange, status, runtime.Prices);
+            if (exchange.Reservations is { Count: > 0 } reservations)
+            {
+                // The most possible cost was held against the budgets; the exact one replaces it.
+                await _budgets.SettleAsync(reservations, cost);
+            }
             if (span is not null)
             {
                 GatewayTracing.Complete(span, exchange, status, cost);
@@ -221,6 +228,12 @@ internal sealed class ProxyHandler
                 var first = route is null ? aliasTarget! : runtime.RouteTargets[route.Index][order[0]];
                 session = await TryAnswerFromCacheAsync(runtime, context, operation, exchange, body, inspected, workspace, route, first);
                 if (exchange.CacheOutcome is CacheOutcomes.Hit or CacheOutcomes.HitSemantic)
+                {
+                    return;
+                }
+
+                // The budgets: the most this request can cost is held against them, or a hard one refuses it.
+                if (!await ReserveBudgetsAsync(runtime, context, exchange, route, order, candidates, aliasTarget, body, inspected))
                 {
                     return;
                 }
@@ -429,6 +442,63 @@ internal sealed class ProxyHandler
             live is null ? null : () => live.Start(response.StatusCode, response.ContentType, exchange.Provider, exchange.Model));
         context.Features.Set<IHttpResponseBodyFeature>(capture);
         return new CacheSession(capture, flight, key, provider.Name, model, semantic);
+    }
+
+    /// <summary>
+    /// Holds the most this request can cost against every budget of its key and workspace (<see cref="Tenancy.BudgetLedger"/>):
+    /// the body's bytes as prompt tokens (no tokenizer makes more tokens than bytes) at the dearer of the input and
+    /// cache-write prices, plus <c>max_tokens</c> (else the provider's default) at the dearer of the output and
+    /// reasoning prices, for the dearest target the request may reach. False, with a 429 sent, when a hard budget
+    /// would be passed. Models without a price cost nothing here, as in metering.
+    /// </summary>
+    private async Task<bool> ReserveBudgetsAsync(GatewayRuntime runtime, HttpContext context, Exchange exchange, CompiledRoute? route, int[] order,
+        int candidates, ModelTarget? aliasTarget, BodyBuffer body, InspectedRequest inspected)
+    {
+        var all = runtime.Config.Budgets;
+        if (all.IsEmpty)
+        {
+            return true;
+        }
+        var budgets = all.Where(b => b.Applies(exchange.Workspace, exchange.KeyName)).ToArray();
+        if (budgets.Length == 0)
+        {
+            return true;
+        }
+        var most = 0L;
+        for (var i = 0; i < candidates; i++)
+        {
+            var target = route is null ? aliasTarget! : runtime.RouteTargets[route.Index][order[i]];
+            var provider = runtime.Providers[target.ProviderIndex];
+            var model = target.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected);
+            if (runtime.Prices.TryFind(model, out var price))
+            {
+                var output = inspected.MaxTokens > 0 ? inspected.MaxTokens : provider.Config.DefaultMaxTokens;
+                var picos = (Int128)body.Length * Math.Max(price.Input, price.CacheWrite) + (Int128)output * Math.Max(price.Output, price.Reasoning);
+                most = Math.Max(most, (long)((picos + Routing.Pricing.ModelPrice.MicrosPerUsd - 1) / Routing.Pricing.ModelPrice.MicrosPerUsd));
+            }
+        }
+        var check = await _budgets.ReserveAsync(budgets, most);
+        if (check.Refused is { } refused)
+        {
+            _metrics.BudgetRefused(refused.Name);
+            var response = context.Response;
+            response.Headers.RetryAfter = ((long)Math.Ceiling((check.Renews - DateTimeOffset.UtcNow).TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var scope = refused.Workspace is { } workspace ? $"workspace '{workspace}'" : $"key '{refused.Key}'";
+            await ClientError.WriteAsync(response, exchange.Operation, StatusCodes.Status429TooManyRequests, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"Budget '{refused.Name}' of {scope} (USD {refused.MicroUsd / 1e6:0.00####} per {refused.Period.ToString().ToLowerInvariant()}) has no room for this request; it renews at {check.Renews:yyyy-MM-ddTHH:mm:ssZ}."),
+                code: "budget_exceeded");
+            return false;
+        }
+        exchange.Reservations = check.Reservations;
+        foreach (var reservation in check.Reservations)
+        {
+            if (reservation.Exceeded)
+            {
+                _metrics.BudgetExceeded(reservation.Budget.Name);
+                Log.SoftBudgetExceeded(_logger, exchange.RequestId, reservation.Budget.Name);
+            }
+        }
+        return true;
     }
 
     /// <summary>

@@ -16,4 +16,5 @@ internal static class EventIds
     public const int Reloaded = 40;
     public const int ReloadRefused = 41;
     public const int TraceCommitFailed = 50;
+    public const int SoftBudgetExceeded = 60;
 }

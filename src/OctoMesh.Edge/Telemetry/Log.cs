@@ -34,6 +34,10 @@ internal static partial class Log
         Message = "{RequestId}: provider {Provider} answered {Status} before the first byte; trying the route's next target")]
     public static partial void UpstreamFailedOver(ILogger logger, string requestId, string provider, int status);
 
+    [LoggerMessage(EventId = EventIds.SoftBudgetExceeded, Level = LogLevel.Warning,
+        Message = "{RequestId}: served past the limit of soft budget {Budget}")]
+    public static partial void SoftBudgetExceeded(ILogger logger, string requestId, string budget);
+
     [LoggerMessage(EventId = EventIds.Hedged, Level = LogLevel.Debug,
         Message = "{RequestId}: route {Route}'s first target ({Provider}) is slow; hedging with {HedgeProvider}")]
     public static partial void Hedged(ILogger logger, string requestId, string route, string provider, string hedgeProvider);

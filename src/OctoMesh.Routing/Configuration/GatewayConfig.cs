@@ -39,6 +39,12 @@ public sealed record GatewayConfig
 
     public CacheConfig Cache { get; init; } = new();
 
+    /// <summary>Spending limits per workspace or client key.</summary>
+    public ImmutableArray<BudgetConfig> Budgets { get; init; } = [];
+
+    /// <summary>The Redis that budgets share across replicas; null for each replica on its own.</summary>
+    public RedisConfig? Redis { get; init; }
+
     /// <summary>Routes, tried before the model aliases, in file order.</summary>
     public ImmutableArray<Table.RouteDefinition> Routes { get; init; } = [];
 }

@@ -1,0 +1,36 @@
+namespace OctoMesh.Routing.Configuration;
+
+/// <summary>The period a budget counts over; it renews at its start (UTC).</summary>
+public enum BudgetPeriod
+{
+    Day,
+    Month,
+}
+
+/// <summary>
+/// A spending limit for one client key or one workspace (<c>budgets</c> in the configuration). Hard: a request that
+/// could take the spend past <see cref="MicroUsd"/> is refused with 429. Soft: it is counted and logged, and served.
+/// </summary>
+/// <param name="Name">The budget's name, in errors and metrics.</param>
+/// <param name="Workspace">The workspace it limits, or null.</param>
+/// <param name="Key">The client key (by name) it limits, or null; exactly one of the two is set.</param>
+/// <param name="MicroUsd">The limit per period, in micro-dollars.</param>
+public sealed record BudgetConfig(string Name, string? Workspace, string? Key, long MicroUsd, BudgetPeriod Period, bool Hard)
+{
+    /// <summary>Whether a request of <paramref name="workspace"/> made with key <paramref name="key"/> counts against this budget.</summary>
+    public bool Applies(string? workspace, string? key) => Workspace is not null ? Workspace == workspace : Key == key;
+
+    /// <summary>The period <paramref name="now"/> falls in, as a name (<c>2026-11-22</c>, <c>2026-11</c>), and when the next one starts.</summary>
+    public (string Name, DateTimeOffset Renews) PeriodOf(DateTimeOffset now)
+    {
+        var utc = now.UtcDateTime;
+        return Period == BudgetPeriod.Day
+            ? (utc.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), new DateTimeOffset(utc.Date.AddDays(1), TimeSpan.Zero))
+            : (utc.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture), new DateTimeOffset(new DateTime(utc.Year, utc.Month, 1, 0, 0, 0, DateTimeKind.Utc).AddMonths(1), TimeSpan.Zero));
+    }
+}
+
+/// <summary>The <c>redis</c> section: the Redis that budgets (and, to come, rate limits and revocations) share across replicas.</summary>
+/// <param name="Address"><c>host:port</c>.</param>
+/// <param name="TimeoutMs">How long a call waits before the gateway goes on with this replica's own count.</param>
+public sealed record RedisConfig(string Address, RedisCredentials? Auth = null, int TimeoutMs = 100);

@@ -1,0 +1,121 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+
+namespace OctoMesh.Routing.Configuration;
+
+public static partial class ConfigLoader
+{
+    /// <summary>The <c>budgets</c> and <c>redis</c> sections.</summary>
+    private sealed partial class ConfigReader
+    {
+        private static readonly string[] s_budgetFields = ["name", "workspace", "key", "usd", "period", "hard"];
+        private static readonly string[] s_redisFields = ["address", "user", "password", "timeoutMs"];
+
+        private ImmutableArray<BudgetConfig> ReadBudgets(JsonElement element, string path, ImmutableArray<ClientKeyConfig> keys)
+        {
+            if (element.ValueKind != JsonValueKind.Array)
+            {
+                Error(path, $"expected an array, got {Describe(element)}", "write [ { \"name\": \"team-a\", \"workspace\": \"team-a\", \"usd\": 50, \"period\": \"day\" } ]");
+                return [];
+            }
+            var budgets = ImmutableArray.CreateBuilder<BudgetConfig>();
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            var i = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                var here = $"{path}[{i++}]";
+                if (!ExpectObject(item, here, "write { \"name\": \"team-a\", \"workspace\": \"team-a\", \"usd\": 50, \"period\": \"day\" }"))
+                {
+                    continue;
+                }
+                var errorsBefore = _errors.Count;
+                var fields = Fields(item, here, s_budgetFields);
+                string? Text(string name) => fields.TryGetValue(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text
+                    ? text : null;
+                var name = Text("name");
+                if (name is null)
+                {
+                    Error($"{here}.name", "a budget needs a name", "write e.g. \"name\": \"team-a-daily\"");
+                }
+                else if (!names.Add(name))
+                {
+                    Error($"{here}.name", $"'{name}' appears twice", "give each budget its own name");
+                }
+                var workspace = Text("workspace");
+                var key = Text("key");
+                if (workspace is null == key is null)
+                {
+                    Error(here, "a budget limits one workspace or one key", "write \"workspace\": \"NAME\" or \"key\": \"KEY NAME\", not both");
+                }
+                else if (key is not null && !keys.Any(k => k.Name == key))
+                {
+                    Error($"{here}.key", $"no client key is named '{key}'", "name one of clientKeys");
+                }
+                long micros = 0;
+                if (fields.TryGetValue("usd", out var usd) && usd.ValueKind == JsonValueKind.Number && usd.TryGetDecimal(out var dollars) && dollars > 0 && dollars <= 1_000_000_000)
+                {
+                    micros = (long)Math.Round(dollars * Pricing.ModelPrice.MicrosPerUsd);
+                }
+                else
+                {
+                    Error($"{here}.usd", $"expected US dollars above 0, got {(fields.TryGetValue("usd", out var u) ? Describe(u) : "nothing")}", "write e.g. 50 or 2.5");
+                }
+                var period = Text("period") switch
+                {
+                    "day" or null => BudgetPeriod.Day,
+                    "month" => BudgetPeriod.Month,
+                    var other => Fail(other),
+                };
+                BudgetPeriod Fail(string other)
+                {
+                    Error($"{here}.period", $"'{other}' is not a period", "write \"day\" or \"month\"");
+                    return BudgetPeriod.Day;
+                }
+                var hard = true;
+                if (fields.TryGetValue("hard", out var h))
+                {
+                    if (h.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                    {
+                        hard = h.GetBoolean();
+                    }
+                    else
+                    {
+                        Error($"{here}.hard", $"expected true or false, got {Describe(h)}", "write false for a budget that only warns");
+                    }
+                }
+                if (_errors.Count == errorsBefore)
+                {
+                    budgets.Add(new BudgetConfig(name!, workspace, key, micros, period, hard));
+                }
+            }
+            return budgets.ToImmutable();
+        }
+
+        private RedisConfig? ReadRedis(JsonElement element, string path)
+        {
+            if (!ExpectObject(element, path, "write { \"address\": \"10.0.0.5:6379\", \"password\": \"${REDIS_PASSWORD}\" }"))
+            {
+                return null;
+            }
+            var fields = Fields(element, path, s_redisFields);
+            var address = fields.TryGetValue("address", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString()! : "";
+            var colon = address.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(address.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port)
+                || port is < 1 or > 65535)
+            {
+                Error($"{path}.address", $"'{address}' is not host:port", "write e.g. \"127.0.0.1:6379\"");
+                return null;
+            }
+            var redis = new RedisConfig(address);
+            if (fields.TryGetValue("password", out var password) && ReadSecret(password, $"{path}.password") is { } secret)
+            {
+                redis = redis with { Auth = new RedisCredentials(fields.TryGetValue("user", out var u) && u.ValueKind == JsonValueKind.String ? u.GetString() : null, secret) };
+            }
+            if (fields.TryGetValue("timeoutMs", out var timeout) && Integer(timeout, $"{path}.timeoutMs", 1, 10_000, "a whole number of milliseconds from 1 to 10000") is { } ms)
+            {
+                redis = redis with { TimeoutMs = (int)ms };
+            }
+            return redis;
+        }
+    }
+}
