@@ -27,6 +27,20 @@ internal sealed class RedisServer : IAsyncDisposable
         return new RedisServer(await LaunchAsync(port, password), port, password);
     }
 
+    /// <summary>Runs one command with <c>redis-cli</c> (installed with redis-server) and returns its output lines.</summary>
+    public async Task<string[]> CliAsync(params string[] command)
+    {
+        string[] auth = _password is null ? [] : ["-a", _password, "--no-auth-warning"];
+        using var cli = Process.Start(new ProcessStartInfo(Programs.Find("redis-cli"),
+            ["-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), .. auth, .. command])
+        {
+            RedirectStandardOutput = true,
+        })!;
+        var output = await cli.StandardOutput.ReadToEndAsync();
+        await cli.WaitForExitAsync();
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
     /// <summary>Kills the server at once, as a crash would.</summary>
     public async Task KillAsync()
     {
