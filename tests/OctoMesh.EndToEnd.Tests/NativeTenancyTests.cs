@@ -6,7 +6,7 @@ using OctoMesh.Edge.Tests.Cache;
 
 namespace OctoMesh.EndToEnd.Tests;
 
-/// <summary>Budgets on the native binary: two gateway processes and one real Redis keep one budget between them.</summary>
+/// <summary>Budgets and rate limits on the native binary: two gateway processes and one real Redis keep one count between them.</summary>
 public sealed class NativeTenancyTests
 {
     [Fact]
@@ -57,6 +57,40 @@ public sealed class NativeTenancyTests
             // What Redis holds: the exact cost of what was served, nothing left reserved, within the limit.
             var counts = await redis.CliAsync("HMGET", $"octomesh:budget:team-daily:{DateTime.UtcNow:yyyy-MM-dd}", "spent", "reserved");
             Assert.Equal((served * cost, 0L), (long.Parse(counts[0]), long.Parse(counts[1])));
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task TwoGatewayProcessesShareOneRateLimit()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var simulator = await OctoMeshProcess.StartAsync("sim", "--urls", "http://127.0.0.1:0");
+        var work = OctoMeshProcess.NewWorkingDirectory();
+        var config = Path.Combine(work, "octomesh.json");
+        await File.WriteAllTextAsync(config, $$"""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{{simulator.Address}}v1" } }, "models": { "*": { "provider": "sim" } },
+              "rateLimits": [ { "name": "everyone", "requestsPerMinute": 3 } ],
+              "redis": { "address": "127.0.0.1:{{redis.Port}}", "timeoutMs": 1000 } }
+            """);
+        try
+        {
+            await using var a = await OctoMeshProcess.StartAsync("serve", "--config", config, "--urls", "http://127.0.0.1:0");
+            await using var b = await OctoMeshProcess.StartAsync("serve", "--config", config, "--urls", "http://127.0.0.1:0");
+            using var clientA = new HttpClient { BaseAddress = a.Address };
+            using var clientB = new HttpClient { BaseAddress = b.Address };
+            var statuses = new List<HttpStatusCode>();
+            for (var i = 0; i < 6; i++)
+            {
+                using var answer = await (i % 2 == 0 ? clientA : clientB).PostAsync("/v1/chat/completions",
+                    new StringContent("""{"model":"sim-small","max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}""", Encoding.UTF8, "application/json"));
+                statuses.Add(answer.StatusCode);
+            }
+            Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK,
+                HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], statuses);
         }
         finally
         {

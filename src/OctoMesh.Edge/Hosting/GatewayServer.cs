@@ -96,7 +96,9 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.Services.AddSingleton(_ => new Cache.ExactCache((long)config.Cache.MaxMegabytes << 20, config.Cache.Redis,
             TimeSpan.FromMilliseconds(config.Cache.RedisTimeoutMs), config.Cache.Semantic is { } semantic ? Cache.Semantic.Embedders.Create(semantic, config.Providers, simulator?.OpenAIBaseUrl) : null,
             config.Cache.RedisAuth));
-        builder.Services.AddSingleton(_ => new Tenancy.BudgetLedger(config.Redis));
+        builder.Services.AddSingleton(_ => new Tenancy.TenancyRedis(config.Redis));
+        builder.Services.AddSingleton(services => new Tenancy.BudgetLedger(services.GetRequiredService<Tenancy.TenancyRedis>().Client));
+        builder.Services.AddSingleton(services => new Tenancy.RateLimiter(services.GetRequiredService<Tenancy.TenancyRedis>().Client));
         builder.Services.AddSingleton<ProxyHandler>();
         builder.Services.AddSingleton<Admin.RoutesEndpoint>();
         builder.Services.AddSingleton<Admin.UsageEndpoint>();
@@ -117,6 +119,9 @@ public sealed class GatewayServer : IAsyncDisposable
         app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.cache.redis.errors", "{error}",
             "Redis calls of the cache that failed or timed out; the cache went on with this process's memory.", () => [new Measurement<long>(cache.RedisErrors)], counter: true);
         var budgets = app.Services.GetRequiredService<Tenancy.BudgetLedger>();
+        var limiter = app.Services.GetRequiredService<Tenancy.RateLimiter>();
+        app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.rate_limit.redis.errors", "{error}",
+            "Redis calls of the rate limiter that failed; those requests were counted by this replica alone.", () => [new Measurement<long>(limiter.RedisErrors)], counter: true);
         app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.budget.redis.errors", "{error}",
             "Redis calls of the budget ledger that failed; those requests were counted by this replica alone.", () => [new Measurement<long>(budgets.RedisErrors)], counter: true);
         if (cache.Semantic is { } semanticIndex)

@@ -38,6 +38,9 @@ internal sealed class Exchange(ApiOperation operation, string requestId, long st
     /// <summary>What this request holds against its budgets until the exact cost is known.</summary>
     public IReadOnlyList<Tenancy.Reservation>? Reservations { get; set; }
 
+    /// <summary>The tokens this request holds against token rate limits until its usage is known.</summary>
+    public IReadOnlyList<Tenancy.RateHold>? RateHolds { get; set; }
+
     public int Retries { get; set; }
     public int Fallbacks { get; set; }
     public bool Hedged { get; set; }

@@ -44,15 +44,18 @@ internal sealed class ProxyHandler
     private readonly GatewayRuntimeHolder _runtimes;
     private readonly ExactCache _cache;
     private readonly Tenancy.BudgetLedger _budgets;
+    private readonly Tenancy.RateLimiter _limiter;
     private readonly RequestMeter _meter;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger<ProxyHandler> _logger;
 
-    public ProxyHandler(GatewayRuntimeHolder runtimes, ExactCache cache, RequestMeter meter, Tenancy.BudgetLedger budgets, ILogger<ProxyHandler> logger)
+    public ProxyHandler(GatewayRuntimeHolder runtimes, ExactCache cache, RequestMeter meter, Tenancy.BudgetLedger budgets, Tenancy.RateLimiter limiter,
+        ILogger<ProxyHandler> logger)
     {
         _runtimes = runtimes;
         _cache = cache;
         _budgets = budgets;
+        _limiter = limiter;
         _meter = meter;
         _metrics = meter.Metrics;
         _logger = logger;
@@ -109,6 +112,11 @@ internal sealed class ProxyHandler
             {
                 // The most possible cost was held against the budgets; the exact one replaces it.
                 await _budgets.SettleAsync(reservations, cost);
+            }
+            if (exchange.RateHolds is { Count: > 0 } holds)
+            {
+                // Likewise the most possible tokens against the token limits.
+                await _limiter.SettleAsync(holds, exchange.Usage is { } usage ? usage.PromptTokens + usage.CompletionTokens : 0);
             }
             if (span is not null)
             {
@@ -232,7 +240,12 @@ internal sealed class ProxyHandler
                     return;
                 }
 
-                // The budgets: the most this request can cost is held against them, or a hard one refuses it.
+                // Rate limits, then budgets: the request and its most possible tokens and cost are held against them, or
+                // one refuses it.
+                if (!await AcquireRateLimitsAsync(runtime, context, exchange, body, inspected, route is null ? aliasTarget! : runtime.RouteTargets[route.Index][order[0]]))
+                {
+                    return;
+                }
                 if (!await ReserveBudgetsAsync(runtime, context, exchange, route, order, candidates, aliasTarget, body, inspected))
                 {
                     return;
@@ -442,6 +455,53 @@ internal sealed class ProxyHandler
             live is null ? null : () => live.Start(response.StatusCode, response.ContentType, exchange.Provider, exchange.Model));
         context.Features.Set<IHttpResponseBodyFeature>(capture);
         return new CacheSession(capture, flight, key, provider.Name, model, semantic);
+    }
+
+    /// <summary>
+    /// Takes this request, and its most possible tokens (the body's bytes and <c>max_tokens</c>, else the first target
+    /// provider's default), from every rate limit that selects it (<see cref="Tenancy.RateLimiter"/>), and says how much
+    /// is left in the <c>x-ratelimit-*</c> headers. False, with a 429 sent, when a limit has no room.
+    /// </summary>
+    private async Task<bool> AcquireRateLimitsAsync(GatewayRuntime runtime, HttpContext context, Exchange exchange, BodyBuffer body, InspectedRequest inspected,
+        ModelTarget first)
+    {
+        var all = runtime.Config.RateLimits;
+        if (all.IsEmpty)
+        {
+            return true;
+        }
+        var model = RequestInspector.ModelName(body.Span, inspected);
+        var limits = all.Where(l => l.Applies(exchange.Workspace, exchange.KeyName, model)).ToArray();
+        if (limits.Length == 0)
+        {
+            return true;
+        }
+        var tokens = body.Length + (inspected.MaxTokens > 0 ? inspected.MaxTokens : runtime.Providers[first.ProviderIndex].Config.DefaultMaxTokens);
+        var decision = await _limiter.AcquireAsync(limits, tokens);
+        var headers = context.Response.Headers;
+        if (decision.Refused is { } refused)
+        {
+            _metrics.RateLimited(refused.Name);
+            var perMinute = decision.RefusedDimension == "tokens" ? refused.TokensPerMinute!.Value : refused.RequestsPerMinute!.Value;
+            var seconds = Math.Max(1, (long)Math.Ceiling(decision.RetryAfter.TotalSeconds));
+            headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var message = decision.RefusedDimension == "tokens" && tokens > perMinute
+                ? $"Rate limit '{refused.Name}' allows {perMinute} tokens per minute, and this request may take {tokens}; lower max_tokens or send less."
+                : $"Rate limit '{refused.Name}' ({perMinute} {decision.RefusedDimension} per minute) is reached; retry in {seconds} s.";
+            await ClientError.WriteAsync(context.Response, exchange.Operation, StatusCodes.Status429TooManyRequests, message, code: "rate_limit_exceeded");
+            return false;
+        }
+        exchange.RateHolds = decision.Holds;
+        foreach (var (dimension, state) in new[] { ("requests", decision.Requests), ("tokens", decision.Tokens) })
+        {
+            if (state is { } known)
+            {
+                headers["x-ratelimit-limit-" + dimension] = known.Limit.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                headers["x-ratelimit-remaining-" + dimension] = known.Remaining.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                headers["x-ratelimit-reset-" + dimension] = known.Reset.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) + "s";
+            }
+        }
+        return true;
     }
 
     /// <summary>

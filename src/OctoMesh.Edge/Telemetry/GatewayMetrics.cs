@@ -27,6 +27,7 @@ internal sealed class GatewayMetrics : IDisposable
     public const string Workspace = "octomesh.workspace";
     public const string Result = "octomesh.result";
     public const string Budget = "octomesh.budget";
+    public const string RateLimit = "octomesh.rate_limit";
 
     private static readonly double[] s_durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
     private static readonly double[] s_tokenTimeBuckets = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 1];
@@ -47,6 +48,7 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Counter<long> _retries;
     private readonly Counter<long> _fallbacks;
     private readonly Counter<long> _budgetRefusals;
+    private readonly Counter<long> _rateLimited;
     private readonly Counter<long> _budgetExceeded;
     private readonly Counter<long> _hedges;
     private readonly UpDownCounter<long> _activeStreams;
@@ -74,6 +76,7 @@ internal sealed class GatewayMetrics : IDisposable
         _upstreamErrors = _meter.CreateCounter<long>("octomesh.upstream.errors", "{error}", "Upstream failures by type: timeout, unreachable, rate_limited, server_error, stream_cut, auth.");
         _retries = _meter.CreateCounter<long>("octomesh.retries", "{retry}", "Tries of a target again after it failed, per the route's retry policy.");
         _fallbacks = _meter.CreateCounter<long>("octomesh.fallbacks", "{fallback}", "Moves to a route's next target after one failed or was full.");
+        _rateLimited = _meter.CreateCounter<long>("octomesh.rate_limited", "{request}", "Requests a rate limit refused (429).");
         _budgetRefusals = _meter.CreateCounter<long>("octomesh.budget.refusals", "{request}", "Requests a hard budget refused (429).");
         _budgetExceeded = _meter.CreateCounter<long>("octomesh.budget.exceeded", "{request}", "Requests served past a soft budget's limit.");
         _hedges = _meter.CreateCounter<long>("octomesh.hedges", "{hedge}", "Hedged requests: a second target sent the request because the first was slow.");
@@ -169,6 +172,9 @@ internal sealed class GatewayMetrics : IDisposable
     public void Retry(string route) => _retries.Add(1, new KeyValuePair<string, object?>(Route, route));
 
     public void Fallback(string route) => _fallbacks.Add(1, new KeyValuePair<string, object?>(Route, route));
+
+    /// <summary>A rate limit refused a request (429).</summary>
+    public void RateLimited(string limit) => _rateLimited.Add(1, new KeyValuePair<string, object?>(RateLimit, limit));
 
     /// <summary>A hard budget refused a request (429).</summary>
     public void BudgetRefused(string budget) => _budgetRefusals.Add(1, new KeyValuePair<string, object?>(Budget, budget));

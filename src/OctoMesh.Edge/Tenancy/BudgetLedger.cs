@@ -18,7 +18,7 @@ internal sealed record BudgetCheck(IReadOnlyList<Reservation> Reservations, Budg
 /// counts are shared by every replica (two Lua scripts, each one atomic step); when Redis fails, a replica counts on
 /// its own for that request (counted in <see cref="RedisErrors"/>).
 /// </summary>
-internal sealed class BudgetLedger : IAsyncDisposable
+internal sealed class BudgetLedger
 {
     /// <summary>Reserve: refuses (hard) when spent + reserved + amount would pass the limit (0); else adds the amount to reserved (1, or 2 when a soft budget is passed).</summary>
     private static readonly RespScript s_reserve = new("""
@@ -50,16 +50,11 @@ internal sealed class BudgetLedger : IAsyncDisposable
     private readonly TimeProvider _time;
     private long _redisErrors;
 
-    public BudgetLedger(RedisConfig? redis, TimeProvider? time = null)
+    /// <param name="redis">The shared Redis (<see cref="TenancyRedis"/>), or null for this replica alone.</param>
+    public BudgetLedger(RespClient? redis, TimeProvider? time = null)
     {
+        _redis = redis;
         _time = time ?? TimeProvider.System;
-        if (redis is not null)
-        {
-            var colon = redis.Address.LastIndexOf(':');
-            var timeout = TimeSpan.FromMilliseconds(redis.TimeoutMs);
-            _redis = new RespClient(redis.Address[..colon], int.Parse(redis.Address[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture),
-                RespOptions.Default with { ConnectTimeout = timeout * 4, CommandTimeout = timeout, Credentials = redis.Auth });
-        }
     }
 
     /// <summary>Redis calls that failed; those requests were counted by this replica alone.</summary>
@@ -186,14 +181,6 @@ internal sealed class BudgetLedger : IAsyncDisposable
 
     /// <summary>Redis keeps a period's counts a day past its end, then lets them go.</summary>
     private long KeepFor(DateTimeOffset renews) => (long)(renews - _time.GetUtcNow() + TimeSpan.FromDays(1)).TotalMilliseconds;
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_redis is not null)
-        {
-            await _redis.DisposeAsync();
-        }
-    }
 
     private sealed class Account
     {

@@ -30,7 +30,19 @@ public sealed record BudgetConfig(string Name, string? Workspace, string? Key, l
     }
 }
 
-/// <summary>The <c>redis</c> section: the Redis that budgets (and, to come, rate limits and revocations) share across replicas.</summary>
+/// <summary>
+/// A rate limit (<c>rateLimits</c> in the configuration): requests and/or tokens per minute for the requests it
+/// selects: those of <see cref="Workspace"/>, made with <see cref="Key"/>, for <see cref="Model"/> (each null: any). A
+/// limit selecting nothing counts every request. The gateway's own count is a GCRA (a token bucket holding a
+/// minute's worth), per replica or shared through Redis.
+/// </summary>
+public sealed record RateLimitConfig(string Name, string? Workspace, string? Key, string? Model, int? RequestsPerMinute, long? TokensPerMinute)
+{
+    public bool Applies(string? workspace, string? key, string model) =>
+        (Workspace is null || Workspace == workspace) && (Key is null || Key == key) && (Model is null || Model == model);
+}
+
+/// <summary>The <c>redis</c> section: the Redis that budgets and rate limits (and, to come, revocations) share across replicas.</summary>
 /// <param name="Address"><c>host:port</c>.</param>
 /// <param name="TimeoutMs">How long a call waits before the gateway goes on with this replica's own count.</param>
 public sealed record RedisConfig(string Address, RedisCredentials? Auth = null, int TimeoutMs = 100);

@@ -9,6 +9,7 @@ public static partial class ConfigLoader
     private sealed partial class ConfigReader
     {
         private static readonly string[] s_budgetFields = ["name", "workspace", "key", "usd", "period", "hard"];
+        private static readonly string[] s_rateLimitFields = ["name", "workspace", "key", "model", "requestsPerMinute", "tokensPerMinute"];
         private static readonly string[] s_redisFields = ["address", "user", "password", "timeoutMs"];
 
         private ImmutableArray<BudgetConfig> ReadBudgets(JsonElement element, string path, ImmutableArray<ClientKeyConfig> keys)
@@ -89,6 +90,57 @@ public static partial class ConfigLoader
                 }
             }
             return budgets.ToImmutable();
+        }
+
+        private ImmutableArray<RateLimitConfig> ReadRateLimits(JsonElement element, string path, ImmutableArray<ClientKeyConfig> keys)
+        {
+            if (element.ValueKind != JsonValueKind.Array)
+            {
+                Error(path, $"expected an array, got {Describe(element)}", "write [ { \"name\": \"team-a\", \"workspace\": \"team-a\", \"requestsPerMinute\": 600 } ]");
+                return [];
+            }
+            var limits = ImmutableArray.CreateBuilder<RateLimitConfig>();
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            var i = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                var here = $"{path}[{i++}]";
+                if (!ExpectObject(item, here, "write { \"name\": \"team-a\", \"workspace\": \"team-a\", \"requestsPerMinute\": 600 }"))
+                {
+                    continue;
+                }
+                var errorsBefore = _errors.Count;
+                var fields = Fields(item, here, s_rateLimitFields);
+                string? Text(string name) => fields.TryGetValue(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text
+                    ? text : null;
+                var name = Text("name");
+                if (name is null)
+                {
+                    Error($"{here}.name", "a rate limit needs a name", "write e.g. \"name\": \"team-a\"");
+                }
+                else if (!names.Add(name))
+                {
+                    Error($"{here}.name", $"'{name}' appears twice", "give each rate limit its own name");
+                }
+                var key = Text("key");
+                if (key is not null && !keys.Any(k => k.Name == key))
+                {
+                    Error($"{here}.key", $"no client key is named '{key}'", "name one of clientKeys");
+                }
+                var requests = fields.TryGetValue("requestsPerMinute", out var r)
+                    ? (int?)Integer(r, $"{here}.requestsPerMinute", 1, 100_000_000, "a whole number of requests from 1 to 100000000") : null;
+                var tokens = fields.TryGetValue("tokensPerMinute", out var t)
+                    ? Integer(t, $"{here}.tokensPerMinute", 1, 100_000_000_000, "a whole number of tokens from 1 to 100000000000") : null;
+                if (!fields.ContainsKey("requestsPerMinute") && !fields.ContainsKey("tokensPerMinute"))
+                {
+                    Error(here, "a rate limit limits requests, tokens or both", "write \"requestsPerMinute\" and/or \"tokensPerMinute\"");
+                }
+                if (_errors.Count == errorsBefore)
+                {
+                    limits.Add(new RateLimitConfig(name!, Text("workspace"), key, Text("model"), requests, tokens));
+                }
+            }
+            return limits.ToImmutable();
         }
 
         private RedisConfig? ReadRedis(JsonElement element, string path)

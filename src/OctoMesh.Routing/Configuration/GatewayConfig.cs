@@ -42,7 +42,10 @@ public sealed record GatewayConfig
     /// <summary>Spending limits per workspace or client key.</summary>
     public ImmutableArray<BudgetConfig> Budgets { get; init; } = [];
 
-    /// <summary>The Redis that budgets share across replicas; null for each replica on its own.</summary>
+    /// <summary>Requests and tokens per minute, per workspace, key or model.</summary>
+    public ImmutableArray<RateLimitConfig> RateLimits { get; init; } = [];
+
+    /// <summary>The Redis that budgets and rate limits share across replicas; null for each replica on its own.</summary>
     public RedisConfig? Redis { get; init; }
 
     /// <summary>Routes, tried before the model aliases, in file order.</summary>

@@ -18,7 +18,7 @@ public class BudgetTests
     [Fact]
     public async Task TheLedgerHoldsTheMostACallCanCostAndSettlesTheExactCost()
     {
-        await using var ledger = new BudgetLedger(null);
+        var ledger = new BudgetLedger(null);
         var first = await ledger.ReserveAsync([s_daily], 600);
         Assert.Null(first.Refused);
         // 600 held: another 600 would pass the 1,000 limit.
@@ -46,8 +46,10 @@ public class BudgetTests
     {
         await using var redis = await RedisServer.StartAsync();
         var config = new RedisConfig($"127.0.0.1:{redis.Port}", TimeoutMs: 1000);
-        await using var a = new BudgetLedger(config);
-        await using var b = new BudgetLedger(config);
+        await using var redisA = new TenancyRedis(config);
+        await using var redisB = new TenancyRedis(config);
+        var a = new BudgetLedger(redisA.Client);
+        var b = new BudgetLedger(redisB.Client);
         var held = await a.ReserveAsync([s_daily], 700);
         Assert.Null(held.Refused);
         Assert.Equal(s_daily, (await b.ReserveAsync([s_daily], 700)).Refused);

@@ -52,4 +52,28 @@ public class BudgetConfigTests
         , "budgets": [ { "name": "x", "usd": -1 }, { "name": "y", "key": "nobody", "usd": 1, "period": "week" }, { "name": "x", "workspace": "w", "usd": 1 } ],
           "redis": { "address": "redis" }
         """).Errors.Select(e => e.ToString()));
+
+    [Fact]
+    public void RateLimitsSelectByWorkspaceKeyAndModel()
+    {
+        var limits = Load("""
+            , "rateLimits": [ { "name": "w", "workspace": "w", "requestsPerMinute": 600 },
+                              { "name": "ci-big", "key": "ci", "model": "gpt-4o", "requestsPerMinute": 10, "tokensPerMinute": 40000 } ]
+            """).Config!.RateLimits;
+        Assert.Equal(
+        [
+            new RateLimitConfig("w", "w", null, null, 600, null),
+            new RateLimitConfig("ci-big", null, "ci", "gpt-4o", 10, 40_000),
+        ], limits.ToArray());
+        Assert.True(limits[1].Applies("any", "ci", "gpt-4o"));
+        Assert.False(limits[1].Applies("any", "ci", "gpt-4o-mini"));
+        Assert.Equal(
+        [
+            "$.rateLimits[0]: a rate limit limits requests, tokens or both. Fix: write \"requestsPerMinute\" and/or \"tokensPerMinute\".",
+            "$.rateLimits[1].key: no client key is named 'nobody'. Fix: name one of clientKeys.",
+            "$.rateLimits[1].requestsPerMinute: 0 is out of range. Fix: write a whole number of requests from 1 to 100000000.",
+        ], Load("""
+            , "rateLimits": [ { "name": "a" }, { "name": "b", "key": "nobody", "requestsPerMinute": 0 } ]
+            """).Errors.Select(e => e.ToString()));
+    }
 }
