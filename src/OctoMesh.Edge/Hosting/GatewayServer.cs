@@ -80,6 +80,14 @@ public sealed class GatewayServer : IAsyncDisposable
             // Kestrel's hard stop sits above the gateway's limit by what BodyBuffer drains, so a 413 is answered, not reset.
             kestrel.Limits.MaxRequestBodySize = config.Limits.MaxBodyBytes + BodyBuffer.DrainBytes;
             kestrel.Limits.RequestHeadersTimeout = config.Limits.HeaderTimeout;
+            kestrel.Limits.MaxRequestHeadersTotalSize = config.Limits.MaxHeaderBytes;
+            kestrel.Limits.MaxRequestHeaderCount = config.Limits.MaxHeaderCount;
+            kestrel.Limits.MaxConcurrentConnections = config.Limits.MaxConnections;
+            // Slow clients: a body trickled slower than this is cut off after a 5 s grace (Kestrel's default rate, made
+            // configurable). Answers keep Kestrel's default: it times only writes waiting on a client that stopped
+            // reading, never a model that streams slowly.
+            kestrel.Limits.MinRequestBodyDataRate = config.Limits.MinBodyBytesPerSecond == 0 ? null
+                : new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(config.Limits.MinBodyBytesPerSecond, TimeSpan.FromSeconds(5));
         });
         builder.Services.AddSingleton(services => new GatewayRuntimeHolder(runtime, simulator?.OpenAIBaseUrl,
             services.GetRequiredService<ILoggerFactory>().CreateLogger<GatewayRuntimeHolder>()));

@@ -72,7 +72,7 @@ public static partial class ConfigLoader
         private static readonly string[] s_timeoutFields = ["connectMs", "firstByteMs", "totalMs"];
         private static readonly string[] s_modelFields = ["provider", "model"];
         private static readonly string[] s_keyFields = ["name", "sha256", "workspace"];
-        private static readonly string[] s_limitFields = ["maxBodyBytes", "headerTimeoutMs"];
+        private static readonly string[] s_limitFields = ["maxBodyBytes", "headerTimeoutMs", "maxHeaderBytes", "maxHeaderCount", "minBodyBytesPerSecond", "maxConnections"];
         private const string KindList = "openai, openai-compatible, azure-openai, anthropic, gemini, sim";
 
         private readonly ImmutableArray<ConfigError>.Builder _errors = ImmutableArray.CreateBuilder<ConfigError>();
@@ -860,6 +860,26 @@ public static partial class ConfigLoader
                 && Integer(timeout, $"{path}.headerTimeoutMs", 100, 600_000, "a whole number of milliseconds from 100 to 600000") is { } ms)
             {
                 limits = limits with { HeaderTimeout = TimeSpan.FromMilliseconds(ms) };
+            }
+            if (fields.TryGetValue("maxHeaderBytes", out var headerBytes)
+                && Integer(headerBytes, $"{path}.maxHeaderBytes", 1024, 1 << 20, "a whole number of bytes from 1024 to 1048576") is { } hb)
+            {
+                limits = limits with { MaxHeaderBytes = (int)hb };
+            }
+            if (fields.TryGetValue("maxHeaderCount", out var headerCount)
+                && Integer(headerCount, $"{path}.maxHeaderCount", 10, 10_000, "a whole number of headers from 10 to 10000") is { } hc)
+            {
+                limits = limits with { MaxHeaderCount = (int)hc };
+            }
+            if (fields.TryGetValue("minBodyBytesPerSecond", out var rate)
+                && Integer(rate, $"{path}.minBodyBytesPerSecond", 0, 10_000_000, "a whole number of bytes per second, or 0 for no minimum") is { } bps)
+            {
+                limits = limits with { MinBodyBytesPerSecond = (int)bps };
+            }
+            if (fields.TryGetValue("maxConnections", out var connections)
+                && Integer(connections, $"{path}.maxConnections", 1, 10_000_000, "a whole number of connections") is { } mc)
+            {
+                limits = limits with { MaxConnections = mc };
             }
             return limits;
         }
