@@ -30,7 +30,8 @@ public sealed class NativeSecretsTests
               "models": { "claude": { "provider": "anthro", "model": "sim-large" }, "*": { "provider": "sim" } },
               "clientKeys": [ { "name": "client", "sha256": "{{Sha256(ClientSecret)}}", "workspace": "team" } ],
               "adminKeys": [ { "name": "ops", "sha256": "{{Sha256(AdminSecret)}}" } ],
-              "cache": { "exact": true, "redis": "127.0.0.1:{{redis.Port}}", "redisPassword": "${REDIS_PASSWORD}", "semantic": { "embedder": "hash" } },
+              "cache": { "exact": true, "redis": "127.0.0.1:{{redis.Port}}", "redisPassword": "${REDIS_PASSWORD}", "semantic": { "embedder": "hash" },
+                         "workspaces": { "team": "semantic" } },
               "budgets": [ { "name": "team", "workspace": "team", "usd": 1000 } ],
               "rateLimits": [ { "name": "team", "workspace": "team", "requestsPerMinute": 1000 } ],
               "redis": { "address": "127.0.0.1:{{redis.Port}}", "password": "${REDIS_PASSWORD}" } }
@@ -101,6 +102,7 @@ public sealed class NativeSecretsTests
         Assert.Contains("StatusCode: 401", everything);
         Assert.Contains("dbug", everything);
         Assert.Contains("\"workspace\":\"team\"", everything);
+        Assert.Contains("hit-exact", everything);
         foreach (var secret in new[] { ProviderSecret, ClientSecret, AdminSecret, RedisSecret, WrongSecret })
         {
             Assert.DoesNotContain(secret, everything);

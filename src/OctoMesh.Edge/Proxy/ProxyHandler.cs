@@ -336,7 +336,7 @@ internal sealed class ProxyHandler
 
     /// <summary>
     /// The cache's step: off (no header) unless configured, and no more of it than the route's and the workspace's
-    /// policies allow; <c>bypass</c> when the client says <c>x-octomesh-cache: off</c>; else the cached answer of the same request when there is one (<c>hit-exact</c>);
+    /// policies allow (a request of a workspace that did not choose the cache in <c>cache.workspaces</c> is not cached); <c>bypass</c> when the client says <c>x-octomesh-cache: off</c>; else the cached answer of the same request when there is one (<c>hit-exact</c>);
     /// else, with the semantic cache (unless the client says <c>x-octomesh-cache: exact</c>), the answer of an earlier
     /// question that means the same in the same conversation (<c>hit-semantic</c>, with its similarity); else, when the
     /// same request is already on its way upstream, that request's answer once it has it (single-flight;
@@ -348,9 +348,11 @@ internal sealed class ProxyHandler
     {
         var config = runtime.Config.Cache;
         var policy = route?.Definition.Cache ?? CachePolicy.Semantic;
-        if (workspace is not null && config.Workspaces?.TryGetValue(workspace, out var forWorkspace) == true && forWorkspace < policy)
+        if (workspace is not null)
         {
-            policy = forWorkspace;
+            // A workspace's answers are kept only by its choice: one not named in cache.workspaces is not cached.
+            var chosen = config.Workspaces?.TryGetValue(workspace, out var forWorkspace) == true ? forWorkspace : CachePolicy.Off;
+            policy = chosen < policy ? chosen : policy;
         }
         if (!config.Exact || policy == CachePolicy.Off || operation is not (ApiOperation.ChatCompletions or ApiOperation.Messages))
         {

@@ -186,14 +186,16 @@ public class ExactCacheTests
         var keys = $$""", "clientKeys": [ { "name": "a", "sha256": "{{a}}", "workspace": "team-a" }, { "name": "b", "sha256": "{{b}}", "workspace": "team-b" } ]""";
         const string Hello = """{"model":"sim-small","messages":[{"role":"user","content":"Hello"}]}""";
 
-        await using (var separate = await TestGateway.StartAsync(Config.Replace("EXTRA", keys)))
+        // Both workspaces chose the cache (a workspace's answers are kept only by its choice).
+        var optedIn = Config.Replace("\"ttlSeconds\": 60", "\"ttlSeconds\": 60, \"workspaces\": { \"team-a\": \"exact\", \"team-b\": \"exact\" }");
+        await using (var separate = await TestGateway.StartAsync(optedIn.Replace("EXTRA", keys)))
         {
             var (fromA, _) = await Post(separate, Hello, headers: ("Authorization", "Bearer om-a"));
             var (fromB, _) = await Post(separate, Hello, headers: ("Authorization", "Bearer om-b"));
             var (againA, _) = await Post(separate, Hello, headers: ("Authorization", "Bearer om-a"));
             Assert.Equal(("miss", "miss", "hit-exact", 2), (Cache(fromA), Cache(fromB), Cache(againA), separate.Simulator.Stats.ChatCompletions));
         }
-        await using var shared = await TestGateway.StartAsync(Config.Replace("\"ttlSeconds\": 60", "\"ttlSeconds\": 60, \"sharedAcrossWorkspaces\": true").Replace("EXTRA", keys));
+        await using var shared = await TestGateway.StartAsync(optedIn.Replace("\"ttlSeconds\": 60", "\"ttlSeconds\": 60, \"sharedAcrossWorkspaces\": true").Replace("EXTRA", keys));
         var (sharedA, _) = await Post(shared, Hello, headers: ("Authorization", "Bearer om-a"));
         var (sharedB, _) = await Post(shared, Hello, headers: ("Authorization", "Bearer om-b"));
         Assert.Equal(("miss", "hit-exact", 1), (Cache(sharedA), Cache(sharedB), shared.Simulator.Stats.ChatCompletions));
@@ -260,7 +262,7 @@ public class ExactCacheTests
         var admin = Convert.ToHexString(SHA256.HashData("admin-secret"u8)).ToLowerInvariant();
         var a = Convert.ToHexString(SHA256.HashData("om-a"u8)).ToLowerInvariant();
         var b = Convert.ToHexString(SHA256.HashData("om-b"u8)).ToLowerInvariant();
-        await using var test = await TestGateway.StartAsync(Config.Replace("EXTRA", $$"""
+        await using var test = await TestGateway.StartAsync(Config.Replace("\"ttlSeconds\": 60", "\"ttlSeconds\": 60, \"workspaces\": { \"team-a\": \"exact\", \"team-b\": \"exact\" }").Replace("EXTRA", $$"""
             , "adminKeys": [ { "name": "ops", "sha256": "{{admin}}" } ],
               "clientKeys": [ { "name": "a", "sha256": "{{a}}", "workspace": "team-a" }, { "name": "b", "sha256": "{{b}}", "workspace": "team-b" } ]
             """));

@@ -12,7 +12,7 @@ public class SemanticGatewayTests
         { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } }, "models": { "*": { "provider": "sim" } },
           "adminKeys": [ { "name": "ops", "sha256": "{{Sha256("admin-secret")}}" } ],
           "clientKeys": [ { "name": "a", "sha256": "{{Sha256("sk-a")}}", "workspace": "a" }, { "name": "b", "sha256": "{{Sha256("sk-b")}}", "workspace": "b" } ],
-          "cache": { "exact": true, "ttlSeconds": 60, "semantic": { "embedder": "hash" } } }
+          "cache": { "exact": true, "ttlSeconds": 60, "semantic": { "embedder": "hash" }, "workspaces": { "a": "semantic", "b": "semantic" } } }
         """;
 
     private static string Sha256(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
@@ -127,7 +127,7 @@ public class SemanticGatewayTests
     public async Task RoutesAndWorkspacesSayHowMuchOfTheCacheTheirRequestsUse()
     {
         var config = s_config
-            .Replace("\"semantic\": { \"embedder\": \"hash\" } }", "\"semantic\": { \"embedder\": \"hash\" }, \"workspaces\": { \"b\": \"off\" } }")
+            .Replace("\"b\": \"semantic\"", "\"b\": \"off\"")
             .Replace("\"models\": {", """
                 "routes": [ { "name": "exact-only", "match": { "model": "precise" }, "cache": "exact", "targets": [ { "provider": "sim", "model": "sim-small" } ] } ],
                 "models": {
