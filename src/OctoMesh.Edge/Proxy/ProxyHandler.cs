@@ -108,15 +108,16 @@ internal sealed class ProxyHandler
             // A client gone before anything was sent is counted as nginx does, 499 (client closed request).
             var status = context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? 499 : context.Response.StatusCode;
             var cost = _meter.Record(exchange, status, runtime.Prices);
+            // An answer that went out (or a client that left) without usage may still be billed by the provider: it keeps
+            // its upper bound. Otherwise the exact cost and tokens replace what was held.
+            var unknown = exchange.Usage is null && exchange.Provider is not null && status is StatusCodes.Status200OK or 499;
             if (exchange.Reservations is { Count: > 0 } reservations)
             {
-                // The most possible cost was held against the budgets; the exact one replaces it.
-                await _budgets.SettleAsync(reservations, cost);
+                await _budgets.SettleAsync(reservations, unknown ? null : cost);
             }
             if (exchange.RateHolds is { Count: > 0 } holds)
             {
-                // Likewise the most possible tokens against the token limits.
-                await _limiter.SettleAsync(holds, exchange.Usage is { } usage ? usage.PromptTokens + usage.CompletionTokens : 0);
+                await _limiter.SettleAsync(holds, unknown ? long.MaxValue : exchange.Usage is { } usage ? usage.PromptTokens + usage.CompletionTokens : 0);
             }
             if (span is not null)
             {
@@ -478,7 +479,7 @@ internal sealed class ProxyHandler
         {
             return true;
         }
-        var tokens = body.Length + (inspected.MaxTokens > 0 ? inspected.MaxTokens : runtime.Providers[first.ProviderIndex].Config.DefaultMaxTokens);
+        var tokens = (long)body.Length + (inspected.MaxTokens > 0 ? inspected.MaxTokens : runtime.Providers[first.ProviderIndex].Config.DefaultMaxTokens);
         var decision = await _limiter.AcquireAsync(limits, tokens);
         var headers = context.Response.Headers;
         if (decision.Refused is { } refused)

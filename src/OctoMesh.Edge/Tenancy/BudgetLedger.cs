@@ -37,10 +37,13 @@ internal sealed class BudgetLedger
         return 1
         """);
 
-    /// <summary>Settle: the reservation out, the exact cost in.</summary>
+    /// <summary>Settle: the reservation out (ARGV[1], negative), the exact cost in; reserved never below 0 (a key lost and made again).</summary>
     private static readonly RespScript s_settle = new("""
-        redis.call('HINCRBY', KEYS[1], 'reserved', -tonumber(ARGV[1]))
-        redis.call('HINCRBY', KEYS[1], 'spent', tonumber(ARGV[2]))
+        local reserved = redis.call('HINCRBY', KEYS[1], 'reserved', ARGV[1])
+        if reserved < 0 then
+          redis.call('HSET', KEYS[1], 'reserved', 0)
+        end
+        redis.call('HINCRBY', KEYS[1], 'spent', ARGV[2])
         redis.call('PEXPIRE', KEYS[1], ARGV[3])
         return 1
         """);
@@ -82,8 +85,11 @@ internal sealed class BudgetLedger
         return new BudgetCheck(made);
     }
 
-    /// <summary>Replaces each reservation by the exact cost <paramref name="actualMicroUsd"/> (0 for a request that cost nothing).</summary>
-    public ValueTask SettleAsync(IReadOnlyList<Reservation> reservations, long actualMicroUsd) => SettleAsync(reservations, actualMicroUsd, refund: false);
+    /// <summary>
+    /// Replaces each reservation by the exact cost <paramref name="actualMicroUsd"/> (0 for a request that cost nothing;
+    /// null when unknown: the reservation itself is spent).
+    /// </summary>
+    public ValueTask SettleAsync(IReadOnlyList<Reservation> reservations, long? actualMicroUsd) => SettleAsync(reservations, actualMicroUsd, refund: false);
 
     /// <summary>Spent and reserved in the current period of <paramref name="budget"/> (this replica's view; Redis's when shared).</summary>
     public async ValueTask<(long Spent, long Reserved)> ReadAsync(BudgetConfig budget)
@@ -122,7 +128,7 @@ internal sealed class BudgetLedger
                     [budget.MicroUsd, microUsd, KeepFor(renews), budget.Hard ? "1" : "0"]);
                 return (reply.Integer != 0, reply.Integer == 2, true);
             }
-            catch (Exception e) when (e is RedisUnavailableException or RedisErrorException)
+            catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or ObjectDisposedException)
             {
                 Interlocked.Increment(ref _redisErrors);
             }
@@ -140,20 +146,24 @@ internal sealed class BudgetLedger
         }
     }
 
-    private async ValueTask SettleAsync(IReadOnlyList<Reservation> reservations, long actualMicroUsd, bool refund)
+    private async ValueTask SettleAsync(IReadOnlyList<Reservation> reservations, long? actualMicroUsd, bool refund)
     {
         foreach (var reservation in reservations)
         {
-            var spent = refund ? 0 : actualMicroUsd;
+            var spent = refund ? 0 : actualMicroUsd ?? reservation.MicroUsd;
+            if (reservation.MicroUsd == 0 && spent == 0)
+            {
+                continue;
+            }
             if (reservation.Shared && _redis is not null)
             {
                 try
                 {
                     await _redis.EvalAsync(s_settle, [RedisKey(reservation.Budget, reservation.Period)],
-                        [reservation.MicroUsd, spent, KeepFor(reservation.Budget.PeriodOf(_time.GetUtcNow()).Renews)]);
+                        [-reservation.MicroUsd, spent, KeepFor(reservation.Budget.PeriodOf(_time.GetUtcNow()).Renews)]);
                     continue;
                 }
-                catch (Exception e) when (e is RedisUnavailableException or RedisErrorException)
+                catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or ObjectDisposedException)
                 {
                     // The reservation stays in Redis until the period ends (an over-count, never an under-count);
                     // the spend is counted here at least.

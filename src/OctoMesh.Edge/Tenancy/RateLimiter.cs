@@ -32,6 +32,7 @@ internal sealed class RateLimiter
         local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
         local interval = tonumber(ARGV[1])
         local weight = tonumber(ARGV[2])
+        if ARGV[3] == 'take' and weight < 1 then weight = 1 end
         local window = 60000000
         local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
         if tat < now then tat = now end
@@ -40,7 +41,7 @@ internal sealed class RateLimiter
           return {0, tostring(math.ceil(new - now - window))}
         end
         if new < now then new = now end
-        redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', 61000)
+        redis.call('SET', KEYS[1], string.format('%.17g', new), 'PX', 61000)
         return {1, tostring(math.floor((window - (new - now)) / interval)), tostring(math.ceil(new - now))}
         """);
 
@@ -62,6 +63,7 @@ internal sealed class RateLimiter
     /// <summary>Takes one request and <paramref name="tokens"/> tokens from each of <paramref name="limits"/>; on a refusal, what was taken is given back.</summary>
     public async ValueTask<RateDecision> AcquireAsync(IReadOnlyList<RateLimitConfig> limits, long tokens)
     {
+        tokens = Math.Max(1, tokens);
         var holds = new List<RateHold>();
         var taken = new List<(RateLimitConfig Limit, string Dimension, long Cells, bool Shared)>();
         RateState? requests = null, tokenState = null;
@@ -97,7 +99,7 @@ internal sealed class RateLimiter
         return new RateDecision(holds, requests, tokenState);
     }
 
-    /// <summary>Gives back the tokens held beyond <paramref name="actualTokens"/>, the request's real count.</summary>
+    /// <summary>Gives back the tokens held beyond <paramref name="actualTokens"/>, the request's real count (<see cref="long.MaxValue"/>: unknown, nothing given back).</summary>
     public async ValueTask SettleAsync(IReadOnlyList<RateHold> holds, long actualTokens)
     {
         foreach (var hold in holds)
@@ -119,7 +121,7 @@ internal sealed class RateLimiter
             try
             {
                 var reply = await _redis.EvalAsync(s_take, [$"octomesh:rate:{limit.Name}:{dimension}"],
-                    [interval.ToString("R", CultureInfo.InvariantCulture), cells]);
+                    [interval.ToString("R", CultureInfo.InvariantCulture), cells, "take"]);
                 if (reply.Items is [{ Integer: 0 }, { Text: { } retry }])
                 {
                     return (false, default, TimeSpan.FromMicroseconds(double.Parse(retry, CultureInfo.InvariantCulture)), true);
@@ -131,7 +133,7 @@ internal sealed class RateLimiter
                 }
                 throw new RedisErrorException("unexpected reply from the rate script");
             }
-            catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or FormatException)
+            catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or FormatException or ObjectDisposedException)
             {
                 Interlocked.Increment(ref _redisErrors);
             }
@@ -158,10 +160,10 @@ internal sealed class RateLimiter
         {
             try
             {
-                await _redis.EvalAsync(s_take, [$"octomesh:rate:{limit.Name}:{dimension}"], [interval.ToString("R", CultureInfo.InvariantCulture), -cells]);
+                await _redis.EvalAsync(s_take, [$"octomesh:rate:{limit.Name}:{dimension}"], [interval.ToString("R", CultureInfo.InvariantCulture), -cells, "give"]);
                 return;
             }
-            catch (Exception e) when (e is RedisUnavailableException or RedisErrorException)
+            catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or ObjectDisposedException)
             {
                 // Not given back: an over-count for at most a minute, never an under-count.
                 Interlocked.Increment(ref _redisErrors);

@@ -5,7 +5,7 @@ namespace OctoMesh.Routing.Configuration;
 /// <param name="MaxHeaderBytes">The request line's headers together, at most (larger: 431).</param>
 /// <param name="MaxHeaderCount">Request headers at most (more: 431).</param>
 /// <param name="MinBodyBytesPerSecond">A client sending its body slower than this (after a 5 s grace) is cut off.</param>
-/// <param name="MaxConnections">Open client connections at most (more wait in the listen queue); null for no limit.</param>
+/// <param name="MaxConnections">Open client connections at most (more are closed at once); null for no limit.</param>
 public sealed record LimitsConfig(long MaxBodyBytes = LimitsConfig.DefaultMaxBodyBytes, TimeSpan HeaderTimeout = default,
     int MaxHeaderBytes = 32 * 1024, int MaxHeaderCount = 100, int MinBodyBytesPerSecond = 240, long? MaxConnections = null)
 {

@@ -135,4 +135,28 @@ public class BudgetTests
         Assert.InRange(served, 1, 4);
         Assert.Equal(0, (await Scrape.OfAsync(a)).Sum("octomesh_budget_redis_errors_total"));
     }
+
+    [Fact]
+    public async Task AnAnswerWithoutUsageKeepsItsUpperBound()
+    {
+        await using var test = await TestGateway.StartAsync(Config(1_000_000));
+        // A stream the client leaves after its first event: the provider may bill it all, so its bound stays spent.
+        var request = Request("sk-a");
+        request.Content = new StringContent(Body.Replace("\"max_tokens\":20", "\"max_tokens\":20,\"stream\":true"), Encoding.UTF8, "application/json");
+        request.Headers.Add("x-sim-tpot-ms", "200");
+        var response = await test.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var stream = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.StartsWith("data: ", await stream.ReadLineAsync());
+        response.Dispose();
+        var ledger = (BudgetLedger)test.Gateway.Services.GetService(typeof(BudgetLedger))!;
+        var budget = test.Gateway.Runtimes.Current.Config.Budgets.Single();
+        (long Spent, long Reserved) counts = default;
+        for (var i = 0; i < 200 && (counts = await ledger.ReadAsync(budget)).Reserved != 0; i++)
+        {
+            await Task.Delay(20);
+        }
+        // The bound: the body's bytes and max_tokens at USD 1 per million tokens.
+        var bound = Encoding.UTF8.GetByteCount(Body.Replace("\"max_tokens\":20", "\"max_tokens\":20,\"stream\":true")) + 20;
+        Assert.Equal((bound, 0L), counts);
+    }
 }

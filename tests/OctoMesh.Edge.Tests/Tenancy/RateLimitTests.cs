@@ -47,6 +47,9 @@ public class RateLimitTests
         clock.Now += TimeSpan.FromSeconds(12);
         Assert.Equal(790, (await limiter.AcquireAsync([s_five], 100)).Tokens!.Value.Remaining);
 
+        // A take past the whole minute (max_tokens near int.MaxValue, counted in long) is refused, never wrapped around.
+        Assert.Equal("tokens", (await limiter.AcquireAsync([s_five with { Name = "huge" }], 2_147_483_647L + 100)).RefusedDimension);
+
         // Refused on tokens: what the request limit took is given back.
         var tokensOnly = new RateLimitConfig("tokens", null, null, null, RequestsPerMinute: 100, TokensPerMinute: 50);
         Assert.Equal("tokens", (await limiter.AcquireAsync([tokensOnly], 60)).RefusedDimension);

@@ -100,19 +100,31 @@ internal sealed class RespClient : IAsyncDisposable
     {
         var connection = await ConnectAsync(cancellationToken);
         var reply = new TaskCompletionSource<RespValue>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await _writing.WaitAsync(cancellationToken);
+        // Writing is bounded too: a Redis that stops reading fills the socket, and no caller may wait on it longer
+        // than a command may take (the connection is then broken, and the next command reconnects after the backoff).
+        using var writeTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        writeTimeout.CancelAfter(_options.CommandTimeout);
+        try
+        {
+            await _writing.WaitAsync(writeTimeout.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new RedisUnavailableException($"Redis at {_host}:{_port} is not taking commands");
+        }
         try
         {
             // In the queue before on the wire: the reader matches replies to commands in order.
             connection.Pending.Enqueue(reply);
             Write(connection.Writer, args);
-            var flushed = await connection.Writer.FlushAsync(cancellationToken);
+            var flushed = await connection.Writer.FlushAsync(writeTimeout.Token);
             if (flushed.IsCompleted)
             {
                 throw new RedisUnavailableException("the connection to Redis closed");
             }
         }
-        catch (Exception e) when (e is IOException or SocketException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or SocketException or InvalidOperationException
+            || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             connection.Break(e);
             throw new RedisUnavailableException($"writing to Redis at {_host}:{_port} failed: {e.Message}", e);
