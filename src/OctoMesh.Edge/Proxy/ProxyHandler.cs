@@ -545,11 +545,20 @@ internal sealed class ProxyHandler
         {
             _metrics.BudgetRefused(refused.Name);
             var response = context.Response;
-            response.Headers.RetryAfter = ((long)Math.Ceiling((check.Renews - DateTimeOffset.UtcNow).TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
             var scope = refused.Workspace is { } workspace ? $"workspace '{workspace}'" : $"key '{refused.Key}'";
-            await ClientError.WriteAsync(response, exchange.Operation, StatusCodes.Status429TooManyRequests, string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"Budget '{refused.Name}' of {scope} (USD {refused.MicroUsd / 1e6:0.00####} per {refused.Period.ToString().ToLowerInvariant()}) has no room for this request; it renews at {check.Renews:yyyy-MM-ddTHH:mm:ssZ}."),
-                code: "budget_exceeded");
+            var budget = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"Budget '{refused.Name}' of {scope} (USD {refused.MicroUsd / 1e6:0.00####} per {refused.Period.ToString().ToLowerInvariant()})");
+            // Held by requests in flight only: room comes back as they finish. Else the spend is used up until renewal,
+            // or this request's bound is larger than the whole budget (then only a smaller max_tokens helps).
+            var (retryAfter, message) = check.InFlight
+                ? (1L, $"{budget} is held by requests in flight; retry in a moment.")
+                : most > refused.MicroUsd
+                    ? ((long)Math.Ceiling((check.Renews - DateTimeOffset.UtcNow).TotalSeconds),
+                        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{budget} is smaller than this request may cost (USD {most / 1e6:0.00####}); lower max_tokens."))
+                    : ((long)Math.Ceiling((check.Renews - DateTimeOffset.UtcNow).TotalSeconds),
+                        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{budget} has no room for this request; it renews at {check.Renews:yyyy-MM-ddTHH:mm:ssZ}."));
+            response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await ClientError.WriteAsync(response, exchange.Operation, StatusCodes.Status429TooManyRequests, message, code: "budget_exceeded");
             return false;
         }
         exchange.Reservations = check.Reservations;

@@ -8,8 +8,12 @@ namespace OctoMesh.Edge.Tenancy;
 /// <param name="Exceeded">A soft budget this request takes past its limit (served, counted and logged).</param>
 internal sealed record Reservation(BudgetConfig Budget, string Period, long MicroUsd, bool Shared, bool Exceeded = false);
 
-/// <summary>The outcome of reserving: the reservations made, or the hard budget that refused (and when it renews).</summary>
-internal sealed record BudgetCheck(IReadOnlyList<Reservation> Reservations, BudgetConfig? Refused = null, DateTimeOffset Renews = default);
+/// <summary>
+/// The outcome of reserving: the reservations made, or the hard budget that refused, when it renews, and whether only
+/// requests in flight stood in the way (<paramref name="InFlight"/>: the spend alone leaves room, so retrying soon may succeed).
+/// </summary>
+internal sealed record BudgetCheck(IReadOnlyList<Reservation> Reservations, BudgetConfig? Refused = null, DateTimeOffset Renews = default,
+    bool InFlight = false);
 
 /// <summary>
 /// Keeps the spend of each budget and period, so that parallel requests cannot overshoot it. Before a request goes
@@ -20,13 +24,19 @@ internal sealed record BudgetCheck(IReadOnlyList<Reservation> Reservations, Budg
 /// </summary>
 internal sealed class BudgetLedger
 {
-    /// <summary>Reserve: refuses (hard) when spent + reserved + amount would pass the limit (0); else adds the amount to reserved (1, or 2 when a soft budget is passed).</summary>
+    /// <summary>
+    /// Reserve: refuses (hard) when spent + reserved + amount would pass the limit (0, or 3 when the spend alone leaves room);
+    /// else adds the amount to reserved (1, or 2 when a soft budget is passed).
+    /// </summary>
     private static readonly RespScript s_reserve = new("""
         local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
         local reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0')
         local amount = tonumber(ARGV[2])
         local over = spent + reserved + amount > tonumber(ARGV[1])
         if over and ARGV[4] == '1' then
+          if spent + amount <= tonumber(ARGV[1]) then
+            return 3
+          end
           return 0
         end
         redis.call('HINCRBY', KEYS[1], 'reserved', amount)
@@ -74,11 +84,11 @@ internal sealed class BudgetLedger
         foreach (var budget in budgets)
         {
             var (period, renews) = budget.PeriodOf(now);
-            var (granted, exceeded, shared) = await TryReserveAsync(budget, period, renews, microUsd);
+            var (granted, exceeded, shared, inFlight) = await TryReserveAsync(budget, period, renews, microUsd);
             if (!granted)
             {
                 await SettleAsync(made, 0, refund: true);
-                return new BudgetCheck([], budget, renews);
+                return new BudgetCheck([], budget, renews, inFlight);
             }
             made.Add(new Reservation(budget, period, microUsd, shared, exceeded));
         }
@@ -118,7 +128,7 @@ internal sealed class BudgetLedger
         }
     }
 
-    private async ValueTask<(bool Granted, bool Exceeded, bool Shared)> TryReserveAsync(BudgetConfig budget, string period, DateTimeOffset renews, long microUsd)
+    private async ValueTask<(bool Granted, bool Exceeded, bool Shared, bool InFlight)> TryReserveAsync(BudgetConfig budget, string period, DateTimeOffset renews, long microUsd)
     {
         if (_redis is not null)
         {
@@ -126,7 +136,7 @@ internal sealed class BudgetLedger
             {
                 var reply = await _redis.EvalAsync(s_reserve, [RedisKey(budget, period)],
                     [budget.MicroUsd, microUsd, KeepFor(renews), budget.Hard ? "1" : "0"]);
-                return (reply.Integer != 0, reply.Integer == 2, true);
+                return (reply.Integer is 1 or 2, reply.Integer == 2, true, reply.Integer == 3);
             }
             catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or ObjectDisposedException)
             {
@@ -139,10 +149,10 @@ internal sealed class BudgetLedger
             var over = account.Spent + account.Reserved + microUsd > budget.MicroUsd;
             if (over && budget.Hard)
             {
-                return (false, false, false);
+                return (false, false, false, account.Spent + microUsd <= budget.MicroUsd);
             }
             account.Reserved += microUsd;
-            return (true, over, false);
+            return (true, over, false, false);
         }
     }
 

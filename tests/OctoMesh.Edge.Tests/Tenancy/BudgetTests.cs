@@ -25,10 +25,16 @@ public class BudgetTests
         var second = await ledger.ReserveAsync([s_daily], 600);
         Assert.Equal(s_daily, second.Refused);
         Assert.True(second.Renews > DateTimeOffset.UtcNow);
+        // Only the request in flight stood in the way: retrying soon may succeed.
+        Assert.True(second.InFlight);
         // Settled at 100: room again.
         await ledger.SettleAsync(first.Reservations, 100);
         Assert.Equal((100, 0), await ledger.ReadAsync(s_daily));
-        Assert.Null((await ledger.ReserveAsync([s_daily], 600)).Refused);
+        var third = await ledger.ReserveAsync([s_daily], 600);
+        Assert.Null(third.Refused);
+        await ledger.SettleAsync(third.Reservations, 850);
+        // Spent 950: the spend itself has no room for 100 more, whatever is in flight.
+        Assert.False((await ledger.ReserveAsync([s_daily], 100)).InFlight);
 
         // A soft budget serves, and says it was passed.
         var soft = s_daily with { Name = "soft", Hard = false };
@@ -53,6 +59,7 @@ public class BudgetTests
         var held = await a.ReserveAsync([s_daily], 700);
         Assert.Null(held.Refused);
         Assert.Equal(s_daily, (await b.ReserveAsync([s_daily], 700)).Refused);
+        Assert.True((await b.ReserveAsync([s_daily], 700)).InFlight);
         await a.SettleAsync(held.Reservations, 50);
         Assert.Null((await b.ReserveAsync([s_daily], 700)).Refused);
         Assert.Equal((50, 700), await a.ReadAsync(s_daily));
