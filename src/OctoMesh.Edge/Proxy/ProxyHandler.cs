@@ -337,8 +337,9 @@ internal sealed class ProxyHandler
 
     /// <summary>
     /// The cache's step: off (no header) unless configured, and no more of it than the route's and the workspace's
-    /// policies allow (a request of a workspace that did not choose the cache in <c>cache.workspaces</c> is not cached); <c>bypass</c> when the client says <c>x-octomesh-cache: off</c>; else the cached answer of the same request when there is one (<c>hit-exact</c>);
-    /// else, with the semantic cache (unless the client says <c>x-octomesh-cache: exact</c>), the answer of an earlier
+    /// policies allow (a request of a workspace that did not choose the cache in <c>cache.workspaces</c> is not cached);
+    /// <c>bypass</c> when the client says <c>x-octomesh-cache: off</c>; else the cached answer of the same request when
+    /// there is one, in any shape (<c>hit-exact</c>); else, with the semantic cache (unless the client says <c>x-octomesh-cache: exact</c>), the answer of an earlier
     /// question that means the same in the same conversation (<c>hit-semantic</c>, with its similarity); else, when the
     /// same request is already on its way upstream, that request's answer once it has it (single-flight;
     /// <c>hit-exact</c>); else a <c>miss</c>, with a capturing body in place so the answer can be kept (unless

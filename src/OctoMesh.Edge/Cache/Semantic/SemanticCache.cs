@@ -33,7 +33,7 @@ internal sealed class SemanticCache
 
     public IEmbedder Embedder { get; }
 
-    /// <summary>The least similarity of a hit unless configured otherwise: the embedder's calibrated default.</summary>
+    /// <summary>The least similarity of a hit: the configured threshold, else the embedder's calibrated default (a reload may pass another to <see cref="Find"/>).</summary>
     public float Threshold { get; }
 
     public int MaxEntries { get; }
