@@ -9,14 +9,27 @@ namespace OctoMesh.Edge.Admin;
 /// <c>DELETE /admin/cache?workspace=W</c> removes every cached answer a request of that workspace put in;
 /// <c>?all=true</c> removes them all. Admin keys only.
 /// </summary>
-internal sealed class CacheEndpoint(GatewayRuntimeHolder runtimes, ExactCache cache)
+internal sealed class CacheEndpoint(GatewayRuntimeHolder runtimes, ExactCache cache, Metering.RequestMeter meter)
 {
     public async Task HandleAsync(HttpContext context)
     {
-        if (!await AdminAccess.AdmitAsync(runtimes.Current, context))
+        if (await AdminAccess.AdmitAsync(runtimes.Current, context) is not { } admin)
         {
             return;
         }
+        try
+        {
+            await PurgeAsync(context);
+        }
+        finally
+        {
+            meter.Audit(admin, Metering.AuditAction.PurgeCache, context.Request.Query["workspace"].FirstOrDefault(), context.Response.StatusCode,
+                context.TraceIdentifier);
+        }
+    }
+
+    private async Task PurgeAsync(HttpContext context)
+    {
         var query = context.Request.Query;
         var workspace = query["workspace"].FirstOrDefault();
         var all = string.Equals(query["all"].FirstOrDefault(), "true", StringComparison.OrdinalIgnoreCase);

@@ -13,15 +13,16 @@ namespace OctoMesh.Edge.Admin;
 /// health (breaker, smoothed time to first token, error rate), plus the reload counters. Admin keys
 /// only; closed when none are configured.
 /// </summary>
-internal sealed class RoutesEndpoint(GatewayRuntimeHolder runtimes)
+internal sealed class RoutesEndpoint(GatewayRuntimeHolder runtimes, Metering.RequestMeter meter)
 {
     public async Task HandleAsync(HttpContext context)
     {
         var runtime = runtimes.Current;
-        if (!await AdminAccess.AdmitAsync(runtime, context))
+        if (await AdminAccess.AdmitAsync(runtime, context) is not { } admin)
         {
             return;
         }
+        meter.Audit(admin, Metering.AuditAction.ReadRoutes, null, StatusCodes.Status200OK, context.TraceIdentifier);
         var buffer = new ArrayBufferWriter<byte>(1024);
         using (var writer = new Utf8JsonWriter(buffer, OpenAIError.WriterOptions))
         {

@@ -17,10 +17,22 @@ internal sealed class UsageEndpoint(GatewayRuntimeHolder runtimes, RequestMeter 
 {
     public async Task HandleAsync(HttpContext context)
     {
-        if (!await AdminAccess.AdmitAsync(runtimes.Current, context))
+        if (await AdminAccess.AdmitAsync(runtimes.Current, context) is not { } admin)
         {
             return;
         }
+        try
+        {
+            await AnswerAsync(context);
+        }
+        finally
+        {
+            meter.Audit(admin, AuditAction.ReadUsage, context.Request.Query["workspace"].FirstOrDefault(), context.Response.StatusCode, context.TraceIdentifier);
+        }
+    }
+
+    private async Task AnswerAsync(HttpContext context)
+    {
         if (meter.TraceLog is not { } traceLog)
         {
             await OpenAIError.WriteAsync(context.Response, StatusCodes.Status404NotFound,

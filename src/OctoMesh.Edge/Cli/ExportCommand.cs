@@ -18,7 +18,11 @@ internal static class ExportCommand
         var output = new Option<FileInfo?>("--out") { Description = "The output file (default: standard output)." };
         var follow = new Option<string?>("--follow") { Description = "A cursor name: append every record not yet exported under this name to --out, exactly once, and keep following." };
         var once = new Option<bool>("--once") { Description = "With --follow: stop once every committed record is exported." };
-        var command = new Command("export", "Export billing rows from the trace log.") { trace, config, from, to, format, groupBy, output, follow, once };
+        var audit = new Option<bool>("--audit") { Description = "Export the audit records (admin calls: time, admin, action, workspace, status) instead of billing rows." };
+        var command = new Command("export", "Export billing rows (or, with --audit, the admin calls) from the trace log.")
+        {
+            trace, config, from, to, format, groupBy, output, follow, once, audit,
+        };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var directory = parse.GetValue(trace)?.FullName;
@@ -59,7 +63,9 @@ internal static class ExportCommand
                 }
                 using var reader = TraceReader.Open(directory);
                 await using var stream = parse.GetValue(output) is { } path ? path.Create() : Console.OpenStandardOutput();
-                var written = BillingExport.Export(reader, stream, exportFormat, fromTime, toTime, groups);
+                var written = parse.GetValue(audit)
+                    ? BillingExport.ExportAudit(reader, stream, exportFormat, fromTime, toTime)
+                    : BillingExport.Export(reader, stream, exportFormat, fromTime, toTime, groups);
                 Console.Error.WriteLine($"exported {written} rows");
                 return 0;
             }

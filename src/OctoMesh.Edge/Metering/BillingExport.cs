@@ -10,6 +10,62 @@ namespace OctoMesh.Edge.Metering;
 internal static class BillingExport
 {
     /// <summary>Writes the records started in [<paramref name="from"/>, <paramref name="to"/>), one row each or totals per group. Returns the rows written.</summary>
+    /// <summary>
+    /// Writes the audit records (admin calls) started in [<paramref name="from"/>, <paramref name="to"/>): time, admin key
+    /// name, action, workspace, status. Returns the rows written.
+    /// </summary>
+    public static long ExportAudit(TraceReader reader, Stream output, ExportFormat format, DateTimeOffset? from, DateTimeOffset? to)
+    {
+        using var writer = new StreamWriter(output, new System.Text.UTF8Encoding(false), leaveOpen: true);
+        if (format == ExportFormat.Csv)
+        {
+            writer.Write("time,admin,action,workspace,status\n");
+        }
+        long rows = 0;
+        foreach (var (_, _, record) in reader.Read(kind: TraceKind.Audit))
+        {
+            var time = DateTimeOffset.FromUnixTimeMilliseconds(record.StartUnixMicros / 1000);
+            if (time < from || time >= to)
+            {
+                continue;
+            }
+            var admin = reader.Names.NameOf(record.Key);
+            var action = ((AuditAction)record.Operation) switch
+            {
+                AuditAction.PurgeCache => "purge_cache",
+                AuditAction.ReadUsage => "read_usage",
+                AuditAction.ReadRoutes => "read_routes",
+                var other => $"#{(byte)other}",
+            };
+            var workspace = reader.Names.NameOf(record.Workspace);
+            var stamp = time.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
+            if (format == ExportFormat.Csv)
+            {
+                writer.Write(string.Join(',', new[] { stamp, admin, action, workspace }.Select(Csv)) + "," + record.Status + "\n");
+            }
+            else
+            {
+                var line = new System.Buffers.ArrayBufferWriter<byte>(128);
+                using (var json = new System.Text.Json.Utf8JsonWriter(line, Proxy.OpenAIError.WriterOptions))
+                {
+                    json.WriteStartObject();
+                    json.WriteString("time", stamp);
+                    json.WriteString("admin", admin);
+                    json.WriteString("action", action);
+                    json.WriteString("workspace", workspace);
+                    json.WriteNumber("status", record.Status);
+                    json.WriteEndObject();
+                }
+                writer.Write(System.Text.Encoding.UTF8.GetString(line.WrittenSpan) + "\n");
+            }
+            rows++;
+        }
+        writer.Flush();
+        return rows;
+
+        static string Csv(string field) => field.IndexOfAny([',', '"', '\n']) < 0 ? field : "\"" + field.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+    }
+
     public static long Export(TraceReader reader, Stream output, ExportFormat format, DateTimeOffset? from, DateTimeOffset? to, IReadOnlyList<string> groupBy)
     {
         var report = new UsageReport(reader.Names, format);

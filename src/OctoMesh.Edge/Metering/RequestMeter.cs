@@ -65,6 +65,29 @@ internal sealed class RequestMeter(GatewayMetrics metrics, TraceLog? traceLog) :
         };
     }
 
+    /// <summary>Appends an audit record of an admin call (nothing without a trace log): who, what, on which workspace, its status.</summary>
+    public void Audit(string admin, AuditAction action, string? workspace, int status, string requestId)
+    {
+        if (traceLog is null)
+        {
+            return;
+        }
+        var audit = new PendingTrace
+        {
+            Record = new TraceRecord
+            {
+                Kind = TraceKind.Audit,
+                Operation = (byte)action,
+                Status = (ushort)status,
+                StartUnixMicros = traceLog.UnixMicros(System.Diagnostics.Stopwatch.GetTimestamp()),
+            },
+            RequestId = requestId,
+            Key = admin,
+            Workspace = workspace,
+        };
+        traceLog.Append(ref audit);
+    }
+
     /// <summary>Commits and closes the trace log; the host calls it once the last request has ended.</summary>
     public ValueTask DisposeAsync() => traceLog?.DisposeAsync() ?? ValueTask.CompletedTask;
 

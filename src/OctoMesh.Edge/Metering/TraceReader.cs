@@ -41,8 +41,11 @@ internal sealed class TraceReader : IDisposable
     /// <summary>The address after the last committed record.</summary>
     public long EndAddress => _log.CommittedUntilAddress;
 
-    /// <summary>Every committed request record from <paramref name="from"/> (or the log's start, if later) on, with its address and the next one's.</summary>
-    public IEnumerable<(long Address, long Next, TraceRecord Record)> Read(long from = 0)
+    /// <summary>
+    /// Every committed record of <paramref name="kind"/> (requests unless asked: billing never sees audit records) from
+    /// <paramref name="from"/> (or the log's start, if later) on, with its address and the next one's.
+    /// </summary>
+    public IEnumerable<(long Address, long Next, TraceRecord Record)> Read(long from = 0, TraceKind kind = TraceKind.Request)
     {
         using var iterator = _log.Scan(Math.Max(from, BeginAddress), _log.CommittedUntilAddress);
         while (true)
@@ -57,7 +60,7 @@ internal sealed class TraceReader : IDisposable
                 {
                     break;
                 }
-                read = TraceRecord.TryRead(new ReadOnlySpan<byte>(entry, length), out record);
+                read = TraceRecord.TryRead(new ReadOnlySpan<byte>(entry, length), out record, kind);
                 iterator.UnsafeRelease();
             }
             if (read)

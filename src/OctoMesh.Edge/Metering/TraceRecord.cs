@@ -7,13 +7,25 @@ internal enum TraceKind : byte
 {
     /// <summary>One request: a <see cref="TraceRecord"/>.</summary>
     Request = 1,
+
+    /// <summary>One admin call: who (key name), what (<see cref="AuditAction"/> in the operation byte), on which
+    /// workspace, when, and its status; the same layout, the fields of a request's usage zero.</summary>
+    Audit = 2,
+}
+
+/// <summary>What an audit record says an admin did.</summary>
+internal enum AuditAction : byte
+{
+    PurgeCache = 1,
+    ReadUsage = 2,
+    ReadRoutes = 3,
 }
 
 /// <summary>
 /// The trace of one request as the log stores it: <see cref="Size"/> bytes, little-endian, version
 /// <see cref="Version"/>. Names are stored as ids (<see cref="TraceNames"/>). Never any prompt or answer text.
 /// <code>
-///   0 u16 version      2 u8 kind         3 u8 flags (1 stream, 2 hedged)   4 u16 status   6 u8 outcome   7 u8 cache
+///   0 u16 version      2 u8 kind (1 request, 2 audit)  3 u8 flags (1 stream, 2 hedged)   4 u16 status   6 u8 outcome   7 u8 cache
 ///   8 u64 process      16 u64 sequence   (together the record's unique id)
 ///  24 u64 request id hash (FNV-1a of x-request-id)                      32 i64 start, Unix µs
 ///  40 u32 total µs     44 u32 first byte µs (0: none)                   48 u32 gateway overhead µs
@@ -43,6 +55,8 @@ internal struct TraceRecord
     public uint Workspace, Key, Route, Provider, Model, Task;
     public int PromptTokens, CompletionTokens, CachedTokens, CacheWriteTokens, ReasoningTokens;
     public long CostMicros;
+    /// <summary><see cref="TraceKind.Request"/> unless set (an audit record).</summary>
+    public TraceKind Kind;
     public byte Retries;
     public byte Fallbacks;
     public byte Operation;
@@ -55,7 +69,7 @@ internal struct TraceRecord
         var d = destination[..Size];
         d.Clear();
         BinaryPrimitives.WriteUInt16LittleEndian(d, Version);
-        d[2] = (byte)TraceKind.Request;
+        d[2] = (byte)(Kind == 0 ? TraceKind.Request : Kind);
         d[3] = Flags;
         BinaryPrimitives.WriteUInt16LittleEndian(d[4..], Status);
         d[6] = Outcome;
@@ -84,16 +98,18 @@ internal struct TraceRecord
         d[106] = Operation;
     }
 
-    /// <summary>Reads a request record; false for another kind, another version or a short entry.</summary>
-    public static bool TryRead(ReadOnlySpan<byte> s, out TraceRecord record)
+    /// <summary>Reads a record of <paramref name="kind"/> (requests unless asked); false for another kind, another version or a short entry.</summary>
+    public static bool TryRead(ReadOnlySpan<byte> s, out TraceRecord record, TraceKind kind = TraceKind.Request)
     {
         record = default;
-        if (s.Length != Size || BinaryPrimitives.ReadUInt16LittleEndian(s) != Version || s[2] != (byte)TraceKind.Request)
+        if (s.Length != Size || BinaryPrimitives.ReadUInt16LittleEndian(s) != Version || s[2] != (byte)kind)
         {
             return false;
         }
         record = new TraceRecord
         {
+            // A request record reads back as it was written: with the kind left at 0.
+            Kind = kind == TraceKind.Request ? 0 : kind,
             Flags = s[3],
             Status = BinaryPrimitives.ReadUInt16LittleEndian(s[4..]),
             Outcome = s[6],
