@@ -87,6 +87,12 @@ public sealed class NativeSecretsTests
             var (code, text) = await OctoMeshProcess.RunAsync("export", "--trace", Path.Combine(work, "data", "trace"), "--format", "jsonl", "--out", export);
             Assert.True(code == 0, text);
             seen.AppendLine(text).AppendLine(await File.ReadAllTextAsync(export));
+            // The admin calls are audited (who by key name, never the key), apart from billing.
+            var (auditCode, audit) = await OctoMeshProcess.RunAsync("export", "--trace", Path.Combine(work, "data", "trace"), "--audit", "--format", "jsonl");
+            Assert.True(auditCode == 0, audit);
+            Assert.Contains("\"admin\":\"ops\",\"action\":\"purge_cache\",\"workspace\":\"team\",\"status\":200", audit);
+            Assert.Contains("\"action\":\"read_usage\"", audit);
+            seen.AppendLine(audit);
             foreach (var file in Directory.EnumerateFiles(Path.Combine(work, "data", "trace"), "*.tsv"))
             {
                 seen.AppendLine(await File.ReadAllTextAsync(file));
