@@ -33,6 +33,8 @@ internal struct InspectedRequest
 
     /// <summary><c>max_completion_tokens</c>, else <c>max_tokens</c>; 0 when neither is given.</summary>
     public int MaxTokens;
+    /// <summary><c>n</c>, the choices asked for; 0 when not given (one).</summary>
+    public int Choices;
     /// <summary>Number of entries in <c>messages</c> (chat) or <c>input</c> items (embeddings).</summary>
     public int ItemCount;
     /// <summary>The request offers tools.</summary>

@@ -480,7 +480,8 @@ internal sealed class ProxyHandler
         {
             return true;
         }
-        var tokens = (long)body.Length + (inspected.MaxTokens > 0 ? inspected.MaxTokens : runtime.Providers[first.ProviderIndex].Config.DefaultMaxTokens);
+        var tokens = (long)body.Length
+            + (long)Math.Max(1, inspected.Choices) * (inspected.MaxTokens > 0 ? inspected.MaxTokens : runtime.Providers[first.ProviderIndex].Config.DefaultMaxTokens);
         var decision = await _limiter.AcquireAsync(limits, tokens);
         var headers = context.Response.Headers;
         if (decision.Refused is { } refused)
@@ -536,7 +537,8 @@ internal sealed class ProxyHandler
             var model = target.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected);
             if (runtime.Prices.TryFind(model, out var price))
             {
-                var output = inspected.MaxTokens > 0 ? inspected.MaxTokens : provider.Config.DefaultMaxTokens;
+                // Each of n choices may write max_tokens.
+                var output = (long)Math.Max(1, inspected.Choices) * (inspected.MaxTokens > 0 ? inspected.MaxTokens : provider.Config.DefaultMaxTokens);
                 var picos = (Int128)body.Length * Math.Max(price.Input, price.CacheWrite) + (Int128)output * Math.Max(price.Output, price.Reasoning);
                 most = Math.Max(most, (long)((picos + Routing.Pricing.ModelPrice.MicrosPerUsd - 1) / Routing.Pricing.ModelPrice.MicrosPerUsd));
             }

@@ -29,6 +29,7 @@ internal static class RequestInspector
         MaxCompletionTokens = 64,
         Tools = 128,
         Metadata = 256,
+        Choices = 512,
     }
 
     private static readonly JsonReaderOptions s_readerOptions = new() { MaxDepth = 64 };
@@ -113,6 +114,7 @@ internal static class RequestInspector
                 Field.MaxTokens or Field.MaxCompletionTokens => ReadMaxTokens(ref reader, ref request, field),
                 Field.Tools => ReadTools(ref reader, ref request),
                 Field.Metadata => ReadMetadata(ref reader, ref request),
+                Field.Choices => ReadChoices(ref reader, ref request),
                 _ => InspectError.None,
             };
             if (error != InspectError.None)
@@ -165,6 +167,7 @@ internal static class RequestInspector
         if (reader.ValueTextEquals("max_completion_tokens"u8)) return Field.MaxCompletionTokens;
         if (reader.ValueTextEquals("tools"u8)) return Field.Tools;
         if (reader.ValueTextEquals("metadata"u8)) return Field.Metadata;
+        if (reader.ValueTextEquals("n"u8)) return Field.Choices;
         return Field.None;
     }
 
@@ -178,6 +181,7 @@ internal static class RequestInspector
         Field.MaxTokens => "max_tokens",
         Field.MaxCompletionTokens => "max_completion_tokens",
         Field.Metadata => "metadata",
+        Field.Choices => "n",
         _ => "tools",
     };
 
@@ -307,6 +311,21 @@ internal static class RequestInspector
         {
             request.MaxTokens = value;
         }
+        return InspectError.None;
+    }
+
+    /// <summary><c>n</c>: how many choices the model is asked for (budgets and token limits count each one's tokens).</summary>
+    private static InspectError ReadChoices(ref Utf8JsonReader reader, ref InspectedRequest request)
+    {
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return InspectError.None;
+        }
+        if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var value) || value < 1)
+        {
+            return Fail(ref request, reader.TokenType == JsonTokenType.Number ? InspectError.InvalidValue : InspectError.WrongType, "n");
+        }
+        request.Choices = value;
         return InspectError.None;
     }
 
@@ -564,6 +583,7 @@ internal static class RequestInspector
             "model" => $"Invalid 'model': expected a non-empty model name of at most {MaxModelBytes} bytes.",
             "messages" or "input" => $"Invalid '{request.ErrorParam}': empty. Expected at least one item.",
             "max_tokens" => "Invalid 'max_tokens': expected a positive integer.",
+            "n" => "Invalid 'n': expected a positive integer (the number of choices).",
             _ => $"Invalid '{request.ErrorParam}': expected a non-negative integer.",
         },
         _ => "The request is malformed.",

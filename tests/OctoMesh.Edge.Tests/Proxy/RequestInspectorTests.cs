@@ -72,6 +72,8 @@ public class RequestInspectorTests
     [InlineData("{\"model\":\"m\",\"messages\":[{}],\"max_tokens\":-1}", nameof(InspectError.InvalidValue), "max_tokens")]
     [InlineData("{\"model\":\"m\",\"messages\":[{}],\"max_tokens\":1.5}", nameof(InspectError.InvalidValue), "max_tokens")]
     [InlineData("{\"model\":\"m\",\"messages\":[{}],\"tools\":{}}", nameof(InspectError.WrongType), "tools")]
+    [InlineData("{\"model\":\"m\",\"messages\":[{}],\"n\":\"2\"}", nameof(InspectError.WrongType), "n")]
+    [InlineData("{\"model\":\"m\",\"messages\":[{}],\"n\":0}", nameof(InspectError.InvalidValue), "n")]
     [InlineData("{\"model\":\"a\",\"messages\":[{}],\"model\":\"b\"}", nameof(InspectError.DuplicateField), "model")]
     [InlineData("{\"model\":\"a\",\"messages\":[{}],\"mod\\u0065l\":\"b\"}", nameof(InspectError.DuplicateField), "model")]
     [InlineData("{\"model\":\"m\",\"stream\":true,\"messages\":[{}],\"stream\":false}", nameof(InspectError.DuplicateField), "stream")]
@@ -81,6 +83,13 @@ public class RequestInspectorTests
         Assert.Equal(expected, error.ToString());
         Assert.Equal(param, r.ErrorParam);
         Assert.False(string.IsNullOrWhiteSpace(RequestInspector.Describe(error, r)));
+    }
+
+    [Fact]
+    public void TheChoicesAskedForAreRead()
+    {
+        Assert.Equal(3, Inspect("{\"model\":\"m\",\"n\":3,\"messages\":[{}]}").Request.Choices);
+        Assert.Equal(0, Inspect("{\"model\":\"m\",\"messages\":[{}]}").Request.Choices);
     }
 
     [Fact]
