@@ -13,7 +13,9 @@ namespace OctoMesh.Edge.Cache;
 internal sealed class CapturingBodyFeature(IHttpResponseBodyFeature inner, int limit, LiveAnswer? live = null, Action? onFirstBytes = null)
     : IHttpResponseBodyFeature
 {
-    private readonly ArrayBufferWriter<byte> _copy = new();
+    /// <summary>The copy, when no live answer holds it already (one copy of a stream, not two).</summary>
+    private readonly ArrayBufferWriter<byte>? _copy = live is null ? new() : null;
+    private long _written;
     private TeeWriter? _writer;
     private TeeStream? _stream;
 
@@ -23,30 +25,25 @@ internal sealed class CapturingBodyFeature(IHttpResponseBodyFeature inner, int l
     public IHttpResponseBodyFeature Inner => inner;
 
     /// <summary>The bytes the client was sent, or null when there were more than <see cref="Limit"/>.</summary>
-    public byte[]? Captured => Overflowed ? null : _copy.WrittenSpan.ToArray();
+    public byte[]? Captured => Overflowed ? null : live?.Snapshot() ?? _copy!.WrittenSpan.ToArray();
 
     private bool Overflowed { get; set; }
 
-    public LiveAnswer? Live => live;
-
     private void Keep(ReadOnlySpan<byte> bytes)
     {
-        if (!_started)
+        if (_written == 0)
         {
-            _started = true;
             onFirstBytes?.Invoke();
         }
+        _written += bytes.Length;
+        Overflowed |= _written > Limit;
         // Followers get every byte (the live answer has a bound of its own), whether or not it can be kept.
         live?.Append(bytes);
-        if (Overflowed || _copy.WrittenCount + bytes.Length > Limit)
+        if (!Overflowed)
         {
-            Overflowed = true;
-            return;
+            _copy?.Write(bytes);
         }
-        _copy.Write(bytes);
     }
-
-    private bool _started;
 
     public Stream Stream => _stream ??= new TeeStream(this, inner.Stream);
     public PipeWriter Writer => _writer ??= new TeeWriter(this, inner.Writer);

@@ -36,9 +36,9 @@ internal sealed class ExactCache : IAsyncDisposable
         _entries = new MemoryCache(new MemoryCacheOptions { SizeLimit = maxBytes, CompactionPercentage = 0.1 });
         if (redis is not null)
         {
-            var colon = redis.LastIndexOf(':');
-            _redis = new RedisCacheLevel(redis[..colon], int.Parse(redis[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture),
-                redisTimeout ?? TimeSpan.FromMilliseconds(50), PurgeHere, semantic is null ? null : question => AddSharedQuestion(question), redisAuth);
+            var (host, port) = Redis.RespClient.SplitAddress(redis);
+            _redis = new RedisCacheLevel(host, port, redisTimeout ?? TimeSpan.FromMilliseconds(50), PurgeHere,
+                semantic is null ? null : question => AddSharedQuestion(question), redisAuth);
         }
     }
 
@@ -51,19 +51,8 @@ internal sealed class ExactCache : IAsyncDisposable
     public long RedisErrors => _redis?.Errors ?? 0;
 
     /// <summary>The answer for <paramref name="key"/>: from this process, else from Redis (then kept here too), else null.</summary>
-    public async ValueTask<CachedAnswer?> GetAsync(string key, TimeSpan ttl)
-    {
-        if (_entries.TryGetValue(key, out CachedAnswer? answer))
-        {
-            return answer;
-        }
-        if (_redis is null || await _redis.GetAsync(key) is not { } shared)
-        {
-            return null;
-        }
-        SetHere(key, shared, ttl);
-        return shared;
-    }
+    public ValueTask<CachedAnswer?> GetAsync(string key, TimeSpan ttl) =>
+        _entries.TryGetValue(key, out CachedAnswer? answer) ? ValueTask.FromResult<CachedAnswer?>(answer) : GetSharedAsync([key], ttl);
 
     /// <summary>The answer for <paramref name="key"/> in this process, if any.</summary>
     public bool TryGetHere(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out CachedAnswer? answer) => _entries.TryGetValue(key, out answer);

@@ -76,6 +76,15 @@ internal sealed class LiveAnswer
         }
     }
 
+    /// <summary>The bytes appended so far, as one array (the leader's copy of its whole answer, to keep).</summary>
+    public byte[] Snapshot()
+    {
+        lock (_gate)
+        {
+            return _bytes.AsSpan(0, _length).ToArray();
+        }
+    }
+
     /// <summary>Waits until the leader has started or finished (then <see cref="Started"/> tells which).</summary>
     public async Task WaitStartAsync(CancellationToken cancellationToken)
     {

@@ -63,19 +63,6 @@ internal sealed class RedisCacheLevel : IAsyncDisposable
     /// <summary>Redis calls that failed or timed out; the cache went on without Redis for them.</summary>
     public long Errors => Interlocked.Read(ref _errors);
 
-    public async Task<CachedAnswer?> GetAsync(string key)
-    {
-        try
-        {
-            return await _client.GetAsync("octomesh:exact:" + key) is { } stored ? Decode(stored) : null;
-        }
-        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or InvalidDataException)
-        {
-            Interlocked.Increment(ref _errors);
-            return null;
-        }
-    }
-
     /// <summary>The answers under <paramref name="keys"/> (null where none), in one MGET; all null when Redis fails.</summary>
     public async Task<CachedAnswer?[]> GetManyAsync(string[] keys)
     {

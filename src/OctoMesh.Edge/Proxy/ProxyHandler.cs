@@ -480,8 +480,7 @@ internal sealed class ProxyHandler
         {
             return true;
         }
-        var tokens = (long)body.Length
-            + (long)Math.Max(1, inspected.Choices) * (inspected.MaxTokens > 0 ? inspected.MaxTokens : runtime.Providers[first.ProviderIndex].Config.DefaultMaxTokens);
+        var tokens = body.Length + MostOutputTokens(inspected, runtime.Providers[first.ProviderIndex]);
         var decision = await _limiter.AcquireAsync(limits, tokens);
         var headers = context.Response.Headers;
         if (decision.Refused is { } refused)
@@ -497,17 +496,25 @@ internal sealed class ProxyHandler
             return false;
         }
         exchange.RateHolds = decision.Holds;
-        foreach (var (dimension, state) in new[] { ("requests", decision.Requests), ("tokens", decision.Tokens) })
-        {
-            if (state is { } known)
-            {
-                headers["x-ratelimit-limit-" + dimension] = known.Limit.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                headers["x-ratelimit-remaining-" + dimension] = known.Remaining.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                headers["x-ratelimit-reset-" + dimension] = known.Reset.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) + "s";
-            }
-        }
+        WriteRateHeaders(headers, "requests", decision.Requests);
+        WriteRateHeaders(headers, "tokens", decision.Tokens);
         return true;
     }
+
+    /// <summary><c>x-ratelimit-limit-*</c>, <c>-remaining-*</c> and <c>-reset-*</c> for one dimension, when a limit counts it.</summary>
+    private static void WriteRateHeaders(IHeaderDictionary headers, string dimension, Tenancy.RateState? state)
+    {
+        if (state is { } known)
+        {
+            headers["x-ratelimit-limit-" + dimension] = known.Limit.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            headers["x-ratelimit-remaining-" + dimension] = known.Remaining.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            headers["x-ratelimit-reset-" + dimension] = known.Reset.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) + "s";
+        }
+    }
+
+    /// <summary>The most tokens an answer can have: each of the <c>n</c> choices asked for writing <c>max_tokens</c>, else the provider's default.</summary>
+    private static long MostOutputTokens(in InspectedRequest inspected, UpstreamProvider provider) =>
+        (long)Math.Max(1, inspected.Choices) * (inspected.MaxTokens > 0 ? inspected.MaxTokens : provider.Config.DefaultMaxTokens);
 
     /// <summary>
     /// Holds the most this request can cost against every budget of its key and workspace (<see cref="Tenancy.BudgetLedger"/>):
@@ -537,8 +544,7 @@ internal sealed class ProxyHandler
             var model = target.UpstreamModel ?? RequestInspector.ModelName(body.Span, inspected);
             if (runtime.Prices.TryFind(model, out var price))
             {
-                // Each of n choices may write max_tokens.
-                var output = (long)Math.Max(1, inspected.Choices) * (inspected.MaxTokens > 0 ? inspected.MaxTokens : provider.Config.DefaultMaxTokens);
+                var output = MostOutputTokens(inspected, provider);
                 var picos = (Int128)body.Length * Math.Max(price.Input, price.CacheWrite) + (Int128)output * Math.Max(price.Output, price.Reasoning);
                 most = Math.Max(most, (long)((picos + Routing.Pricing.ModelPrice.MicrosPerUsd - 1) / Routing.Pricing.ModelPrice.MicrosPerUsd));
             }

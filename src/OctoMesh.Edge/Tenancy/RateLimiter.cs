@@ -64,13 +64,14 @@ internal sealed class RateLimiter
     public async ValueTask<RateDecision> AcquireAsync(IReadOnlyList<RateLimitConfig> limits, long tokens)
     {
         tokens = Math.Max(1, tokens);
-        var holds = new List<RateHold>();
-        var taken = new List<(RateLimitConfig Limit, string Dimension, long Cells, bool Shared)>();
+        var taken = new List<(RateLimitConfig Limit, string Dimension, long PerMinute, long Cells, bool Shared)>(limits.Count * 2);
+        var holds = new List<RateHold>(limits.Count);
         RateState? requests = null, tokenState = null;
         foreach (var limit in limits)
         {
-            foreach (var (dimension, perMinute, cells) in new[] { ("requests", (long?)limit.RequestsPerMinute, 1L), ("tokens", limit.TokensPerMinute, tokens) })
+            for (var tokenDimension = 0; tokenDimension < 2; tokenDimension++)
             {
+                var (dimension, perMinute, cells) = tokenDimension == 0 ? ("requests", (long?)limit.RequestsPerMinute, 1L) : ("tokens", limit.TokensPerMinute, tokens);
                 if (perMinute is not { } rate)
                 {
                     continue;
@@ -78,14 +79,14 @@ internal sealed class RateLimiter
                 var (allowed, state, retry, shared) = await TakeAsync(limit, dimension, rate, cells);
                 if (!allowed)
                 {
-                    foreach (var (backLimit, backDimension, backCells, backShared) in taken)
+                    foreach (var back in taken)
                     {
-                        await GiveBackAsync(backLimit, backDimension, backDimension == "requests" ? backLimit.RequestsPerMinute!.Value : backLimit.TokensPerMinute!.Value, backCells, backShared);
+                        await GiveBackAsync(back.Limit, back.Dimension, back.PerMinute, back.Cells, back.Shared);
                     }
                     return new RateDecision([], null, null, limit, dimension, retry);
                 }
-                taken.Add((limit, dimension, cells, shared));
-                if (dimension == "tokens")
+                taken.Add((limit, dimension, rate, cells, shared));
+                if (tokenDimension == 1)
                 {
                     holds.Add(new RateHold(limit, cells, shared));
                     tokenState = Tighter(tokenState, state);

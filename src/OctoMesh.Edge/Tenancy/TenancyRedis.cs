@@ -11,10 +11,9 @@ internal sealed class TenancyRedis(RedisConfig? config) : IAsyncDisposable
 
     private static RespClient Connect(RedisConfig config)
     {
-        var colon = config.Address.LastIndexOf(':');
+        var (host, port) = RespClient.SplitAddress(config.Address);
         var timeout = TimeSpan.FromMilliseconds(config.TimeoutMs);
-        return new RespClient(config.Address[..colon], int.Parse(config.Address[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture),
-            RespOptions.Default with { ConnectTimeout = timeout * 4, CommandTimeout = timeout, Credentials = config.Auth });
+        return new RespClient(host, port, RespOptions.Default with { ConnectTimeout = timeout * 4, CommandTimeout = timeout, Credentials = config.Auth });
     }
 
     public ValueTask DisposeAsync() => Client?.DisposeAsync() ?? ValueTask.CompletedTask;

@@ -236,19 +236,9 @@ public static partial class ConfigLoader
             {
                 cache = cache with { TtlSeconds = (int)seconds };
             }
-            if (fields.TryGetValue("redis", out var redis))
+            if (fields.TryGetValue("redis", out var redis) && ReadHostPort(redis, $"{path}.redis") is { } address)
             {
-                var text = redis.ValueKind == JsonValueKind.String ? redis.GetString()! : "";
-                var colon = text.LastIndexOf(':');
-                if (colon > 0 && int.TryParse(text.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port)
-                    && port is > 0 and < 65536)
-                {
-                    cache = cache with { Redis = text };
-                }
-                else
-                {
-                    Error($"{path}.redis", $"{Describe(redis)} is not host:port", "write e.g. \"127.0.0.1:6379\"");
-                }
+                cache = cache with { Redis = address };
             }
             if (fields.TryGetValue("redisTimeoutMs", out var redisTimeout)
                 && Integer(redisTimeout, $"{path}.redisTimeoutMs", 1, 10_000, "a whole number of milliseconds from 1 to 10000") is { } redisMs)

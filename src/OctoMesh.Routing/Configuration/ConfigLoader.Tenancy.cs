@@ -143,6 +143,20 @@ public static partial class ConfigLoader
             return limits.ToImmutable();
         }
 
+        /// <summary>A Redis address, <c>host:port</c>; null, with the error, for anything else.</summary>
+        private string? ReadHostPort(JsonElement element, string path)
+        {
+            var text = element.ValueKind == JsonValueKind.String ? element.GetString()! : "";
+            var colon = text.LastIndexOf(':');
+            if (colon > 0 && int.TryParse(text.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port)
+                && port is > 0 and < 65536)
+            {
+                return text;
+            }
+            Error(path, $"{Describe(element)} is not host:port", "write e.g. \"127.0.0.1:6379\"");
+            return null;
+        }
+
         private RedisConfig? ReadRedis(JsonElement element, string path)
         {
             if (!ExpectObject(element, path, "write { \"address\": \"10.0.0.5:6379\", \"password\": \"${REDIS_PASSWORD}\" }"))
@@ -150,12 +164,13 @@ public static partial class ConfigLoader
                 return null;
             }
             var fields = Fields(element, path, s_redisFields);
-            var address = fields.TryGetValue("address", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString()! : "";
-            var colon = address.LastIndexOf(':');
-            if (colon <= 0 || !int.TryParse(address.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port)
-                || port is < 1 or > 65535)
+            if (!fields.TryGetValue("address", out var a))
             {
-                Error($"{path}.address", $"'{address}' is not host:port", "write e.g. \"127.0.0.1:6379\"");
+                Error($"{path}.address", "missing", "write e.g. \"127.0.0.1:6379\"");
+                return null;
+            }
+            if (ReadHostPort(a, $"{path}.address") is not { } address)
+            {
                 return null;
             }
             var redis = new RedisConfig(address);

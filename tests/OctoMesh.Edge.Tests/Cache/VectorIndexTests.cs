@@ -14,7 +14,7 @@ public class VectorIndexTests
         {
             var centre = centres[random.Next(centres.Length)];
             var vector = centre.Select(x => x + ((float)random.NextDouble() - 0.5f) * 0.6f).ToArray();
-            HashEmbedder.Normalize(vector);
+            VectorMath.Normalize(vector);
             return vector;
         })];
     }

@@ -46,6 +46,13 @@ internal sealed class RespClient : IAsyncDisposable
     private TimeSpan _backoff = TimeSpan.FromMilliseconds(50);
     private bool _disposed;
 
+    /// <summary>Host and port of a <c>host:port</c> address (as the configuration checked it).</summary>
+    public static (string Host, int Port) SplitAddress(string address)
+    {
+        var colon = address.LastIndexOf(':');
+        return (address[..colon], int.Parse(address.AsSpan(colon + 1), System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     public RespClient(string host, int port, RespOptions? options = null)
     {
         _host = host;

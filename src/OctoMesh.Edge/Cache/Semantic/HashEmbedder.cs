@@ -41,7 +41,7 @@ internal sealed class HashEmbedder(int dimensions = HashEmbedder.DefaultDimensio
             previous = current;
             havePrevious = true;
         }
-        Normalize(vector);
+        VectorMath.Normalize(vector);
     }
 
     /// <summary>The character trigrams of <c>#word#</c>.</summary>
@@ -88,19 +88,6 @@ internal sealed class HashEmbedder(int dimensions = HashEmbedder.DefaultDimensio
         hash *= 0xC2B2AE35;
         return hash ^ (hash >> 16);
     }
-
-    internal static void Normalize(Span<float> vector)
-    {
-        var norm = MathF.Sqrt(VectorMath.Dot(vector, vector));
-        if (norm > 0)
-        {
-            var scale = 1 / norm;
-            foreach (ref var x in vector)
-            {
-                x *= scale;
-            }
-        }
-    }
 }
 
 /// <summary>How the embedders split text: words of letters and digits, lower-cased, at most as long as the buffer.</summary>
@@ -129,6 +116,20 @@ internal static class TextWords
 /// <summary>Dot products with SIMD (<see cref="Vector{T}"/>: 16 floats at a time with AVX-512).</summary>
 internal static class VectorMath
 {
+    /// <summary>Scales <paramref name="vector"/> to unit length (all zeros stay zeros), so that cosine similarity is a dot product.</summary>
+    public static void Normalize(Span<float> vector)
+    {
+        var norm = MathF.Sqrt(Dot(vector, vector));
+        if (norm > 0)
+        {
+            var scale = 1 / norm;
+            foreach (ref var x in vector)
+            {
+                x *= scale;
+            }
+        }
+    }
+
     public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         var sum = Vector<float>.Zero;

@@ -54,7 +54,7 @@ internal sealed class ProviderEmbedder(UpstreamProvider provider, string model, 
                     {
                         vector[i++] = x.GetSingle();
                     }
-                    HashEmbedder.Normalize(vector);
+                    VectorMath.Normalize(vector);
                     return true;
                 }
             }

@@ -95,7 +95,7 @@ internal sealed class WordVectorEmbedder : ILocalEmbedder
                 AddUnknown(vector, word[..length]);
             }
         }
-        HashEmbedder.Normalize(vector);
+        VectorMath.Normalize(vector);
     }
 
     /// <summary>A direction of the word's own, from its hash: each component ±1/√d, the signs drawn by xorshift.</summary>
