@@ -11,7 +11,8 @@ internal sealed class LiveAnswer
     public const int Limit = 16 << 20;
 
     private readonly Lock _gate = new();
-    private byte[] _bytes = new byte[4096];
+    // Empty until the first bytes: a request that ends up following, or fails before answering, holds nothing.
+    private byte[] _bytes = [];
     private int _length;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -54,7 +55,7 @@ internal sealed class LiveAnswer
             if (_length + bytes.Length > _bytes.Length)
             {
                 // A new array: followers still reading the old one see the same bytes there.
-                var grown = new byte[Math.Max(_bytes.Length * 2, _length + bytes.Length)];
+                var grown = new byte[Math.Max(Math.Max(_bytes.Length * 2, 4096), _length + bytes.Length)];
                 _bytes.AsSpan(0, _length).CopyTo(grown);
                 _bytes = grown;
             }
