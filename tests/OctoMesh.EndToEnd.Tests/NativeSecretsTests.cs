@@ -30,8 +30,8 @@ public sealed class NativeSecretsTests
               "models": { "claude": { "provider": "anthro", "model": "sim-large" }, "*": { "provider": "sim" } },
               "clientKeys": [ { "name": "client", "sha256": "{{Sha256(ClientSecret)}}", "workspace": "team" } ],
               "adminKeys": [ { "name": "ops", "sha256": "{{Sha256(AdminSecret)}}" } ],
-              "cache": { "exact": true, "redis": "127.0.0.1:{{redis.Port}}", "redisPassword": "${REDIS_PASSWORD}", "semantic": { "embedder": "hash" },
-                         "workspaces": { "team": "semantic" } },
+              "workspaces": [ { "name": "team", "content": "cache" } ],
+              "cache": { "exact": true, "redis": "127.0.0.1:{{redis.Port}}", "redisPassword": "${REDIS_PASSWORD}", "semantic": { "embedder": "hash" } },
               "budgets": [ { "name": "team", "workspace": "team", "usd": 1000 } ],
               "rateLimits": [ { "name": "team", "workspace": "team", "requestsPerMinute": 1000 } ],
               "redis": { "address": "127.0.0.1:{{redis.Port}}", "password": "${REDIS_PASSWORD}" } }

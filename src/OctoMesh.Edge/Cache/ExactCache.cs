@@ -142,7 +142,33 @@ internal sealed class ExactCache : IAsyncDisposable
         }
     }
 
-    private void PurgeHere(string? workspace)
+    /// <summary>Every answer a request of <paramref name="workspace"/> put in that is still kept, here or on Redis (for an access request).</summary>
+    public async Task<IReadOnlyList<CachedAnswer>> HeldForAsync(string workspace)
+    {
+        var held = new Dictionary<string, CachedAnswer>(StringComparer.Ordinal);
+        foreach (var key in _entries.Keys)
+        {
+            if (key is string text && _entries.TryGetValue(text, out CachedAnswer? answer) && answer!.Workspace == workspace)
+            {
+                held[text] = answer;
+            }
+        }
+        if (_redis is not null && await _redis.KeysOfAsync(workspace) is { Length: > 0 } keys)
+        {
+            var shared = await _redis.GetManyAsync(keys);
+            for (var i = 0; i < keys.Length; i++)
+            {
+                if (shared[i] is { } answer && answer.Workspace == workspace)
+                {
+                    held.TryAdd(keys[i], answer);
+                }
+            }
+        }
+        return [.. held.Values];
+    }
+
+    /// <summary>Removes the workspace's answers (null: all) from this process only: another replica purged Redis already.</summary>
+    public void PurgeHere(string? workspace)
     {
         Semantic?.Purge(workspace);
         foreach (var name in workspace is null ? _workspaces.Keys.ToArray() : [workspace])

@@ -82,6 +82,20 @@ internal sealed class RedisCacheLevel : IAsyncDisposable
         return answers;
     }
 
+    /// <summary>The keys of the answers a workspace's requests put in (some may have expired since).</summary>
+    public async Task<string[]> KeysOfAsync(string workspace)
+    {
+        try
+        {
+            return (await _client.ExecuteAsync(["SMEMBERS", "octomesh:exact:workspace:" + workspace])).Items?.Select(i => i.Text!).ToArray() ?? [];
+        }
+        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException)
+        {
+            Interlocked.Increment(ref _errors);
+            return [];
+        }
+    }
+
     public async Task SetAsync(string key, CachedAnswer answer, TimeSpan ttl)
     {
         try

@@ -21,6 +21,8 @@ internal static class OctoMeshCommands
         root.Add(Route());
         root.Add(ExportCommand.Create());
         root.Add(SemanticEval());
+        root.Add(TenancyCommands.Key());
+        root.Add(TenancyCommands.Forget());
         root.Add(Sim());
         root.Add(Version());
         return root;

@@ -29,7 +29,6 @@ internal sealed class GatewayRuntime : IDisposable
                 ?? new UpstreamProvider(p, p.BaseUrl ?? simulatorUrl
                     ?? throw new InvalidOperationException($"provider '{p.Name}' has no base URL and no simulator is running")))
             .ToImmutableArray();
-        Keys = new ClientKeyTable(config.ClientKeys);
         AdminKeys = new ClientKeyTable(config.AdminKeys);
         Routes = RoutingTable.Compile(config.Routes, previous: previous?.Routes);
         Classifier = new TaskClassifier(config.Tasks);
@@ -71,8 +70,6 @@ internal sealed class GatewayRuntime : IDisposable
 
     /// <summary>Indexed by <see cref="ModelTarget.ProviderIndex"/>.</summary>
     public ImmutableArray<UpstreamProvider> Providers { get; }
-
-    public ClientKeyTable Keys { get; }
 
     /// <summary>Keys for <c>/admin</c>; none configured means the admin endpoints are closed.</summary>
     public ClientKeyTable AdminKeys { get; }

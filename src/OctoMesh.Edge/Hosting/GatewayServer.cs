@@ -52,11 +52,13 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <param name="embedded">Inside a test: process signals are not the gateway's to handle.</param>
     /// <param name="configPath">The file the configuration came from: it is watched, and SIGHUP reloads it too.</param>
     /// <param name="traceDirectory">Overrides the configuration's trace log directory.</param>
+    /// <param name="tenancyDirectory">Overrides the configuration's tenancy directory (the keyring goes there too).</param>
     public static async Task<GatewayServer> StartAsync(GatewayConfig config, IReadOnlyList<string>? urls = null,
         LogLevel logLevel = LogLevel.Information, bool embedded = false, string? configPath = null, string? traceDirectory = null,
-        CancellationToken cancellationToken = default)
+        string? tenancyDirectory = null, CancellationToken cancellationToken = default)
     {
         var trace = traceDirectory is null ? config.Trace : config.Trace with { Directory = traceDirectory };
+        var tenancy = tenancyDirectory is null ? config.Tenancy : new TenancyConfig(tenancyDirectory);
         var simulator = EmbeddedDefaults.NeedsInProcessSimulator(config)
             ? await SimulatorServer.StartAsync("http://127.0.0.1:0", embedded: true, cancellationToken: cancellationToken)
             : null;
@@ -107,7 +109,11 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.Services.AddSingleton(_ => new Tenancy.TenancyRedis(config.Redis));
         builder.Services.AddSingleton(services => new Tenancy.BudgetLedger(services.GetRequiredService<Tenancy.TenancyRedis>().Client));
         builder.Services.AddSingleton(services => new Tenancy.RateLimiter(services.GetRequiredService<Tenancy.TenancyRedis>().Client));
+        builder.Services.AddSingleton(services => new Tenancy.TenancyStore(tenancy, services.GetRequiredService<Tenancy.TenancyRedis>().Client, config.Redis,
+            services.GetRequiredService<ILoggerFactory>().CreateLogger<Tenancy.TenancyStore>()));
+        builder.Services.AddSingleton(_ => new Privacy.ContentVault(tenancy.Directory, new Privacy.Keyring(tenancy.KeyringPath)));
         builder.Services.AddSingleton<ProxyHandler>();
+        builder.Services.AddSingleton<Admin.TenancyEndpoints>();
         builder.Services.AddSingleton<Admin.RoutesEndpoint>();
         builder.Services.AddSingleton<Admin.UsageEndpoint>();
         builder.Services.AddSingleton<Admin.CacheEndpoint>();
@@ -144,6 +150,19 @@ public sealed class GatewayServer : IAsyncDisposable
             // A replica that starts reads back the index the others built (bounded by Redis's soft timeout per call).
             await cache.LoadSharedQuestionsAsync();
         }
+        // A workspace forgotten on another replica is forgotten here too: its content keys, kept exchanges and cached answers.
+        var store = app.Services.GetRequiredService<Tenancy.TenancyStore>();
+        var vault = app.Services.GetRequiredService<Privacy.ContentVault>();
+        store.Forgotten += workspace =>
+        {
+            vault.Forget(workspace);
+            cache.PurgeHere(workspace);
+        };
+        app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.content.dropped", "{exchange}",
+            "Exchanges of full-content workspaces not kept because the writer was behind or the disk failed.", () => [new Measurement<long>(vault.Dropped)], counter: true);
+        app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.tenancy.redis.errors", "{error}",
+            "Redis calls of the workspace and key store that failed; changes were kept here and reach the other replicas at their next resync.",
+            () => [new Measurement<long>(store.RedisErrors)], counter: true);
         MapEndpoints(app);
         await app.StartAsync(cancellationToken);
         var runtimes = app.Services.GetRequiredService<GatewayRuntimeHolder>();
@@ -170,6 +189,18 @@ public sealed class GatewayServer : IAsyncDisposable
         app.MapGet("/admin/routes", app.Services.GetRequiredService<Admin.RoutesEndpoint>().HandleAsync);
         app.MapGet("/admin/usage", app.Services.GetRequiredService<Admin.UsageEndpoint>().HandleAsync);
         app.MapDelete("/admin/cache", app.Services.GetRequiredService<Admin.CacheEndpoint>().HandleAsync);
+        var tenancy = app.Services.GetRequiredService<Admin.TenancyEndpoints>();
+        app.MapGet("/admin/workspaces", tenancy.ListWorkspacesAsync);
+        app.MapPost("/admin/workspaces", tenancy.CreateWorkspaceAsync);
+        app.MapGet("/admin/workspaces/{name}", (HttpContext context, string name) => tenancy.GetWorkspaceAsync(context, name));
+        app.MapPatch("/admin/workspaces/{name}", (HttpContext context, string name) => tenancy.UpdateWorkspaceAsync(context, name));
+        app.MapPost("/admin/workspaces/{name}/forget", (HttpContext context, string name) => tenancy.ForgetWorkspaceAsync(context, name));
+        app.MapPost("/admin/workspaces/{name}/rotate", (HttpContext context, string name) => tenancy.RotateAsync(context, name));
+        app.MapGet("/admin/workspaces/{name}/export", (HttpContext context, string name) => tenancy.ExportWorkspaceAsync(context, name));
+        app.MapGet("/admin/keys", tenancy.ListKeysAsync);
+        app.MapPost("/admin/keys", tenancy.CreateKeyAsync);
+        app.MapGet("/admin/keys/{id}", (HttpContext context, string id) => tenancy.GetKeyAsync(context, id));
+        app.MapDelete("/admin/keys/{id}", (HttpContext context, string id) => tenancy.RevokeKeyAsync(context, id));
         app.MapGet("/healthz", static context => WriteStatusAsync(context.Response, 200, "ok"));
         // Not ready while stopping, so a load balancer stops sending before the listener closes.
         var traceLog = app.Services.GetRequiredService<RequestMeter>().TraceLog;

@@ -12,14 +12,14 @@ internal static class BillingExport
     /// <summary>Writes the records started in [<paramref name="from"/>, <paramref name="to"/>), one row each or totals per group. Returns the rows written.</summary>
     /// <summary>
     /// Writes the audit records (admin calls) started in [<paramref name="from"/>, <paramref name="to"/>): time, admin key
-    /// name, action, workspace, status. Returns the rows written.
+    /// name, action, workspace, subject (a key id, or empty), status. Returns the rows written.
     /// </summary>
     public static long ExportAudit(TraceReader reader, Stream output, ExportFormat format, DateTimeOffset? from, DateTimeOffset? to)
     {
         using var writer = new StreamWriter(output, new System.Text.UTF8Encoding(false), leaveOpen: true);
         if (format == ExportFormat.Csv)
         {
-            writer.Write("time,admin,action,workspace,status\n");
+            writer.Write("time,admin,action,workspace,subject,status\n");
         }
         long rows = 0;
         foreach (var (_, _, record) in reader.Read(kind: TraceKind.Audit))
@@ -35,13 +35,22 @@ internal static class BillingExport
                 AuditAction.PurgeCache => "purge_cache",
                 AuditAction.ReadUsage => "read_usage",
                 AuditAction.ReadRoutes => "read_routes",
+                AuditAction.ReadTenancy => "read_tenancy",
+                AuditAction.CreateWorkspace => "create_workspace",
+                AuditAction.UpdateWorkspace => "update_workspace",
+                AuditAction.ForgetWorkspace => "forget_workspace",
+                AuditAction.ExportWorkspace => "export_workspace",
+                AuditAction.RotateContentKey => "rotate_content_key",
+                AuditAction.CreateKey => "create_key",
+                AuditAction.RevokeKey => "revoke_key",
                 var other => $"#{(byte)other}",
             };
             var workspace = reader.Names.NameOf(record.Workspace);
+            var subject = reader.Names.NameOf(record.Model);
             var stamp = time.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
             if (format == ExportFormat.Csv)
             {
-                writer.Write(string.Join(',', new[] { stamp, admin, action, workspace }.Select(Csv)) + "," + record.Status + "\n");
+                writer.Write(string.Join(',', new[] { stamp, admin, action, workspace, subject }.Select(Csv)) + "," + record.Status + "\n");
             }
             else
             {
@@ -53,6 +62,7 @@ internal static class BillingExport
                     json.WriteString("admin", admin);
                     json.WriteString("action", action);
                     json.WriteString("workspace", workspace);
+                    json.WriteString("subject", subject);
                     json.WriteNumber("status", record.Status);
                     json.WriteEndObject();
                 }

@@ -66,7 +66,8 @@ internal sealed class RequestMeter(GatewayMetrics metrics, TraceLog? traceLog) :
     }
 
     /// <summary>Appends an audit record of an admin call (nothing without a trace log): who, what, on which workspace, its status.</summary>
-    public void Audit(string admin, AuditAction action, string? workspace, int status, string requestId)
+    /// <param name="subject">What the action was on beyond the workspace (a key's id), kept in the record's model slot.</param>
+    public void Audit(string admin, AuditAction action, string? workspace, int status, string requestId, string? subject = null)
     {
         if (traceLog is null)
         {
@@ -84,6 +85,7 @@ internal sealed class RequestMeter(GatewayMetrics metrics, TraceLog? traceLog) :
             RequestId = requestId,
             Key = admin,
             Workspace = workspace,
+            Model = subject,
         };
         traceLog.Append(ref audit);
     }

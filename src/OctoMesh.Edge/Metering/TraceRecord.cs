@@ -9,7 +9,7 @@ internal enum TraceKind : byte
     Request = 1,
 
     /// <summary>One admin call: who (key name), what (<see cref="AuditAction"/> in the operation byte), on which
-    /// workspace, when, and its status; the same layout, the fields of a request's usage zero.</summary>
+    /// workspace, on what (a key id, in the model's slot), when, and its status; the same layout, the fields of a request's usage zero.</summary>
     Audit = 2,
 }
 
@@ -19,6 +19,14 @@ internal enum AuditAction : byte
     PurgeCache = 1,
     ReadUsage = 2,
     ReadRoutes = 3,
+    ReadTenancy = 4,
+    CreateWorkspace = 5,
+    UpdateWorkspace = 6,
+    ForgetWorkspace = 7,
+    ExportWorkspace = 8,
+    RotateContentKey = 9,
+    CreateKey = 10,
+    RevokeKey = 11,
 }
 
 /// <summary>

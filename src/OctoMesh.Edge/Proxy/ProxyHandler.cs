@@ -45,13 +45,17 @@ internal sealed class ProxyHandler
     private readonly ExactCache _cache;
     private readonly Tenancy.BudgetLedger _budgets;
     private readonly Tenancy.RateLimiter _limiter;
+    private readonly TenancyStore _tenancy;
+    private readonly Privacy.ContentVault _vault;
     private readonly RequestMeter _meter;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger<ProxyHandler> _logger;
 
     public ProxyHandler(GatewayRuntimeHolder runtimes, ExactCache cache, RequestMeter meter, Tenancy.BudgetLedger budgets, Tenancy.RateLimiter limiter,
-        ILogger<ProxyHandler> logger)
+        TenancyStore tenancy, Privacy.ContentVault vault, ILogger<ProxyHandler> logger)
     {
+        _tenancy = tenancy;
+        _vault = vault;
         _runtimes = runtimes;
         _cache = cache;
         _budgets = budgets;
@@ -73,21 +77,53 @@ internal sealed class ProxyHandler
         }
     }
 
-    /// <summary>Checks the client key when keys are configured; answers 401 and returns false when it is wrong. The key's workspace comes back.</summary>
-    private static async ValueTask<(bool Admitted, ClientKeyConfig? Key)> AdmitAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation)
+    /// <summary>
+    /// Checks the client key when there are keys (in the file or made through the admin API); answers 401 and returns
+    /// false when it is wrong, revoked or expired. The key (with its workspace) comes back.
+    /// </summary>
+    private async ValueTask<(bool Admitted, ClientKeyConfig? Key)> AdmitAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation)
     {
-        if (!runtime.Keys.IsEnabled)
+        var keys = _tenancy.View(runtime.Config).Keys;
+        if (!keys.IsEnabled)
         {
             return (true, null);
         }
         var headers = context.Request.Headers;
-        if (runtime.Keys.Authenticate(ClientKeyTable.ReadPresentedKey(headers.Authorization.ToString(), headers["x-api-key"].ToString())) is { } key)
+        var key = keys.Authenticate(ClientKeyTable.ReadPresentedKey(headers.Authorization.ToString(), headers["x-api-key"].ToString()));
+        var (message, code) = key switch
+        {
+            null => ("Incorrect or missing API key. Send your OctoMesh key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.", "invalid_api_key"),
+            { RevokedAt: not null } => ("This API key was revoked. Ask your administrator for a new one.", "key_revoked"),
+            { ExpiresAt: { } expires } when expires <= DateTimeOffset.UtcNow => ("This API key expired. Ask your administrator for a new one.", "key_expired"),
+            _ => (null, null),
+        };
+        if (message is null)
         {
             return (true, key);
         }
-        await ClientError.WriteAsync(context.Response, operation, StatusCodes.Status401Unauthorized,
-            "Incorrect or missing API key. Send your OctoMesh key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.", code: "invalid_api_key");
+        await ClientError.WriteAsync(context.Response, operation, StatusCodes.Status401Unauthorized, message, code: code);
         return (false, null);
+    }
+
+    /// <summary>Whether the key may ask for <paramref name="model"/> and take <paramref name="route"/> (an empty list allows all).</summary>
+    private static bool Allows(ClientKeyConfig key, ReadOnlySpan<char> model, CompiledRoute? route)
+    {
+        if (!key.Routes.IsEmpty && (route is null || !key.Routes.Contains(route.Name)))
+        {
+            return false;
+        }
+        if (key.Models.IsEmpty)
+        {
+            return true;
+        }
+        foreach (var allowed in key.Models)
+        {
+            if (allowed.EndsWith('*') ? model.StartsWith(allowed.AsSpan(0, allowed.Length - 1), StringComparison.Ordinal) : model.SequenceEqual(allowed))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>Serves one request, then accounts it (cost, metrics, trace record, span) whatever the outcome.</summary>
@@ -157,6 +193,8 @@ internal sealed class ProxyHandler
             return;
         }
         var workspace = key?.Workspace;
+        // Without keys there are no workspaces: the cache is the operator's choice alone.
+        var content = workspace is null ? ContentPolicy.Cache : _tenancy.View(runtime.Config).ContentOf(workspace);
         exchange.Workspace = workspace;
         exchange.KeyName = key?.Name;
         exchange.WorkspaceLabel = runtime.Config.Metrics.WorkspaceLabel ? workspace ?? "" : null;
@@ -222,6 +260,13 @@ internal sealed class ProxyHandler
                         "model", "model_not_found");
                     return;
                 }
+                if (key is not null && !Allows(key, RequestInspector.ModelName(body.Span, inspected), route))
+                {
+                    await ClientError.WriteAsync(response, operation, StatusCodes.Status403Forbidden,
+                        $"This API key may not use the model '{RequestInspector.ModelName(body.Span, inspected)}'{(route is null ? "" : $" (route '{route.Name}')")}.",
+                        "model", "model_not_allowed");
+                    return;
+                }
                 exchange.Route = route?.Name;
                 exchange.Task = task;
                 if (route is not null)
@@ -235,10 +280,17 @@ internal sealed class ProxyHandler
 
                 // The exact cache: a repeated request is answered here; a miss may be kept as it goes to the client.
                 var first = route is null ? aliasTarget! : runtime.RouteTargets[route.Index][order[0]];
-                session = await TryAnswerFromCacheAsync(runtime, context, operation, exchange, body, inspected, workspace, route, first);
+                session = await TryAnswerFromCacheAsync(runtime, context, operation, exchange, body, inspected, workspace, content, route, first);
                 if (exchange.CacheOutcome is CacheOutcomes.Hit or CacheOutcomes.HitSemantic)
                 {
                     return;
+                }
+                // A "full" workspace's exchanges are kept for evaluation: its answer is copied as it goes (by the cache's capture when there is one).
+                CapturingBodyFeature? evidence = null;
+                if (content == ContentPolicy.Full && session is null && operation is ApiOperation.ChatCompletions or ApiOperation.Messages)
+                {
+                    evidence = new CapturingBodyFeature(context.Features.GetRequiredFeature<IHttpResponseBodyFeature>(), MaxCachedAnswerBytes);
+                    context.Features.Set<IHttpResponseBodyFeature>(evidence);
                 }
 
                 // Rate limits, then budgets: the request and its most possible tokens and cost are held against them, or
@@ -317,6 +369,16 @@ internal sealed class ProxyHandler
                 {
                     kept = Keep(runtime, context, exchange, session, body, inspected, workspace);
                 }
+                if (evidence is not null)
+                {
+                    context.Features.Set(evidence.Inner);
+                }
+                if (content == ContentPolicy.Full && response.StatusCode == StatusCodes.Status200OK && exchange.Outcome == ProxyOutcome.Completed
+                    && (kept?.Body ?? (session?.Capture ?? evidence)?.Captured) is { } answer)
+                {
+                    _vault.Keep(workspace!, new Privacy.KeptExchange(DateTimeOffset.UtcNow, requestId, operation.MetricName(), route?.Name, exchange.Provider,
+                        exchange.Model, System.Text.Encoding.UTF8.GetString(body.Span), System.Text.Encoding.UTF8.GetString(answer)));
+                }
                 if (abandon)
                 {
                     // An upstream may answer before it has read the whole body; the pooled array must not be reused under a send.
@@ -337,7 +399,7 @@ internal sealed class ProxyHandler
 
     /// <summary>
     /// The cache's step: off (no header) unless configured, and no more of it than the route's and the workspace's
-    /// policies allow (a request of a workspace that did not choose the cache in <c>cache.workspaces</c> is not cached);
+    /// policies allow (a request of a workspace whose content policy is <c>none</c> is not cached);
     /// <c>bypass</c> when the client says <c>x-octomesh-cache: off</c>; else the cached answer of the same request when
     /// there is one, in any shape (<c>hit-exact</c>); else, with the semantic cache (unless the client says <c>x-octomesh-cache: exact</c>), the answer of an earlier
     /// question that means the same in the same conversation (<c>hit-semantic</c>, with its similarity); else, when the
@@ -346,16 +408,11 @@ internal sealed class ProxyHandler
     /// <c>Cache-Control: no-store</c>). <c>Cache-Control: no-cache</c> skips the lookups but keeps the fresh answer.
     /// </summary>
     private async Task<CacheSession?> TryAnswerFromCacheAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation, Exchange exchange,
-        BodyBuffer body, InspectedRequest inspected, string? workspace, CompiledRoute? route, ModelTarget first)
+        BodyBuffer body, InspectedRequest inspected, string? workspace, ContentPolicy content, CompiledRoute? route, ModelTarget first)
     {
         var config = runtime.Config.Cache;
-        var policy = route?.Definition.Cache ?? CachePolicy.Semantic;
-        if (workspace is not null)
-        {
-            // A workspace's answers are kept only by its choice: one not named in cache.workspaces is not cached.
-            var chosen = config.Workspaces?.TryGetValue(workspace, out var forWorkspace) == true ? forWorkspace : CachePolicy.Off;
-            policy = chosen < policy ? chosen : policy;
-        }
+        // A workspace's answers are kept only by its choice: content policy "none" (the default) is not cached.
+        var policy = content == ContentPolicy.None ? CachePolicy.Off : route?.Definition.Cache ?? CachePolicy.Semantic;
         if (!config.Exact || policy == CachePolicy.Off || operation is not (ApiOperation.ChatCompletions or ApiOperation.Messages))
         {
             return null;

@@ -17,4 +17,5 @@ internal static class EventIds
     public const int ReloadRefused = 41;
     public const int TraceCommitFailed = 50;
     public const int SoftBudgetExceeded = 60;
+    public const int TenancySyncFailed = 61;
 }

@@ -38,6 +38,10 @@ internal static partial class Log
         Message = "{RequestId}: served past the limit of soft budget {Budget}")]
     public static partial void SoftBudgetExceeded(ILogger logger, string requestId, string budget);
 
+    [LoggerMessage(EventId = EventIds.TenancySyncFailed, Level = LogLevel.Warning,
+        Message = "Kept {Record} here but could not write it to Redis; the other replicas get it at their next resync")]
+    public static partial void TenancySyncFailed(ILogger logger, string record);
+
     [LoggerMessage(EventId = EventIds.Hedged, Level = LogLevel.Debug,
         Message = "{RequestId}: route {Route}'s first target ({Provider}) is slow; hedging with {HedgeProvider}")]
     public static partial void Hedged(ILogger logger, string requestId, string route, string provider, string hedgeProvider);

@@ -6,25 +6,32 @@ using OctoMesh.Routing.Configuration;
 namespace OctoMesh.Edge.Tenancy;
 
 /// <summary>
-/// Client keys, known only by their SHA-256. A presented key is hashed, its hash found by its first
-/// eight bytes (which reveal nothing usable: SHA-256 cannot be inverted), then compared in full in
-/// constant time.
+/// Client keys, known only by hashes. An issued key (<c>om-ID-SECRET</c>, <see cref="IssuedKeys"/>) is found by its
+/// id and its secret checked against the SHA-256 of salt + secret; any other key text is hashed whole and found by
+/// the hash's first eight bytes (which reveal nothing usable: SHA-256 cannot be inverted). Either way the hash is
+/// compared in full in constant time. Expiry and revocation are the caller's to judge (it says which to the client).
 /// </summary>
 internal sealed class ClientKeyTable
 {
     private const int MaxKeyChars = 512;
     private readonly FrozenDictionary<ulong, ClientKeyConfig[]> _byPrefix;
+    private readonly FrozenDictionary<string, ClientKeyConfig> _byId;
 
     public ClientKeyTable(IEnumerable<ClientKeyConfig> keys)
     {
-        _byPrefix = keys
+        var all = keys.ToArray();
+        _byPrefix = all.Where(k => k.Id is null)
             .GroupBy(k => BitConverter.ToUInt64(k.Sha256, 0))
             .ToFrozenDictionary(g => g.Key, g => g.ToArray());
-        IsEnabled = _byPrefix.Count > 0;
+        _byId = all.Where(k => k.Id is not null).ToFrozenDictionary(k => k.Id!, StringComparer.Ordinal);
+        IsEnabled = all.Length > 0;
     }
 
     /// <summary>False when no keys are configured: authentication is off.</summary>
     public bool IsEnabled { get; }
+
+    /// <summary>Issued keys by id, revoked and expired ones too.</summary>
+    public IEnumerable<ClientKeyConfig> Issued => _byId.Values;
 
     public ClientKeyConfig? Authenticate(ReadOnlySpan<char> presented)
     {
@@ -33,8 +40,15 @@ internal sealed class ClientKeyTable
             return null;
         }
         Span<byte> utf8 = stackalloc byte[MaxKeyChars * 3];
-        var length = Encoding.UTF8.GetBytes(presented, utf8);
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        if (IssuedKeys.TrySplit(presented, out var id, out var secret))
+        {
+            var found = _byId.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(id, out var issued);
+            // An unknown id costs the same hash as a known one.
+            IssuedKeys.Hash(found ? issued!.Salt : s_noSalt, secret, hash);
+            return found && CryptographicOperations.FixedTimeEquals(issued!.Sha256, hash) ? issued : null;
+        }
+        var length = Encoding.UTF8.GetBytes(presented, utf8);
         SHA256.HashData(utf8[..length], hash);
         utf8[..length].Clear();
 
@@ -53,6 +67,8 @@ internal sealed class ClientKeyTable
         return match;
     }
 
+    private static readonly byte[] s_noSalt = new byte[IssuedKeys.SaltBytes];
+
     /// <summary>The key from <c>Authorization: Bearer …</c>, else from <c>x-api-key</c> (Anthropic's header).</summary>
     public static ReadOnlySpan<char> ReadPresentedKey(string? authorization, string? apiKeyHeader)
     {
@@ -61,5 +77,59 @@ internal sealed class ClientKeyTable
             return authorization.AsSpan(7).Trim();
         }
         return apiKeyHeader.AsSpan().Trim();
+    }
+}
+
+/// <summary>
+/// Keys the gateway makes: <c>om-</c>, a public id of <see cref="KeyIds.Length"/> base32 characters, <c>-</c>, and a
+/// secret of 32 random bytes in base64url. Only a random salt and SHA-256(salt + secret) are kept: the secret has 256
+/// bits of entropy, so a fast hash cannot be searched, and the salt makes equal hashes impossible to spot.
+/// </summary>
+internal static class IssuedKeys
+{
+    public const int SaltBytes = 16;
+    private const string Prefix = "om-";
+    private const int SecretBytes = 32;
+    private const string Base32 = "abcdefghijklmnopqrstuvwxyz234567";
+
+    /// <summary>A new key's text (shown once), and its id, salt and hash (kept).</summary>
+    public static (string Key, string Id, byte[] Salt, byte[] Hash) Create()
+    {
+        Span<char> id = stackalloc char[KeyIds.Length];
+        Span<byte> random = stackalloc byte[KeyIds.Length];
+        RandomNumberGenerator.Fill(random);
+        for (var i = 0; i < id.Length; i++)
+        {
+            id[i] = Base32[random[i] & 31];
+        }
+        var secret = RandomNumberGenerator.GetBytes(SecretBytes);
+        var secretText = Convert.ToBase64String(secret).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var salt = RandomNumberGenerator.GetBytes(SaltBytes);
+        var hash = new byte[SHA256.HashSizeInBytes];
+        Hash(salt, secretText, hash);
+        return ($"{Prefix}{id}-{secretText}", id.ToString(), salt, hash);
+    }
+
+    public static bool TrySplit(ReadOnlySpan<char> key, out ReadOnlySpan<char> id, out ReadOnlySpan<char> secret)
+    {
+        id = secret = default;
+        if (key.Length <= Prefix.Length + KeyIds.Length + 1 || !key.StartsWith(Prefix) || key[Prefix.Length + KeyIds.Length] != '-'
+            || !KeyIds.IsValid(key.Slice(Prefix.Length, KeyIds.Length)))
+        {
+            return false;
+        }
+        id = key.Slice(Prefix.Length, KeyIds.Length);
+        secret = key[(Prefix.Length + KeyIds.Length + 1)..];
+        return true;
+    }
+
+    /// <summary>SHA-256 of the salt followed by the secret's UTF-8.</summary>
+    public static void Hash(ReadOnlySpan<byte> salt, ReadOnlySpan<char> secret, Span<byte> hash)
+    {
+        Span<byte> input = stackalloc byte[SaltBytes + 512 * 3];
+        salt.CopyTo(input);
+        var length = SaltBytes + Encoding.UTF8.GetBytes(secret, input[SaltBytes..]);
+        SHA256.HashData(input[..length], hash);
+        input.Clear();
     }
 }

@@ -19,11 +19,9 @@ public enum CachePolicy
 /// <param name="Redis">Redis as <c>host:port</c>, for a second level shared by replicas; null for in-process only.</param>
 /// <param name="RedisTimeoutMs">How long a lookup waits for Redis before going on without it.</param>
 /// <param name="Semantic">The semantic cache on top of the exact one, or null for none.</param>
-/// <param name="Workspaces">Per workspace, how much of the cache its requests use: a workspace not named here is not cached
-/// (its answers are kept only by its choice). Requests without a workspace (no client keys) use all that is on.</param>
 /// <param name="RedisAuth">Redis's user (ACL) and password, when it asks for them.</param>
 public sealed record CacheConfig(bool Exact = false, int TtlSeconds = 3600, int MaxMegabytes = 64, bool SharedAcrossWorkspaces = false,
-    string? Redis = null, int RedisTimeoutMs = 50, SemanticCacheConfig? Semantic = null, ImmutableDictionary<string, CachePolicy>? Workspaces = null,
+    string? Redis = null, int RedisTimeoutMs = 50, SemanticCacheConfig? Semantic = null,
     RedisCredentials? RedisAuth = null);
 
 /// <summary>What Redis's <c>AUTH</c> is sent: the password resolved from the environment, and the ACL user (null: <c>default</c>).</summary>

@@ -12,7 +12,7 @@ public static partial class ConfigLoader
         private static readonly string[] s_priceFields = ["input", "output", "cachedInput", "cacheWrite", "reasoning"];
         private static readonly string[] s_metricsFields = ["workspaceLabel", "maxSeries"];
         private static readonly string[] s_traceFields = ["enabled", "directory", "commitMs", "maxBacklog", "retentionDays"];
-        private static readonly string[] s_cacheFields = ["exact", "ttlSeconds", "maxMegabytes", "sharedAcrossWorkspaces", "redis", "redisTimeoutMs", "redisUser", "redisPassword", "semantic", "workspaces"];
+        private static readonly string[] s_cacheFields = ["exact", "ttlSeconds", "maxMegabytes", "sharedAcrossWorkspaces", "redis", "redisTimeoutMs", "redisUser", "redisPassword", "semantic"];
         private static readonly string[] s_semanticFields = ["embedder", "threshold", "maxEntries", "vectors", "provider", "model", "dimensions", "timeoutMs"];
         private static readonly string[] s_tracingFields = ["otlpEndpoint", "protocol", "sampleRatio", "batchDelayMs", "serviceName"];
 
@@ -257,19 +257,6 @@ public static partial class ConfigLoader
             else if (fields.ContainsKey("redisUser") && !fields.ContainsKey("redisPassword"))
             {
                 Error($"{path}.redisUser", "a Redis user needs a password", "add \"redisPassword\": \"${REDIS_PASSWORD}\"");
-            }
-            if (fields.TryGetValue("workspaces", out var workspaces) && ExpectObject(workspaces, $"{path}.workspaces", "write { \"team-a\": \"exact\" }"))
-            {
-                var policies = ImmutableDictionary.CreateBuilder<string, CachePolicy>(StringComparer.Ordinal);
-                foreach (var workspace in workspaces.EnumerateObject())
-                {
-                    var policy = ReadCachePolicy(workspace.Value, $"{path}.workspaces.{workspace.Name}");
-                    if (!policies.TryAdd(workspace.Name, policy))
-                    {
-                        Error($"{path}.workspaces.{workspace.Name}", "appears twice", "keep one of the two");
-                    }
-                }
-                cache = cache with { Workspaces = policies.ToImmutable() };
             }
             if (fields.TryGetValue("semantic", out var semantic))
             {

@@ -11,6 +11,72 @@ public static partial class ConfigLoader
         private static readonly string[] s_budgetFields = ["name", "workspace", "key", "usd", "period", "hard"];
         private static readonly string[] s_rateLimitFields = ["name", "workspace", "key", "model", "requestsPerMinute", "tokensPerMinute"];
         private static readonly string[] s_redisFields = ["address", "user", "password", "timeoutMs"];
+        private static readonly string[] s_workspaceFields = ["name", "content"];
+        private static readonly string[] s_tenancyFields = ["directory", "keyring"];
+
+        private ImmutableArray<WorkspaceConfig> ReadWorkspaces(JsonElement element, string path)
+        {
+            if (element.ValueKind != JsonValueKind.Array)
+            {
+                Error(path, $"expected an array, got {Describe(element)}", "write [ { \"name\": \"team-a\", \"content\": \"cache\" } ]");
+                return [];
+            }
+            var workspaces = ImmutableArray.CreateBuilder<WorkspaceConfig>();
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            var i = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                var here = $"{path}[{i++}]";
+                if (!ExpectObject(item, here, "write { \"name\": \"team-a\", \"content\": \"cache\" }"))
+                {
+                    continue;
+                }
+                var fields = Fields(item, here, s_workspaceFields);
+                var name = RequiredString(fields, "name", here, "the workspace id client keys name, e.g. \"team-a\"");
+                var content = ContentPolicy.None;
+                if (fields.TryGetValue("content", out var policy))
+                {
+                    content = policy.ValueKind == JsonValueKind.String && ContentPolicies.Parse(policy.GetString()) is { } parsed ? parsed : ContentPolicy.None;
+                    if (policy.ValueKind != JsonValueKind.String || ContentPolicies.Parse(policy.GetString()) is null)
+                    {
+                        Error($"{here}.content", $"{Describe(policy)} is not a content policy", "write \"none\", \"cache\" or \"full\"");
+                    }
+                }
+                if (name is not null && !names.Add(name))
+                {
+                    Error($"{here}.name", $"workspace '{name}' appears twice", "keep one of the two");
+                }
+                else if (name is not null)
+                {
+                    workspaces.Add(new WorkspaceConfig(name, content));
+                }
+            }
+            return workspaces.ToImmutable();
+        }
+
+        private TenancyConfig ReadTenancy(JsonElement element, string path)
+        {
+            var tenancy = new TenancyConfig();
+            if (!ExpectObject(element, path, "write { \"directory\": \"data/tenancy\" }"))
+            {
+                return tenancy;
+            }
+            var fields = Fields(element, path, s_tenancyFields);
+            string? Text(string name)
+            {
+                if (!fields.TryGetValue(name, out var value))
+                {
+                    return null;
+                }
+                if (value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text)
+                {
+                    return text;
+                }
+                Error($"{path}.{name}", $"{Describe(value)} is not a path", "write a file system path");
+                return null;
+            }
+            return new TenancyConfig(Text("directory") ?? TenancyConfig.DefaultDirectory, Text("keyring"));
+        }
 
         private ImmutableArray<BudgetConfig> ReadBudgets(JsonElement element, string path, ImmutableArray<ClientKeyConfig> keys)
         {

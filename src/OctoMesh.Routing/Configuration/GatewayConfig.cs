@@ -17,10 +17,10 @@ public sealed record GatewayConfig
     /// <summary>Model aliases (exact names, <c>prefix*</c> patterns or <c>*</c>) in file order.</summary>
     public ImmutableArray<ModelConfig> Models { get; init; } = [];
 
-    /// <summary>Keys for the <c>/admin</c> endpoints, by SHA-256 hash. Empty means the admin endpoints are closed.</summary>
+    /// <summary>Keys for the <c>/admin</c> endpoints, by hash. Empty means the admin endpoints are closed.</summary>
     public ImmutableArray<ClientKeyConfig> AdminKeys { get; init; } = [];
 
-    /// <summary>Client keys by SHA-256 hash. Empty means authentication is off.</summary>
+    /// <summary>Client keys by hash. None here and none made through the admin API: authentication is off.</summary>
     public ImmutableArray<ClientKeyConfig> ClientKeys { get; init; } = [];
 
     public LimitsConfig Limits { get; init; } = new();
@@ -47,6 +47,12 @@ public sealed record GatewayConfig
 
     /// <summary>The Redis that budgets and rate limits share across replicas; null for each replica on its own.</summary>
     public RedisConfig? Redis { get; init; }
+
+    /// <summary>Workspaces named in the file, with their content policies (a workspace named only by keys keeps nothing).</summary>
+    public ImmutableArray<WorkspaceConfig> Workspaces { get; init; } = [];
+
+    /// <summary>Where the admin API's workspaces and keys, the content keyring and kept content live.</summary>
+    public TenancyConfig Tenancy { get; init; } = new();
 
     /// <summary>Routes, tried before the model aliases, in file order.</summary>
     public ImmutableArray<Table.RouteDefinition> Routes { get; init; } = [];

@@ -44,10 +44,10 @@ public class AuditTests
         }
         using var reader = TraceReader.Open(test.TraceDirectory);
         var rows = Encoding.UTF8.GetString(output.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("time,admin,action,workspace,status", rows[0]);
-        Assert.EndsWith(",ops-alice,purge_cache,team-a,200", rows[1]);
-        Assert.EndsWith(",ops-alice,purge_cache,,400", rows[2]);
-        Assert.EndsWith(",ops-alice,read_routes,,200", rows[3]);
+        Assert.Equal("time,admin,action,workspace,subject,status", rows[0]);
+        Assert.EndsWith(",ops-alice,purge_cache,team-a,,200", rows[1]);
+        Assert.EndsWith(",ops-alice,purge_cache,,,400", rows[2]);
+        Assert.EndsWith(",ops-alice,read_routes,,,200", rows[3]);
         // Billing sees the one request, not the admin calls (a refused admin key leaves no audit: nobody to name).
         Assert.Single(reader.Read());
     }

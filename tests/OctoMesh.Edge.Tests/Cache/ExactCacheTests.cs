@@ -187,7 +187,7 @@ public class ExactCacheTests
         const string Hello = """{"model":"sim-small","messages":[{"role":"user","content":"Hello"}]}""";
 
         // Both workspaces chose the cache (a workspace's answers are kept only by its choice).
-        var optedIn = Config.Replace("\"ttlSeconds\": 60", "\"ttlSeconds\": 60, \"workspaces\": { \"team-a\": \"exact\", \"team-b\": \"exact\" }");
+        var optedIn = Config.Replace("EXTRA", """, "workspaces": [ { "name": "team-a", "content": "cache" }, { "name": "team-b", "content": "cache" } ]EXTRA""");
         await using (var separate = await TestGateway.StartAsync(optedIn.Replace("EXTRA", keys)))
         {
             var (fromA, _) = await Post(separate, Hello, headers: ("Authorization", "Bearer om-a"));
@@ -262,8 +262,9 @@ public class ExactCacheTests
         var admin = Convert.ToHexString(SHA256.HashData("admin-secret"u8)).ToLowerInvariant();
         var a = Convert.ToHexString(SHA256.HashData("om-a"u8)).ToLowerInvariant();
         var b = Convert.ToHexString(SHA256.HashData("om-b"u8)).ToLowerInvariant();
-        await using var test = await TestGateway.StartAsync(Config.Replace("\"ttlSeconds\": 60", "\"ttlSeconds\": 60, \"workspaces\": { \"team-a\": \"exact\", \"team-b\": \"exact\" }").Replace("EXTRA", $$"""
-            , "adminKeys": [ { "name": "ops", "sha256": "{{admin}}" } ],
+        await using var test = await TestGateway.StartAsync(Config.Replace("EXTRA", $$"""
+            , "workspaces": [ { "name": "team-a", "content": "cache" }, { "name": "team-b", "content": "cache" } ],
+              "adminKeys": [ { "name": "ops", "sha256": "{{admin}}" } ],
               "clientKeys": [ { "name": "a", "sha256": "{{a}}", "workspace": "team-a" }, { "name": "b", "sha256": "{{b}}", "workspace": "team-b" } ]
             """));
         const string Hello = """{"model":"sim-small","messages":[{"role":"user","content":"Hello"}]}""";

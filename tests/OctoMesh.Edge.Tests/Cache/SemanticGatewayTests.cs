@@ -12,7 +12,8 @@ public class SemanticGatewayTests
         { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } }, "models": { "*": { "provider": "sim" } },
           "adminKeys": [ { "name": "ops", "sha256": "{{Sha256("admin-secret")}}" } ],
           "clientKeys": [ { "name": "a", "sha256": "{{Sha256("sk-a")}}", "workspace": "a" }, { "name": "b", "sha256": "{{Sha256("sk-b")}}", "workspace": "b" } ],
-          "cache": { "exact": true, "ttlSeconds": 60, "semantic": { "embedder": "hash" }, "workspaces": { "a": "semantic", "b": "semantic" } } }
+          "workspaces": [ { "name": "a", "content": "cache" }, { "name": "b", "content": "cache" } ],
+          "cache": { "exact": true, "ttlSeconds": 60, "semantic": { "embedder": "hash" } } }
         """;
 
     private static string Sha256(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
@@ -127,7 +128,7 @@ public class SemanticGatewayTests
     public async Task RoutesAndWorkspacesSayHowMuchOfTheCacheTheirRequestsUse()
     {
         var config = s_config
-            .Replace("\"b\": \"semantic\"", "\"b\": \"off\"")
+            .Replace("""{ "name": "b", "content": "cache" }""", """{ "name": "b", "content": "none" }""")
             .Replace("\"models\": {", """
                 "routes": [ { "name": "exact-only", "match": { "model": "precise" }, "cache": "exact", "targets": [ { "provider": "sim", "model": "sim-small" } ] } ],
                 "models": {
@@ -140,7 +141,7 @@ public class SemanticGatewayTests
         Assert.Equal("hit-exact", (await Post(test, precise)).Cache);
         Assert.Equal("miss", (await Post(test, precise.Replace("Where can I find my invoices?", "where do i find my invoice??"))).Cache);
 
-        // Workspace b has the cache off: no lookup, nothing kept, no header.
+        // Workspace b keeps nothing (content policy "none"): no lookup, nothing kept, no header.
         var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(Chat("Hi there"), Encoding.UTF8, "application/json") };
         request.Headers.Authorization = new("Bearer", "sk-b");
         var response = await test.Client.SendAsync(request);

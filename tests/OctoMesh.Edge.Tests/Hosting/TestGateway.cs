@@ -47,7 +47,8 @@ internal sealed class TestGateway : IAsyncDisposable
         var loaded = ConfigLoader.LoadFile(path, Environment);
         Assert.True(loaded.Succeeded, string.Join("\n", loaded.Errors));
         var trace = NewTraceDirectory();
-        var gateway = await GatewayServer.StartAsync(loaded.Config!, ["http://127.0.0.1:0"], LogLevel.Warning, embedded: true, configPath: path, traceDirectory: trace);
+        var gateway = await GatewayServer.StartAsync(loaded.Config!, ["http://127.0.0.1:0"], LogLevel.Warning, embedded: true, configPath: path, traceDirectory: trace,
+            tenancyDirectory: Private(loaded.Config!, trace));
         return new TestGateway(simulator, gateway) { ConfigPath = path, TraceDirectory = trace };
     }
 
@@ -65,9 +66,14 @@ internal sealed class TestGateway : IAsyncDisposable
         var loaded = ConfigLoader.Load(Encoding.UTF8.GetBytes(json), Environment);
         Assert.True(loaded.Succeeded, string.Join("\n", loaded.Errors));
         var trace = NewTraceDirectory();
-        var gateway = await GatewayServer.StartAsync(loaded.Config!, ["http://127.0.0.1:0"], LogLevel.Warning, embedded: true, traceDirectory: trace);
+        var gateway = await GatewayServer.StartAsync(loaded.Config!, ["http://127.0.0.1:0"], LogLevel.Warning, embedded: true, traceDirectory: trace,
+            tenancyDirectory: Private(loaded.Config!, trace));
         return new TestGateway(simulator, gateway) { TraceDirectory = trace };
     }
+
+    /// <summary>The store, keyring and kept content under the test's own directory, unless the test placed them.</summary>
+    private static string? Private(GatewayConfig config, string directory) =>
+        config.Tenancy == new TenancyConfig() ? Path.Combine(directory, "tenancy") : null;
 
     /// <summary>A trace log directory of the test's own, removed on dispose.</summary>
     private static string NewTraceDirectory() => Path.Combine(Path.GetTempPath(), $"octomesh-trace-{Guid.NewGuid():N}");

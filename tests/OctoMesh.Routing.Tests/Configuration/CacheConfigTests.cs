@@ -24,7 +24,7 @@ public class CacheConfigTests
     [
         "$.cache.exact: expected true or false, got 'yes'. Fix: write true to answer repeated requests from the cache.",
         "$.cache.ttlSeconds: 0 is out of range. Fix: write a whole number of seconds from 1 to 2592000.",
-        "$.cache.size: unknown field. Fix: remove it; the fields here are exact, ttlSeconds, maxMegabytes, sharedAcrossWorkspaces, redis, redisTimeoutMs, redisUser, redisPassword, semantic, workspaces.",
+        "$.cache.size: unknown field. Fix: remove it; the fields here are exact, ttlSeconds, maxMegabytes, sharedAcrossWorkspaces, redis, redisTimeoutMs, redisUser, redisPassword, semantic.",
     ], Load("""{ "exact": "yes", "ttlSeconds": 0, "size": 1 }""").Errors.Select(e => e.ToString()).OrderBy(e => e.Contains("size")));
 
     [Fact]
@@ -40,12 +40,6 @@ public class CacheConfigTests
             "$.cache.semantic.embedder: 'onnx' is not an embedder. Fix: write \"hash\", \"vectors\" or \"provider\".",
             "$.cache.semantic.threshold: expected a similarity above 0 and at most 1, got 2. Fix: write e.g. 0.9.",
         ], Load("""{ "semantic": { "embedder": "onnx", "threshold": 2 } }""").Errors.Select(e => e.ToString()));
-        var policies = Load("""{ "exact": true, "workspaces": { "a": "off", "b": "exact", "c": "semantic" } }""").Config!.Cache.Workspaces!;
-        Assert.Equal((CachePolicy.Off, CachePolicy.Exact, CachePolicy.Semantic), (policies["a"], policies["b"], policies["c"]));
-        Assert.Equal("$.cache.workspaces.a: 'some' is not a cache policy. Fix: write \"off\", \"exact\" or \"semantic\".",
-            Load("""{ "exact": true, "workspaces": { "a": "some" } }""").Errors.Single().ToString());
-        Assert.Equal("$.cache.workspaces.a: appears twice. Fix: keep one of the two.",
-            Load("""{ "exact": true, "workspaces": { "a": "exact", "a": "off" } }""").Errors.Single().ToString());
         Assert.Equal("$.cache.semantic.vectors: the vectors embedder needs its word-vector file. Fix: write \"vectors\": \"/path/to/wink-100d.omv\".",
             Load("""{ "exact": true, "semantic": { "embedder": "vectors" } }""").Errors.Single().ToString());
     }

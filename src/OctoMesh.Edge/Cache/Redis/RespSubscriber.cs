@@ -19,10 +19,14 @@ internal sealed class RespSubscriber : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
     private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Action? _onSubscribed;
 
     /// <param name="handlers">Channel → what to do with each message; all subscribed on every (re)connect.</param>
-    public RespSubscriber(string host, int port, IReadOnlyDictionary<string, Action<byte[]>> handlers, RedisCredentials? credentials = null)
+    /// <param name="onSubscribed">Called each time a (re)connection's first channel is confirmed: the moment to catch up on what was missed.</param>
+    public RespSubscriber(string host, int port, IReadOnlyDictionary<string, Action<byte[]>> handlers, RedisCredentials? credentials = null,
+        Action? onSubscribed = null)
     {
+        _onSubscribed = onSubscribed;
         _host = host;
         _port = port;
         _credentials = credentials;
@@ -116,6 +120,10 @@ internal sealed class RespSubscriber : IAsyncDisposable
         }
         if (kind == "subscribe")
         {
+            if (payload.Integer == 1)
+            {
+                _onSubscribed?.Invoke();
+            }
             _subscribed.TrySetResult();
         }
         else if (kind == "message" && payload.Bytes is { } message && _handlers.TryGetValue(channel, out var handler))

@@ -1,0 +1,37 @@
+using System.Text.Json;
+
+namespace OctoMesh.Edge.Tenancy;
+
+/// <summary>Small JSON state files replaced whole: written beside, flushed to the disk, renamed over.</summary>
+internal static class AtomicFile
+{
+    /// <summary>
+    /// Writes <paramref name="path"/> (readable by this user alone) so that a crash at any point leaves the old file or
+    /// the new one, never a mix: rename is atomic on POSIX file systems.
+    /// </summary>
+    public static void WriteJson(string path, Action<Utf8JsonWriter> write)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var temporary = path + ".tmp";
+        using (var file = new FileStream(temporary, Private(FileMode.Create)))
+        {
+            using (var json = new Utf8JsonWriter(file, new JsonWriterOptions { Indented = true }))
+            {
+                write(json);
+            }
+            file.Flush(flushToDisk: true);
+        }
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>Options to write a file only this user can read or write (0600) when it is created.</summary>
+    public static FileStreamOptions Private(FileMode mode)
+    {
+        var options = new FileStreamOptions { Mode = mode, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        return options;
+    }
+}
