@@ -90,7 +90,7 @@ public sealed class NativeSecretsTests
             // The admin calls are audited (who by key name, never the key), apart from billing.
             var (auditCode, audit) = await OctoMeshProcess.RunAsync("export", "--trace", Path.Combine(work, "data", "trace"), "--audit", "--format", "jsonl");
             Assert.True(auditCode == 0, audit);
-            Assert.Contains("\"admin\":\"ops\",\"action\":\"purge_cache\",\"workspace\":\"team\",\"status\":200", audit);
+            Assert.Contains("\"admin\":\"ops\",\"action\":\"purge_cache\",\"workspace\":\"team\",\"subject\":\"\",\"status\":200", audit);
             Assert.Contains("\"action\":\"read_usage\"", audit);
             seen.AppendLine(audit);
             foreach (var file in Directory.EnumerateFiles(Path.Combine(work, "data", "trace"), "*.tsv"))

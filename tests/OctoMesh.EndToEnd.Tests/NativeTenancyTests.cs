@@ -6,9 +6,118 @@ using OctoMesh.Edge.Tests.Cache;
 
 namespace OctoMesh.EndToEnd.Tests;
 
-/// <summary>Budgets and rate limits on the native binary: two gateway processes and one real Redis keep one count between them.</summary>
-public sealed class NativeTenancyTests
+/// <summary>
+/// Tenancy on the native binary: two gateway processes and one real Redis keep one budget and rate-limit count between
+/// them, share keys and revocations, and forget a workspace's content together.
+/// </summary>
+public sealed class NativeTenancyTests(Xunit.Abstractions.ITestOutputHelper output)
 {
+    private const string AdminSecret = "admin-e2e-secret";
+
+    private static HttpRequestMessage Admin(HttpMethod method, string path, string? body = null)
+    {
+        var request = new HttpRequestMessage(method, path);
+        request.Headers.Authorization = new("Bearer", AdminSecret);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        }
+        return request;
+    }
+
+    private static HttpRequestMessage Chat(string key, string content)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent($$"""{"model":"sim-small","messages":[{"role":"user","content":"{{content}}"}]}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new("Bearer", key);
+        return request;
+    }
+
+    private static async Task<string[]> Export(HttpClient client, string workspace, int requests)
+    {
+        for (var i = 0; ; i++)
+        {
+            using var response = await client.SendAsync(Admin(HttpMethod.Get, $"/admin/workspaces/{workspace}/export"));
+            var lines = (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            if (lines.Count(l => l.StartsWith("{\"type\":\"request\"", StringComparison.Ordinal)) >= requests || i == 200)
+            {
+                return lines;
+            }
+            await Task.Delay(20);
+        }
+    }
+
+    [Fact]
+    public async Task KeysRevocationsAndForgettingReachEveryReplica()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var simulator = await OctoMeshProcess.StartAsync("sim", "--urls", "http://127.0.0.1:0");
+        var work = OctoMeshProcess.NewWorkingDirectory();
+        var config = Path.Combine(work, "octomesh.json");
+        await File.WriteAllTextAsync(config, $$"""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{{simulator.Address}}v1" } }, "models": { "*": { "provider": "sim" } },
+              "adminKeys": [ { "name": "ops", "sha256": "{{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(AdminSecret)))}}" } ],
+              "cache": { "exact": true, "redis": "127.0.0.1:{{redis.Port}}" },
+              "redis": { "address": "127.0.0.1:{{redis.Port}}", "timeoutMs": 1000 } }
+            """);
+        try
+        {
+            // Each replica in a working directory of its own: its own store, keyring and kept content (data/tenancy).
+            await using var a = await OctoMeshProcess.StartAsync("serve", "--config", config, "--urls", "http://127.0.0.1:0");
+            await using var b = await OctoMeshProcess.StartAsync("serve", "--config", config, "--urls", "http://127.0.0.1:0");
+            using var clientA = new HttpClient { BaseAddress = a.Address };
+            using var clientB = new HttpClient { BaseAddress = b.Address };
+            Assert.Equal(HttpStatusCode.Created, (await clientA.SendAsync(Admin(HttpMethod.Post, "/admin/workspaces", """{"name":"team","content":"full"}"""))).StatusCode);
+            var created = JsonNode.Parse(await (await clientA.SendAsync(Admin(HttpMethod.Post, "/admin/keys", """{"name":"ci","workspace":"team"}"""))).Content.ReadAsStringAsync())!;
+            var key = created["key"]!.GetValue<string>();
+            var other = JsonNode.Parse(await (await clientA.SendAsync(Admin(HttpMethod.Post, "/admin/keys", """{"name":"short","workspace":"team"}"""))).Content.ReadAsStringAsync())!;
+
+            // Made on A, usable on B; revoked on A, refused by B.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while ((await clientB.SendAsync(Chat(other["key"]!.GetValue<string>(), "hi"))).StatusCode != HttpStatusCode.OK)
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "B never accepted the key made on A");
+            }
+            Assert.Equal(HttpStatusCode.OK, (await clientA.SendAsync(Admin(HttpMethod.Delete, $"/admin/keys/{other["id"]}"))).StatusCode);
+            clock.Restart();
+            while ((await clientB.SendAsync(Chat(other["key"]!.GetValue<string>(), "hi"))).StatusCode != HttpStatusCode.Unauthorized)
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "B never refused the key revoked on A");
+            }
+            output.WriteLine($"revocation refused by the other process after {clock.Elapsed.TotalMilliseconds:0.0} ms");
+
+            // A full workspace's exchange: kept redacted and encrypted on A, in A's export.
+            Assert.Equal(HttpStatusCode.OK, (await clientA.SendAsync(Chat(key, "Call me at +1 415 555 0100 about the plan"))).StatusCode);
+            var before = await Export(clientA, "team", 1);
+            var exchange = Assert.Single(before, l => l.StartsWith("{\"type\":\"exchange\"", StringComparison.Ordinal));
+            Assert.Contains("Call me at [REDACTED:phone] about the plan", exchange);
+            var contentFile = Assert.Single(Directory.GetFiles(Path.Combine(a.WorkingDirectory, "data", "tenancy", "content")));
+            Assert.DoesNotContain("plan", await File.ReadAllTextAsync(contentFile));
+            var copy = await File.ReadAllTextAsync(contentFile);
+
+            // octomesh forget, through A: A's keys and content are gone, the cache is purged everywhere, billing stays.
+            var (exit, said) = await OctoMeshProcess.RunAsync([new("OCTOMESH_ADMIN_KEY", AdminSecret)], "forget", "--workspace", "team", "--url", a.Address.ToString());
+            Assert.True(exit == 0, said);
+            Assert.Contains("\"exchanges_destroyed\":1", said);
+            Assert.False(File.Exists(contentFile));
+            Assert.DoesNotContain("\"team\"", await File.ReadAllTextAsync(Path.Combine(a.WorkingDirectory, "data", "tenancy", "keyring.json")));
+            var after = await Export(clientA, "team", 1);
+            Assert.DoesNotContain(after, l => l.Contains("\"type\":\"exchange\"", StringComparison.Ordinal) || l.Contains("cached_answer", StringComparison.Ordinal));
+            Assert.Equal(before.Where(l => l.StartsWith("{\"type\":\"request\"", StringComparison.Ordinal)),
+                after.Where(l => l.StartsWith("{\"type\":\"request\"", StringComparison.Ordinal)));
+            // The copy taken before was sealed by the workspace's key 1, which the keyring no longer holds (above).
+            Assert.StartsWith("1.", copy);
+            using var rerun = await clientB.SendAsync(Chat(key, "Call me at +1 415 555 0100 about the plan"));
+            Assert.Equal("miss", rerun.Headers.GetValues("x-octomesh-cache").Single());
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task TwoGatewayProcessesCannotOvershootOneBudgetUnderParallelLoad()
     {

@@ -15,15 +15,17 @@ internal static class Banner
             var where = provider.BaseUrl?.ToString() ?? $"built-in simulator at {server.Simulator?.OpenAIBaseUrl}";
             output.WriteLine($"  provider {provider.Name}: {where}");
         }
+        // Keys come from the file and from the admin API's store (data/tenancy by default).
+        var keys = ((Tenancy.TenancyStore)server.Services.GetService(typeof(Tenancy.TenancyStore))!).View(config).Keys.IsEnabled;
         if (isEmbeddedDefault)
         {
-            output.WriteLine("  WARNING: no --config given. Answers from the 'sim' provider are SIMULATED, and authentication is OFF.");
+            output.WriteLine($"  WARNING: no --config given. Answers from the 'sim' provider are SIMULATED{(keys ? "" : ", and authentication is OFF")}.");
         }
-        else if (config.ClientKeys.IsEmpty)
+        else if (!keys)
         {
-            output.WriteLine("  WARNING: no clientKeys configured: authentication is OFF.");
+            output.WriteLine("  WARNING: no client keys configured: authentication is OFF.");
         }
-        var auth = config.ClientKeys.IsEmpty ? "" : " -H 'authorization: Bearer $OCTOMESH_KEY'";
+        var auth = keys ? " -H 'authorization: Bearer $OCTOMESH_KEY'" : "";
         output.WriteLine("  Try:");
         output.WriteLine($"    curl -s {address}/v1/chat/completions -H 'content-type: application/json'{auth} -d '{{\"model\":\"sim-small\",\"messages\":[{{\"role\":\"user\",\"content\":\"What is 6 * 7?\"}}]}}'");
         output.Flush();

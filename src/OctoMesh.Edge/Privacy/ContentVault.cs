@@ -166,7 +166,7 @@ internal sealed class ContentVault : IAsyncDisposable
         using (var json = new Utf8JsonWriter(plain))
         {
             json.WriteStartObject();
-            (exchange with { Request = Redactor.Redact(exchange.Request), Answer = Redactor.Redact(exchange.Answer) }).WriteFields(json);
+            (exchange with { Request = Redactor.RedactJson(exchange.Request), Answer = Redactor.RedactJson(exchange.Answer) }).WriteFields(json);
             json.WriteEndObject();
         }
         lock (_files)

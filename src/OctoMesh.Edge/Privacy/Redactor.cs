@@ -1,4 +1,7 @@
+using System.Buffers;
 using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 
 namespace OctoMesh.Edge.Privacy;
@@ -22,7 +25,52 @@ internal static partial class Redactor
         return Phone().Replace(text, "[REDACTED:phone]");
     }
 
-    public static byte[] Redact(ReadOnlySpan<byte> utf8) => Encoding.UTF8.GetBytes(Redact(Encoding.UTF8.GetString(utf8)));
+    /// <summary>
+    /// A JSON document with every string value redacted and its structure (names, numbers, nesting) untouched, so a
+    /// digit run that is a number field is never taken for a card; text that is not JSON is redacted whole.
+    /// </summary>
+    public static string RedactJson(string text)
+    {
+        var output = new ArrayBufferWriter<byte>(text.Length + 64);
+        try
+        {
+            var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(text));
+            using var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.String:
+                        writer.WriteStringValue(Redact(reader.GetString()!));
+                        break;
+                    case JsonTokenType.PropertyName:
+                        writer.WritePropertyName(reader.GetString()!);
+                        break;
+                    case JsonTokenType.StartObject:
+                        writer.WriteStartObject();
+                        break;
+                    case JsonTokenType.EndObject:
+                        writer.WriteEndObject();
+                        break;
+                    case JsonTokenType.StartArray:
+                        writer.WriteStartArray();
+                        break;
+                    case JsonTokenType.EndArray:
+                        writer.WriteEndArray();
+                        break;
+                    default:
+                        writer.WriteRawValue(reader.ValueSpan, skipInputValidation: true);
+                        break;
+                }
+            }
+            writer.Flush();
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            return Redact(text);
+        }
+        return Encoding.UTF8.GetString(output.WrittenSpan);
+    }
 
     /// <summary>Whether the digits of <paramref name="number"/> (spaces and dashes aside) pass the Luhn check.</summary>
     public static bool Luhn(ReadOnlySpan<char> number)

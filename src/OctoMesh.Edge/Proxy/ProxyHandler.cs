@@ -376,8 +376,7 @@ internal sealed class ProxyHandler
                 if (content == ContentPolicy.Full && response.StatusCode == StatusCodes.Status200OK && exchange.Outcome == ProxyOutcome.Completed
                     && (kept?.Body ?? (session?.Capture ?? evidence)?.Captured) is { } answer)
                 {
-                    _vault.Keep(workspace!, new Privacy.KeptExchange(DateTimeOffset.UtcNow, requestId, operation.MetricName(), route?.Name, exchange.Provider,
-                        exchange.Model, System.Text.Encoding.UTF8.GetString(body.Span), System.Text.Encoding.UTF8.GetString(answer)));
+                    KeepExchange(context, exchange, operation, route, body, kept, answer, workspace!);
                 }
                 if (abandon)
                 {
@@ -785,6 +784,24 @@ internal sealed class ProxyHandler
             _cache.AddQuestion(semantic.Partition, workspace ?? "", semantic.Query, key, TimeSpan.FromSeconds(ttl));
         }
         return answer;
+    }
+
+    /// <summary>
+    /// Hands a <c>full</c> workspace's exchange to the vault: a streamed answer as the one JSON body it adds up to (so
+    /// a secret split across deltas is whole for redaction), else as sent.
+    /// </summary>
+    private void KeepExchange(HttpContext context, Exchange exchange, ApiOperation operation, CompiledRoute? route, BodyBuffer body,
+        CachedAnswer? kept, byte[] answer, string workspace)
+    {
+        var contentType = context.Response.ContentType ?? AnswerShapes.Json;
+        if (contentType.StartsWith(AnswerShapes.EventStream, StringComparison.OrdinalIgnoreCase)
+            && AnswerShapes.TryReshape(kept ?? new CachedAnswer(answer, contentType, true, exchange.Provider!, exchange.Model!, workspace), operation,
+                stream: false, includeUsage: false, out var whole, out _))
+        {
+            answer = whole;
+        }
+        _vault.Keep(workspace, new Privacy.KeptExchange(DateTimeOffset.UtcNow, exchange.RequestId, operation.MetricName(), route?.Name, exchange.Provider,
+            exchange.Model, System.Text.Encoding.UTF8.GetString(body.Span), System.Text.Encoding.UTF8.GetString(answer)));
     }
 
     /// <summary>

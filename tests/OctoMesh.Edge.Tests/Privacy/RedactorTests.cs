@@ -35,4 +35,14 @@ public class RedactorTests
         using var document = System.Text.Json.JsonDocument.Parse(redacted);
         Assert.Equal("I am [REDACTED:email], key [REDACTED:secret]", document.RootElement.GetProperty("messages")[0].GetProperty("content").GetString());
     }
+
+    [Fact]
+    public void InJsonOnlyStringValuesAreRedacted()
+    {
+        // A 13-digit number field that passes the Luhn check stays a number; the same digits in text are a card.
+        const string Answer = """{"id":"c1","created":4222222222222,"choices":[{"message":{"content":"card 4222222222222"}}],"usage":{"total_tokens":12}}""";
+        Assert.Equal("""{"id":"c1","created":4222222222222,"choices":[{"message":{"content":"card [REDACTED:card]"}}],"usage":{"total_tokens":12}}""",
+            Redactor.RedactJson(Answer));
+        Assert.Equal("not json: [REDACTED:email]", Redactor.RedactJson("not json: a@b.io"));
+    }
 }

@@ -173,6 +173,31 @@ public class TenancyApiTests
         Assert.Equal("miss", (await Chat(client, open, "Mail bob@example.com the plan")).Headers.GetValues("x-octomesh-cache").Single());
     }
 
+    [Fact]
+    public async Task AStreamedAnswerIsKeptWholeSoASecretSplitAcrossDeltasIsRedacted()
+    {
+        await using var test = await TestGateway.StartAsync(s_config);
+        await AdminCall(test.Client, HttpMethod.Post, "/admin/workspaces", """{"name":"open","content":"full"}""");
+        var key = (await AdminCall(test.Client, HttpMethod.Post, "/admin/keys", """{"name":"o","workspace":"open"}""")).Body.GetProperty("key").GetString()!;
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent("""{"model":"sim-small","stream":true,"messages":[{"role":"user","content":"my key is sk-proj-AbCdEfGhIjKlMnOpQrStUv123 ok"}]}""",
+                Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new("Bearer", key);
+        request.Headers.Add("x-sim-echo", "1");
+        var streamed = await (await test.Client.SendAsync(request)).Content.ReadAsStringAsync();
+        // The simulator echoed the key back in several deltas.
+        Assert.DoesNotContain("sk-proj-AbCdEfGhIjKlMnOpQrStUv123", streamed);
+        Assert.Contains("data: ", streamed);
+
+        var vault = (OctoMesh.Edge.Privacy.ContentVault)test.Gateway.Services.GetService(typeof(OctoMesh.Edge.Privacy.ContentVault))!;
+        await vault.FlushAsync();
+        var kept = Assert.Single(vault.Read("open"))!;
+        Assert.Equal("my key is [REDACTED:secret] ok", JsonDocument.Parse(kept.Answer).RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
+        Assert.DoesNotContain("AbCdEf", kept.Request);
+    }
+
     private static async Task<List<JsonElement>> Export(HttpClient client, string workspace)
     {
         // The trace log commits every few ms: wait until the records of the requests so far are readable.
