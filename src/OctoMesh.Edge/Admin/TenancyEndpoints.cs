@@ -352,7 +352,9 @@ internal sealed class TenancyEndpoints(GatewayRuntimeHolder runtimes, TenancySto
         }
         finally
         {
-            meter.Audit(admin, action, workspace(), context.Response.StatusCode, context.TraceIdentifier, subject());
+            // Only well-formed names reach the trace log's names table, whatever an admin typed.
+            meter.Audit(admin, action, workspace() is { } name && IsName(name) ? name : null, context.Response.StatusCode, context.TraceIdentifier,
+                subject() is { } id && KeyIds.IsValid(id) ? id : null);
         }
     }
 

@@ -23,7 +23,9 @@ internal sealed class ClientKeyTable
         _byPrefix = all.Where(k => k.Id is null)
             .GroupBy(k => BitConverter.ToUInt64(k.Sha256, 0))
             .ToFrozenDictionary(g => g.Key, g => g.ToArray());
-        _byId = all.Where(k => k.Id is not null).ToFrozenDictionary(k => k.Id!, StringComparer.Ordinal);
+        // One key per id; should the file and the store both hold one (a record copied by hand), the store's wins.
+        _byId = all.Where(k => k.Id is not null).GroupBy(k => k.Id!, StringComparer.Ordinal)
+            .ToFrozenDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
         IsEnabled = all.Length > 0;
     }
 

@@ -59,7 +59,11 @@ internal sealed class TenancyStore : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Dictionary<string, TenancyRecord> _records = new(StringComparer.Ordinal);
     private long _version;
-    private (GatewayConfig Config, long Version, TenantView View)? _view;
+    private long _redisErrors;
+    /// <summary>The last view and what it was built from (one reference, so it is read whole).</summary>
+    private CachedView? _view;
+
+    private sealed record CachedView(GatewayConfig Config, long Version, TenantView View);
 
     public TenancyStore(TenancyConfig config, RespClient? redis, RedisConfig? redisConfig, ILogger logger)
     {
@@ -78,11 +82,6 @@ internal sealed class TenancyStore : IAsyncDisposable
     /// <summary>Called with a workspace's name when it is forgotten, here or on another replica.</summary>
     public event Action<string>? Forgotten;
 
-    /// <summary>Completes when the first Redis subscription is confirmed (at once without Redis).</summary>
-    public Task Subscribed => _subscriber?.Subscribed ?? Task.CompletedTask;
-
-    private long _redisErrors;
-
     /// <summary>Redis calls that failed; the change was kept here and reaches the others at their next resync.</summary>
     public long RedisErrors => Interlocked.Read(ref _redisErrors);
 
@@ -100,11 +99,11 @@ internal sealed class TenancyStore : IAsyncDisposable
     /// <summary>The file's keys and workspaces with the store's, rebuilt only when either changed.</summary>
     public TenantView View(GatewayConfig config)
     {
-        var cached = _view;
+        var cached = Volatile.Read(ref _view);
         var version = Volatile.Read(ref _version);
-        if (cached is { } c && ReferenceEquals(c.Config, config) && c.Version == version)
+        if (cached is not null && ReferenceEquals(cached.Config, config) && cached.Version == version)
         {
-            return c.View;
+            return cached.View;
         }
         TenancyRecord[] records;
         lock (_gate)
@@ -126,16 +125,8 @@ internal sealed class TenancyStore : IAsyncDisposable
         }
         var view = new TenantView(new ClientKeyTable(config.ClientKeys.Concat(records.Where(r => r.Key is not null).Select(r => r.Key!))),
             workspaces.ToFrozenDictionary(StringComparer.Ordinal));
-        _view = (config, version, view);
+        Volatile.Write(ref _view, new CachedView(config, version, view));
         return view;
-    }
-
-    public TenancyRecord? Find(string field)
-    {
-        lock (_gate)
-        {
-            return _records.GetValueOrDefault(field);
-        }
     }
 
     /// <summary>Keeps a new or changed record: here (on disk before this returns), then on Redis for the other replicas.</summary>
