@@ -163,6 +163,10 @@ public sealed class GatewayServer : IAsyncDisposable
         app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.tenancy.redis.errors", "{error}",
             "Redis calls of the workspace and key store that failed; changes were kept here and reach the other replicas at their next resync.",
             () => [new Measurement<long>(store.RedisErrors)], counter: true);
+        if (config.Limits.MaxRequestsPerConnectionPerSecond is { } perSecond)
+        {
+            app.Use(ConnectionRate.Middleware(perSecond));
+        }
         MapEndpoints(app);
         await app.StartAsync(cancellationToken);
         var runtimes = app.Services.GetRequiredService<GatewayRuntimeHolder>();

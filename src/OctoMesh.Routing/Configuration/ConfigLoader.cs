@@ -72,7 +72,7 @@ public static partial class ConfigLoader
         private static readonly string[] s_timeoutFields = ["connectMs", "firstByteMs", "totalMs"];
         private static readonly string[] s_modelFields = ["provider", "model"];
         private static readonly string[] s_keyFields = ["name", "sha256", "workspace", "id", "salt", "models", "routes", "expires"];
-        private static readonly string[] s_limitFields = ["maxBodyBytes", "headerTimeoutMs", "maxHeaderBytes", "maxHeaderCount", "minBodyBytesPerSecond", "maxConnections"];
+        private static readonly string[] s_limitFields = ["maxBodyBytes", "headerTimeoutMs", "maxHeaderBytes", "maxHeaderCount", "minBodyBytesPerSecond", "maxConnections", "maxRequestsPerConnectionPerSecond"];
         private const string KindList = "openai, openai-compatible, azure-openai, anthropic, gemini, sim";
 
         private readonly ImmutableArray<ConfigError>.Builder _errors = ImmutableArray.CreateBuilder<ConfigError>();
@@ -949,6 +949,11 @@ public static partial class ConfigLoader
                 && Integer(connections, $"{path}.maxConnections", 1, 10_000_000, "a whole number of connections") is { } mc)
             {
                 limits = limits with { MaxConnections = mc };
+            }
+            if (fields.TryGetValue("maxRequestsPerConnectionPerSecond", out var perConnection)
+                && Integer(perConnection, $"{path}.maxRequestsPerConnectionPerSecond", 1, 1_000_000, "a whole number of requests per second") is { } rps)
+            {
+                limits = limits with { MaxRequestsPerConnectionPerSecond = (int)rps };
             }
             return limits;
         }

@@ -29,6 +29,46 @@ public class HardeningTests
     }
 
     [Fact]
+    public void AConnectionGetsASecondsWorthAtOnceThenItsRate()
+    {
+        var now = 0L;
+        var rate = new OctoMesh.Edge.Hosting.ConnectionRate(4, () => now);
+        Assert.Equal([true, true, true, true, false], Enumerable.Range(0, 5).Select(_ => rate.TryTake()));
+        now += System.Diagnostics.Stopwatch.Frequency / 2;
+        Assert.Equal([true, true, false], Enumerable.Range(0, 3).Select(_ => rate.TryTake()));
+        now += System.Diagnostics.Stopwatch.Frequency * 10;
+        Assert.Equal(4, Enumerable.Range(0, 10).Count(_ => rate.TryTake()));
+    }
+
+    [Fact]
+    public async Task AConnectionPastItsRequestRateIs429AndOthersAreServed()
+    {
+        await using var test = await TestGateway.StartAsync(Config.Replace("\"minBodyBytesPerSecond\": 1000", "\"maxRequestsPerConnectionPerSecond\": 1"));
+        // One connection (HttpClient reuses it for requests in turn): a burst of one, then one a second.
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 4; i++)
+        {
+            statuses.Add((await test.Client.GetAsync("/healthz")).StatusCode);
+        }
+        Assert.Equal(HttpStatusCode.OK, statuses[0]);
+        Assert.Contains(HttpStatusCode.TooManyRequests, statuses);
+        // Refused in the client's API format (Anthropic's on /v1/messages).
+        HttpResponseMessage refused;
+        var tries = 0;
+        do
+        {
+            refused = await test.Client.PostAsync("/v1/messages", new StringContent("{}", Encoding.UTF8, "application/json"));
+        }
+        while (refused.StatusCode != HttpStatusCode.TooManyRequests && ++tries < 20);
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Contains("\"type\":\"rate_limit_error\"", await refused.Content.ReadAsStringAsync());
+        Assert.Equal("1", refused.Headers.GetValues("retry-after").Single());
+        // Another connection has its own second.
+        using var other = new HttpClient { BaseAddress = test.BaseUrl };
+        Assert.Equal(HttpStatusCode.OK, (await other.GetAsync("/healthz")).StatusCode);
+    }
+
+    [Fact]
     public async Task ABodyTrickledTooSlowlyIsCutOff()
     {
         await using var test = await TestGateway.StartAsync(Config);

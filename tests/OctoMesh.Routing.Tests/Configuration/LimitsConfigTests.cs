@@ -14,8 +14,9 @@ public class LimitsConfigTests
         Assert.Equal(new LimitsConfig(), Load("{}").Config!.Limits);
         Assert.Equal((32 * 1024, 100, 240, (long?)null), (new LimitsConfig().MaxHeaderBytes, new LimitsConfig().MaxHeaderCount,
             new LimitsConfig().MinBodyBytesPerSecond, new LimitsConfig().MaxConnections));
-        var limits = Load("""{ "maxHeaderBytes": 8192, "maxHeaderCount": 50, "minBodyBytesPerSecond": 0, "maxConnections": 1000 }""").Config!.Limits;
-        Assert.Equal((8192, 50, 0, (long?)1000), (limits.MaxHeaderBytes, limits.MaxHeaderCount, limits.MinBodyBytesPerSecond, limits.MaxConnections));
+        var limits = Load("""{ "maxHeaderBytes": 8192, "maxHeaderCount": 50, "minBodyBytesPerSecond": 0, "maxConnections": 1000, "maxRequestsPerConnectionPerSecond": 20 }""").Config!.Limits;
+        Assert.Equal((8192, 50, 0, (long?)1000, (int?)20), (limits.MaxHeaderBytes, limits.MaxHeaderCount, limits.MinBodyBytesPerSecond, limits.MaxConnections,
+            limits.MaxRequestsPerConnectionPerSecond));
         Assert.Equal("$.limits.maxHeaderBytes: 10 is out of range. Fix: write a whole number of bytes from 1024 to 1048576.",
             Load("""{ "maxHeaderBytes": 10 }""").Errors.Single().ToString());
     }
