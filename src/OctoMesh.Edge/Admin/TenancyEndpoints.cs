@@ -71,14 +71,13 @@ internal sealed class TenancyEndpoints(GatewayRuntimeHolder runtimes, TenancySto
                 {
                     return;
                 }
-                if (store.View(runtimes.Current.Config).Workspaces.ContainsKey(name!))
+                var workspace = new WorkspaceConfig(name!, content);
+                if (store.View(runtimes.Current.Config).Workspaces.ContainsKey(name!) || await store.CreateAsync(workspace) is null)
                 {
                     await OpenAIError.WriteAsync(context.Response, StatusCodes.Status409Conflict, $"Workspace '{name}' exists already.",
                         OpenAIError.InvalidRequest, "name", "workspace_exists");
                     return;
                 }
-                var workspace = new WorkspaceConfig(name!, content);
-                await store.PutAsync(workspace, null);
                 await WriteJsonAsync(context, StatusCodes.Status201Created, json => WriteWorkspace(json, workspace));
             }
         });
@@ -96,8 +95,7 @@ internal sealed class TenancyEndpoints(GatewayRuntimeHolder runtimes, TenancySto
             {
                 return;
             }
-            var workspace = new WorkspaceConfig(name, content);
-            await store.PutAsync(workspace, null);
+            var workspace = (await store.PutAsync(new WorkspaceConfig(name, content), null)).Workspace!;
             await WriteJsonAsync(context, StatusCodes.Status200OK, json => WriteWorkspace(json, workspace));
         }
     });
@@ -108,24 +106,17 @@ internal sealed class TenancyEndpoints(GatewayRuntimeHolder runtimes, TenancySto
     /// </summary>
     public Task ForgetWorkspaceAsync(HttpContext context, string name) => AdminAsync(context, AuditAction.ForgetWorkspace, name, null, async () =>
     {
-        var unreadable = vault.Forget(name);
+        var destroyed = vault.Forget(name);
         await cache.PurgeAsync(name);
-        var announced = true;
-        try
-        {
-            await store.AnnounceForgetAsync(name);
-        }
-        catch (Exception e) when (e is Cache.Redis.RedisUnavailableException or Cache.Redis.RedisErrorException)
-        {
-            announced = false;
-        }
-        await WriteJsonAsync(context, announced ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable, json =>
+        // Recorded for every replica: those away now forget it when they are back.
+        var shared = await store.ForgetAsync(name);
+        await WriteJsonAsync(context, StatusCodes.Status200OK, json =>
         {
             json.WriteStartObject();
             json.WriteString("forgotten", name);
-            json.WriteNumber("exchanges_destroyed", unreadable);
+            json.WriteNumber("exchanges_destroyed", destroyed);
             json.WriteBoolean("cache_purged", true);
-            json.WriteBoolean("replicas_told", announced);
+            json.WriteBoolean("shared_with_replicas", shared);
             json.WriteEndObject();
         });
     });
@@ -288,9 +279,10 @@ internal sealed class TenancyEndpoints(GatewayRuntimeHolder runtimes, TenancySto
                     return;
                 }
                 DateTimeOffset? expires = null;
-                if (Text("expires") is { } text)
+                if (root.TryGetProperty("expires", out var given) && given.ValueKind != JsonValueKind.Null)
                 {
-                    if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed) || parsed <= DateTimeOffset.UtcNow)
+                    var text = given.ValueKind == JsonValueKind.String ? given.GetString() : null;
+                    if (text is null || !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed) || parsed <= DateTimeOffset.UtcNow)
                     {
                         await BadRequestAsync(context, "expires", "expires is a future ISO 8601 time, e.g. 2027-01-31T00:00:00Z.");
                         return;
@@ -327,11 +319,7 @@ internal sealed class TenancyEndpoints(GatewayRuntimeHolder runtimes, TenancySto
                     OpenAIError.InvalidRequest, code: "defined_in_config");
                 return;
             }
-            var revoked = key.RevokedAt is null ? key with { RevokedAt = DateTimeOffset.UtcNow } : key;
-            if (key.RevokedAt is null)
-            {
-                await store.PutAsync(null, revoked);
-            }
+            var revoked = key.RevokedAt is null ? (await store.PutAsync(null, key with { RevokedAt = DateTimeOffset.UtcNow })).Key! : key;
             await WriteJsonAsync(context, StatusCodes.Status200OK, json => WriteKey(json, revoked));
         });
     }
@@ -417,9 +405,9 @@ internal sealed class TenancyEndpoints(GatewayRuntimeHolder runtimes, TenancySto
                 OpenAIError.InvalidRequest, code: "request_too_large");
             return null;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or BadHttpRequestException or IOException)
         {
-            // Answered below.
+            // Answered below (a client gone meanwhile does not read it).
         }
         await OpenAIError.WriteAsync(context.Response, StatusCodes.Status400BadRequest, "The body must be a JSON object.", OpenAIError.InvalidRequest,
             code: "invalid_json");

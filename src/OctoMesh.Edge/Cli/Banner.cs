@@ -16,7 +16,7 @@ internal static class Banner
             output.WriteLine($"  provider {provider.Name}: {where}");
         }
         // Keys come from the file and from the admin API's store (data/tenancy by default).
-        var keys = ((Tenancy.TenancyStore)server.Services.GetService(typeof(Tenancy.TenancyStore))!).View(config).Keys.IsEnabled;
+        var keys = ((Tenancy.TenancyStore)server.Services.GetService(typeof(Tenancy.TenancyStore))!).View(config).Keys.IsEnabled || config.Tenancy.RequireKeys;
         if (isEmbeddedDefault)
         {
             output.WriteLine($"  WARNING: no --config given. Answers from the 'sim' provider are SIMULATED{(keys ? "" : ", and authentication is OFF")}.");

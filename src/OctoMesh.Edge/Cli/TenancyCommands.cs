@@ -77,7 +77,7 @@ internal static class TenancyCommands
                 Console.WriteLine(await response.Content.ReadAsStringAsync(cancellationToken));
                 return response.IsSuccessStatusCode ? 0 : 1;
             }
-            catch (HttpRequestException e)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
                 Console.Error.WriteLine($"No gateway answered at {parse.GetValue(url)}: {e.Message}");
                 return 1;

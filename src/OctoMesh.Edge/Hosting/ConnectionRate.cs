@@ -40,11 +40,13 @@ internal sealed class ConnectionRate(int perSecond, Func<long>? clock = null)
         {
             return next(context);
         }
-        if (!items.TryGetValue(typeof(ConnectionRate), out var found))
+        ConnectionRate rate;
+        // HTTP/2 streams of one connection run at once: one bucket per connection, made under its items' lock.
+        lock (items)
         {
-            items[typeof(ConnectionRate)] = found = new ConnectionRate(perSecond);
+            rate = items.TryGetValue(typeof(ConnectionRate), out var found) ? (ConnectionRate)found! : (ConnectionRate)(items[typeof(ConnectionRate)] = new ConnectionRate(perSecond));
         }
-        if (((ConnectionRate)found!).TryTake())
+        if (rate.TryTake())
         {
             return next(context);
         }

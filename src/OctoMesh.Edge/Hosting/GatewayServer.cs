@@ -58,7 +58,7 @@ public sealed class GatewayServer : IAsyncDisposable
         string? tenancyDirectory = null, CancellationToken cancellationToken = default)
     {
         var trace = traceDirectory is null ? config.Trace : config.Trace with { Directory = traceDirectory };
-        var tenancy = tenancyDirectory is null ? config.Tenancy : new TenancyConfig(tenancyDirectory);
+        var tenancy = tenancyDirectory is null ? config.Tenancy : config.Tenancy with { Directory = tenancyDirectory, Keyring = null };
         var simulator = EmbeddedDefaults.NeedsInProcessSimulator(config)
             ? await SimulatorServer.StartAsync("http://127.0.0.1:0", embedded: true, cancellationToken: cancellationToken)
             : null;
@@ -163,6 +163,9 @@ public sealed class GatewayServer : IAsyncDisposable
         app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.tenancy.redis.errors", "{error}",
             "Redis calls of the workspace and key store that failed; changes were kept here and reach the other replicas at their next resync.",
             () => [new Measurement<long>(store.RedisErrors)], counter: true);
+        // A replica that starts knows the keys and revocations the others made before it serves (2 s at most: Redis
+        // may be down, and then what this replica's own store holds stands until it is back).
+        await Task.WhenAny(store.FirstSync, Task.Delay(TimeSpan.FromSeconds(2), cancellationToken));
         if (config.Limits.MaxRequestsPerConnectionPerSecond is { } perSecond)
         {
             app.Use(ConnectionRate.Middleware(perSecond));

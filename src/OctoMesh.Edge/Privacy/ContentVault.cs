@@ -58,10 +58,13 @@ internal sealed class ContentVault : IAsyncDisposable
     /// <summary>Exchanges not kept because the writer was behind by <see cref="Backlog"/>.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
-    /// <summary>Queues an exchange to keep (redacted and encrypted by the writer).</summary>
-    public void Keep(string workspace, KeptExchange exchange)
+    /// <summary>How many times the workspace was forgotten: taken when a request starts, so one under way across a forget is not kept.</summary>
+    public long Generation(string workspace) => _generations.GetValueOrDefault(workspace);
+
+    /// <summary>Queues an exchange to keep (redacted and encrypted by the writer), unless its workspace was forgotten since <paramref name="generation"/>.</summary>
+    public void Keep(string workspace, long generation, KeptExchange exchange)
     {
-        if (!_queue.Writer.TryWrite(new Pending(workspace, _generations.GetValueOrDefault(workspace), exchange, null)))
+        if (!_queue.Writer.TryWrite(new Pending(workspace, generation, exchange, null)))
         {
             Interlocked.Increment(ref _dropped);
         }
@@ -120,6 +123,10 @@ internal sealed class ContentVault : IAsyncDisposable
         try
         {
             var sealedBytes = Convert.FromBase64String(line[(dot + 1)..]);
+            if (sealedBytes.Length < NonceBytes + TagBytes)
+            {
+                return null;
+            }
             var plain = new byte[sealedBytes.Length - NonceBytes - TagBytes];
             using var aes = new AesGcm(key.Bytes, TagBytes);
             aes.Decrypt(sealedBytes.AsSpan(0, NonceBytes), sealedBytes.AsSpan(NonceBytes, plain.Length), sealedBytes.AsSpan(^TagBytes), plain,
@@ -153,8 +160,9 @@ internal sealed class ContentVault : IAsyncDisposable
             {
                 Append(workspace, generation, exchange);
             }
-            catch (IOException)
+            catch (Exception)
             {
+                // A disk, permission or keyring failure loses this exchange (counted), never the writer.
                 Interlocked.Increment(ref _dropped);
             }
         }

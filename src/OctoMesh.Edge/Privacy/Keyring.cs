@@ -20,7 +20,11 @@ internal sealed class Keyring
     public Keyring(string path)
     {
         _path = path;
-        if (File.Exists(path))
+        if (!File.Exists(path))
+        {
+            return;
+        }
+        try
         {
             using var document = JsonDocument.Parse(File.ReadAllBytes(path));
             foreach (var workspace in document.RootElement.GetProperty("workspaces").EnumerateObject())
@@ -28,6 +32,11 @@ internal sealed class Keyring
                 _keys[workspace.Name] = [.. workspace.Value.EnumerateArray().Select(key => new ContentKey(key.GetProperty("id").GetInt32(),
                     key.GetProperty("created").GetDateTimeOffset(), Convert.FromBase64String(key.GetProperty("key").GetString()!)))];
             }
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            // Starting without it would make new keys beside the lost ones: kept content would be split and half unreadable.
+            throw new InvalidDataException($"{path} is damaged ({e.Message}). Restore it from a backup; the gateway does not start without it.", e);
         }
     }
 

@@ -35,17 +35,21 @@ internal static partial class Redactor
         try
         {
             var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(text));
+            // The value of a property named like a secret ("password", "api_key", …) goes whole, whatever it looks like.
+            var secretProperty = false;
             using var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
             while (reader.Read())
             {
                 switch (reader.TokenType)
                 {
                     case JsonTokenType.String:
-                        writer.WriteStringValue(Redact(reader.GetString()!));
+                        writer.WriteStringValue(secretProperty ? "[REDACTED:secret]" : Redact(reader.GetString()!));
                         break;
                     case JsonTokenType.PropertyName:
-                        writer.WritePropertyName(reader.GetString()!);
-                        break;
+                        var name = reader.GetString()!;
+                        secretProperty = SecretName().IsMatch(name);
+                        writer.WritePropertyName(name);
+                        continue;
                     case JsonTokenType.StartObject:
                         writer.WriteStartObject();
                         break;
@@ -62,6 +66,7 @@ internal static partial class Redactor
                         writer.WriteRawValue(reader.ValueSpan, skipInputValidation: true);
                         break;
                 }
+                secretProperty = false;
             }
             writer.Flush();
         }
@@ -98,9 +103,13 @@ internal static partial class Redactor
     private static partial Regex Secret();
 
     /// <summary><c>password: x</c>, <c>api_key="x"</c>, <c>secret=x</c>, … (the value, up to a quote, space or separator).</summary>
-    [GeneratedRegex("""(?<name>\b(?:api[_-]?key|secret|token|password|passwd|pwd|access[_-]?key)\b)(?<sep>\s*[:=]\s*(?:\\?["'])?)[^\s"'\\,;&]{4,}""",
+    [GeneratedRegex("""(?<name>\b(?:api[_-]?key|secret|token|password|passwd|pwd|access[_-]?key)\b(?:\\?["'])?)(?<sep>\s*[:=]\s*(?:\\?["'])?)[^\s"'\\,;&]{4,}""",
         RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
     private static partial Regex Assignment();
+
+    [GeneratedRegex(@"^(?:api[_-]?key|secret|client[_-]?secret|token|access[_-]?token|refresh[_-]?token|password|passwd|pwd|access[_-]?key|authorization)$",
+        RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
+    private static partial Regex SecretName();
 
     [GeneratedRegex(@"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b", RegexOptions.CultureInvariant)]
     private static partial Regex Email();

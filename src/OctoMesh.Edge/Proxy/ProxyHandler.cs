@@ -84,7 +84,7 @@ internal sealed class ProxyHandler
     private async ValueTask<(bool Admitted, ClientKeyConfig? Key)> AdmitAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation)
     {
         var keys = _tenancy.View(runtime.Config).Keys;
-        if (!keys.IsEnabled)
+        if (!keys.IsEnabled && !runtime.Config.Tenancy.RequireKeys)
         {
             return (true, null);
         }
@@ -105,8 +105,14 @@ internal sealed class ProxyHandler
         return (false, null);
     }
 
-    /// <summary>Whether the key may ask for <paramref name="model"/> and take <paramref name="route"/> (an empty list allows all).</summary>
-    private static bool Allows(ClientKeyConfig key, ReadOnlySpan<char> model, CompiledRoute? route)
+    /// <summary>
+    /// Whether the key may send this request: its route must be one of the key's <c>routes</c> (when it has any); the
+    /// model it asks for, and the upstream model of every target it could reach (fallbacks too), must be among its
+    /// <c>models</c> (when it has any), unless the route is one the key names (then its targets are allowed as they are).
+    /// So a route taken by task or header cannot lead a key to a model it may not use.
+    /// </summary>
+    private static bool Allows(ClientKeyConfig key, ReadOnlySpan<char> model, GatewayRuntime runtime, CompiledRoute? route, int[] order, int candidates,
+        ModelTarget? aliasTarget)
     {
         if (!key.Routes.IsEmpty && (route is null || !key.Routes.Contains(route.Name)))
         {
@@ -116,14 +122,31 @@ internal sealed class ProxyHandler
         {
             return true;
         }
-        foreach (var allowed in key.Models)
+        if (!Matches(key.Models, model))
         {
-            if (allowed.EndsWith('*') ? model.StartsWith(allowed.AsSpan(0, allowed.Length - 1), StringComparison.Ordinal) : model.SequenceEqual(allowed))
+            return false;
+        }
+        for (var i = 0; i < candidates && key.Routes.IsEmpty; i++)
+        {
+            var target = route is null ? aliasTarget! : runtime.RouteTargets[route.Index][order[i]];
+            if (target.UpstreamModel is { } upstream && !Matches(key.Models, upstream))
             {
-                return true;
+                return false;
             }
         }
-        return false;
+        return true;
+
+        static bool Matches(System.Collections.Immutable.ImmutableArray<string> allowed, ReadOnlySpan<char> name)
+        {
+            foreach (var pattern in allowed)
+            {
+                if (pattern.EndsWith('*') ? name.StartsWith(pattern.AsSpan(0, pattern.Length - 1), StringComparison.Ordinal) : name.SequenceEqual(pattern))
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
     }
 
     /// <summary>Serves one request, then accounts it (cost, metrics, trace record, span) whatever the outcome.</summary>
@@ -195,6 +218,8 @@ internal sealed class ProxyHandler
         var workspace = key?.Workspace;
         // Without keys there are no workspaces: the cache is the operator's choice alone.
         var content = workspace is null ? ContentPolicy.Cache : _tenancy.View(runtime.Config).ContentOf(workspace);
+        // A forget while this request runs means its exchange is not kept (what it started under is gone).
+        var generation = content == ContentPolicy.Full ? _vault.Generation(workspace!) : 0;
         exchange.Workspace = workspace;
         exchange.KeyName = key?.Name;
         exchange.WorkspaceLabel = runtime.Config.Metrics.WorkspaceLabel ? workspace ?? "" : null;
@@ -260,7 +285,7 @@ internal sealed class ProxyHandler
                         "model", "model_not_found");
                     return;
                 }
-                if (key is not null && !Allows(key, RequestInspector.ModelName(body.Span, inspected), route))
+                if (key is not null && !Allows(key, RequestInspector.ModelName(body.Span, inspected), runtime, route, order, candidates, aliasTarget))
                 {
                     await ClientError.WriteAsync(response, operation, StatusCodes.Status403Forbidden,
                         $"This API key may not use the model '{RequestInspector.ModelName(body.Span, inspected)}'{(route is null ? "" : $" (route '{route.Name}')")}.",
@@ -373,10 +398,12 @@ internal sealed class ProxyHandler
                 {
                     context.Features.Set(evidence.Inner);
                 }
+                // Kept only if the workspace still chooses it now the answer is complete (a policy changed meanwhile wins).
                 if (content == ContentPolicy.Full && response.StatusCode == StatusCodes.Status200OK && exchange.Outcome == ProxyOutcome.Completed
+                    && _tenancy.View(_runtimes.Current.Config).ContentOf(workspace!) == ContentPolicy.Full
                     && (kept?.Body ?? (session?.Capture ?? evidence)?.Captured) is { } answer)
                 {
-                    KeepExchange(context, exchange, operation, route, body, kept, answer, workspace!);
+                    KeepExchange(context, exchange, operation, route, body, kept, answer, workspace!, generation);
                 }
                 if (abandon)
                 {
@@ -791,7 +818,7 @@ internal sealed class ProxyHandler
     /// a secret split across deltas is whole for redaction), else as sent.
     /// </summary>
     private void KeepExchange(HttpContext context, Exchange exchange, ApiOperation operation, CompiledRoute? route, BodyBuffer body,
-        CachedAnswer? kept, byte[] answer, string workspace)
+        CachedAnswer? kept, byte[] answer, string workspace, long generation)
     {
         var contentType = context.Response.ContentType ?? AnswerShapes.Json;
         if (contentType.StartsWith(AnswerShapes.EventStream, StringComparison.OrdinalIgnoreCase)
@@ -800,7 +827,7 @@ internal sealed class ProxyHandler
         {
             answer = whole;
         }
-        _vault.Keep(workspace, new Privacy.KeptExchange(DateTimeOffset.UtcNow, exchange.RequestId, operation.MetricName(), route?.Name, exchange.Provider,
+        _vault.Keep(workspace, generation, new Privacy.KeptExchange(DateTimeOffset.UtcNow, exchange.RequestId, operation.MetricName(), route?.Name, exchange.Provider,
             exchange.Model, System.Text.Encoding.UTF8.GetString(body.Span), System.Text.Encoding.UTF8.GetString(answer)));
     }
 

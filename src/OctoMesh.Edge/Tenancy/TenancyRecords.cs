@@ -4,15 +4,15 @@ using OctoMesh.Routing.Configuration;
 
 namespace OctoMesh.Edge.Tenancy;
 
-/// <summary>One workspace or key as the store keeps it, with the revision that orders changes across replicas.</summary>
-internal sealed record TenancyRecord(long Revision, WorkspaceConfig? Workspace, ClientKeyConfig? Key)
+/// <summary>
+/// One workspace, key, or forgetting of a workspace's content, as the store keeps it, with the revision that orders
+/// changes across replicas: a Redis counter times 65,536 plus a tag of the writing process, so two replicas never
+/// give one record the same revision (not even one that counted alone while Redis was away).
+/// </summary>
+internal sealed record TenancyRecord(long Revision, WorkspaceConfig? Workspace, ClientKeyConfig? Key, string? Forgotten = null)
 {
-    /// <summary>The record's field in the store and in Redis: <c>w:NAME</c> or <c>k:ID</c>.</summary>
-    public string Field => Workspace is not null ? WorkspaceField(Workspace.Name) : KeyField(Key!.Id!);
-
-    public static string WorkspaceField(string name) => "w:" + name;
-
-    public static string KeyField(string id) => "k:" + id;
+    /// <summary>The record's field in the store and in Redis: <c>w:NAME</c>, <c>k:ID</c> or <c>f:NAME</c>.</summary>
+    public string Field => Workspace is not null ? "w:" + Workspace.Name : Key is not null ? "k:" + Key.Id : "f:" + Forgotten;
 
     /// <summary>
     /// Whether <paramref name="incoming"/> replaces <paramref name="current"/>: a later revision does, except that a
@@ -40,9 +40,13 @@ internal sealed record TenancyRecord(long Revision, WorkspaceConfig? Workspace, 
             json.WriteString("workspace", workspace.Name);
             json.WriteString("content", ContentPolicies.Name(workspace.Content));
         }
+        else if (Key is { } key)
+        {
+            WriteKey(json, key, secrets);
+        }
         else
         {
-            WriteKey(json, Key!, secrets);
+            json.WriteString("forgotten", Forgotten);
         }
         json.WriteNumber("revision", Revision);
         json.WriteEndObject();
@@ -72,22 +76,25 @@ internal sealed record TenancyRecord(long Revision, WorkspaceConfig? Workspace, 
         try
         {
             var revision = element.GetProperty("revision").GetInt64();
+            string? Text(string name) => element.TryGetProperty(name, out var value) && value.GetString() is { Length: > 0 } text ? text : null;
+            if (element.TryGetProperty("forgotten", out _))
+            {
+                return Text("forgotten") is { } forgotten ? new TenancyRecord(revision, null, null, forgotten) : null;
+            }
             if (element.TryGetProperty("content", out var content))
             {
-                return ContentPolicies.Parse(content.GetString()) is { } policy
-                    ? new TenancyRecord(revision, new WorkspaceConfig(element.GetProperty("workspace").GetString()!, policy), null)
+                return ContentPolicies.Parse(content.GetString()) is { } policy && Text("workspace") is { } name
+                    ? new TenancyRecord(revision, new WorkspaceConfig(name, policy), null)
                     : null;
             }
-            var id = element.GetProperty("id").GetString()!;
-            if (!KeyIds.IsValid(id))
+            if (Text("id") is not { } id || !KeyIds.IsValid(id) || Text("name") is not { } keyName || Text("workspace") is not { } keyWorkspace)
             {
                 return null;
             }
-            var key = new ClientKeyConfig(element.GetProperty("name").GetString()!, Convert.FromHexString(element.GetProperty("sha256").GetString()!),
-                element.GetProperty("workspace").GetString()!)
+            var key = new ClientKeyConfig(keyName, Convert.FromHexString(Text("sha256") ?? ""), keyWorkspace)
             {
                 Id = id,
-                Salt = Convert.FromHexString(element.GetProperty("salt").GetString()!),
+                Salt = Convert.FromHexString(Text("salt") ?? ""),
                 Models = ReadNames(element, "models"),
                 Routes = ReadNames(element, "routes"),
                 ExpiresAt = ReadInstant(element, "expires"),
@@ -114,7 +121,7 @@ internal sealed record TenancyRecord(long Revision, WorkspaceConfig? Workspace, 
 
     private static ImmutableArray<string> ReadNames(JsonElement element, string name) =>
         element.TryGetProperty(name, out var array) && array.ValueKind == JsonValueKind.Array
-            ? [.. array.EnumerateArray().Select(item => item.GetString()!)]
+            ? [.. array.EnumerateArray().Select(item => item.GetString()).OfType<string>()]
             : [];
 
     private static void WriteInstant(Utf8JsonWriter json, string name, DateTimeOffset? instant)

@@ -30,7 +30,6 @@ internal sealed class TenancyStore : IAsyncDisposable
 {
     public const string Channel = "octomesh:tenancy";
     private const string RevisionKey = "octomesh:tenancy:revision";
-    private const string ForgetPrefix = "forget:";
 
     /// <summary>
     /// Writes a record unless Redis holds a later revision of it, and never over a revocation with an unrevoked
@@ -57,6 +56,7 @@ internal sealed class TenancyStore : IAsyncDisposable
     private readonly RespSubscriber? _subscriber;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _firstSync = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Dictionary<string, TenancyRecord> _records = new(StringComparer.Ordinal);
     private long _version;
     private long _redisErrors;
@@ -78,6 +78,9 @@ internal sealed class TenancyStore : IAsyncDisposable
                 onSubscribed: () => _ = ResyncUntilDoneAsync());
         }
     }
+
+    /// <summary>Completes after the first resync with Redis (at once without Redis).</summary>
+    public Task FirstSync => _redis is null ? Task.CompletedTask : _firstSync.Task;
 
     /// <summary>Called with a workspace's name when it is forgotten, here or on another replica.</summary>
     public event Action<string>? Forgotten;
@@ -129,17 +132,47 @@ internal sealed class TenancyStore : IAsyncDisposable
         return view;
     }
 
-    /// <summary>Keeps a new or changed record: here (on disk before this returns), then on Redis for the other replicas.</summary>
-    public async Task PutAsync(WorkspaceConfig? workspace, ClientKeyConfig? key)
+    /// <summary>
+    /// Keeps a new or changed workspace or key: here (on disk before this returns), then on Redis for the other
+    /// replicas. Returns the record as it stands after (a revocation made elsewhere stays, whatever this change says).
+    /// </summary>
+    public async Task<TenancyRecord> PutAsync(WorkspaceConfig? workspace, ClientKeyConfig? key) => (await WriteAsync(workspace, key, null)).Record;
+
+    /// <summary>
+    /// Makes a workspace unless one of that name is in the store already (null then); the check and the write are one step.
+    /// </summary>
+    public async Task<TenancyRecord?> CreateAsync(WorkspaceConfig workspace)
     {
-        var revision = 0L;
+        lock (_gate)
+        {
+            if (_records.ContainsKey("w:" + workspace.Name))
+            {
+                return null;
+            }
+        }
+        var (record, _) = await WriteAsync(workspace, null, null, createOnly: true);
+        return record.Workspace == workspace ? record : null;
+    }
+
+    /// <summary>
+    /// Records that <paramref name="workspace"/>'s content is forgotten: this replica forgets it at once, and every other
+    /// one when it hears of it (at once on the channel, or at its next resync if it was away). True when the record is
+    /// in Redis for the others; false without Redis, or when Redis failed (the record reaches it at the next resync).
+    /// </summary>
+    public async Task<bool> ForgetAsync(string workspace) => (await WriteAsync(null, null, workspace)).Shared;
+
+    /// <returns>The record as it stands after, and whether Redis has it (for the other replicas).</returns>
+    private async Task<(TenancyRecord Record, bool Shared)> WriteAsync(WorkspaceConfig? workspace, ClientKeyConfig? key, string? forgotten,
+        bool createOnly = false)
+    {
+        var counter = 0L;
         if (_redis is not null)
         {
             try
             {
-                revision = (await _redis.ExecuteAsync(["INCR", RevisionKey])).Integer;
+                counter = (await _redis.ExecuteAsync(["INCR", RevisionKey])).Integer;
             }
-            catch (RedisUnavailableException)
+            catch (Exception e) when (e is RedisUnavailableException or RedisErrorException)
             {
                 Interlocked.Increment(ref _redisErrors);
             }
@@ -147,61 +180,42 @@ internal sealed class TenancyStore : IAsyncDisposable
         TenancyRecord record;
         lock (_gate)
         {
-            // Without Redis (or while it is away) the revision is this replica's next; a clock-free order is enough here.
-            revision = Math.Max(revision, _records.Values.Select(r => r.Revision).DefaultIfEmpty(0).Max() + 1);
-            record = new TenancyRecord(revision, workspace, key);
-            record = TenancyRecord.Merge(_records.GetValueOrDefault(record.Field), record) ?? record;
+            var field = new TenancyRecord(0, workspace, key, forgotten).Field;
+            if (createOnly && _records.TryGetValue(field, out var existing))
+            {
+                return (existing, false);
+            }
+            // Without Redis (or while it is away) the counter is this replica's next.
+            counter = Math.Max(counter, (_records.Values.Select(r => r.Revision).DefaultIfEmpty(0).Max() >> 16) + 1);
+            record = new TenancyRecord((counter << 16) | s_tag, workspace, key, forgotten);
+            record = TenancyRecord.Merge(_records.GetValueOrDefault(field), record) ?? record;
             ApplyLocked(record);
         }
-        await PublishAsync(record);
-    }
-
-    /// <summary>Tells every replica (and this one) that <paramref name="workspace"/> is forgotten.</summary>
-    public async Task AnnounceForgetAsync(string workspace)
-    {
-        Forgotten?.Invoke(workspace);
-        if (_redis is null)
+        Announce(record);
+        var shared = false;
+        if (_redis is not null)
         {
-            return;
+            try
+            {
+                await PushAsync(record);
+                shared = true;
+            }
+            catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or IOException or UnauthorizedAccessException)
+            {
+                Interlocked.Increment(ref _redisErrors);
+                Telemetry.Log.TenancySyncFailed(_logger, record.Field);
+            }
         }
-        try
+        lock (_gate)
         {
-            await _redis.PublishAsync(Channel, Encoding.UTF8.GetBytes(ForgetPrefix + workspace));
-        }
-        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException)
-        {
-            Interlocked.Increment(ref _redisErrors);
-            throw;
-        }
-    }
-
-    private async Task PublishAsync(TenancyRecord record)
-    {
-        if (_redis is null)
-        {
-            return;
-        }
-        try
-        {
-            await PushAsync(record);
-        }
-        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException)
-        {
-            Interlocked.Increment(ref _redisErrors);
-            Telemetry.Log.TenancySyncFailed(_logger, record.Field);
+            return (_records[record.Field], shared);
         }
     }
 
-    private void OnMessage(byte[] message)
-    {
-        var text = Encoding.UTF8.GetString(message);
-        if (text.StartsWith(ForgetPrefix, StringComparison.Ordinal))
-        {
-            Forgotten?.Invoke(text[ForgetPrefix.Length..]);
-            return;
-        }
-        _ = FetchAsync(text);
-    }
+    /// <summary>This process's tag in the low 16 bits of the revisions it writes.</summary>
+    private static readonly long s_tag = System.Security.Cryptography.RandomNumberGenerator.GetInt32(1 << 16);
+
+    private void OnMessage(byte[] message) => _ = FetchAsync(Encoding.UTF8.GetString(message));
 
     private async Task FetchAsync(string field)
     {
@@ -213,8 +227,9 @@ internal sealed class TenancyStore : IAsyncDisposable
                 Apply(record);
             }
         }
-        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException)
+        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or IOException or UnauthorizedAccessException)
         {
+            // Redis failed, or the store could not be written here: the next resync tries again.
             Interlocked.Increment(ref _redisErrors);
         }
     }
@@ -264,9 +279,10 @@ internal sealed class TenancyStore : IAsyncDisposable
             {
                 await PushAsync(record);
             }
+            _firstSync.TrySetResult();
             return true;
         }
-        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException)
+        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or IOException or UnauthorizedAccessException)
         {
             Interlocked.Increment(ref _redisErrors);
             return false;
@@ -297,12 +313,27 @@ internal sealed class TenancyStore : IAsyncDisposable
 
     private void Apply(TenancyRecord incoming)
     {
+        TenancyRecord? merged;
         lock (_gate)
         {
-            if (TenancyRecord.Merge(_records.GetValueOrDefault(incoming.Field), incoming) is { } merged)
+            merged = TenancyRecord.Merge(_records.GetValueOrDefault(incoming.Field), incoming);
+            if (merged is not null)
             {
                 ApplyLocked(merged);
             }
+        }
+        if (merged is not null)
+        {
+            Announce(merged);
+        }
+    }
+
+    /// <summary>A forget newly applied here (made here, or heard of) is carried out here.</summary>
+    private void Announce(TenancyRecord record)
+    {
+        if (record.Forgotten is { } workspace)
+        {
+            Forgotten?.Invoke(workspace);
         }
     }
 
@@ -320,13 +351,21 @@ internal sealed class TenancyStore : IAsyncDisposable
         {
             return;
         }
-        using var document = JsonDocument.Parse(File.ReadAllBytes(_path));
-        foreach (var element in document.RootElement.GetProperty("records").EnumerateArray())
+        try
         {
-            if (TenancyRecord.Read(element) is { } record)
+            using var document = JsonDocument.Parse(File.ReadAllBytes(_path));
+            foreach (var element in document.RootElement.GetProperty("records").EnumerateArray())
             {
-                _records[record.Field] = record;
+                if (TenancyRecord.Read(element) is { } record)
+                {
+                    _records[record.Field] = record;
+                }
             }
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            // Without its store the gateway would not know which keys were revoked: it does not start.
+            throw new InvalidDataException($"{_path} is damaged ({e.Message}). Restore it from a backup; the gateway does not start without it.", e);
         }
     }
 

@@ -12,7 +12,7 @@ public static partial class ConfigLoader
         private static readonly string[] s_rateLimitFields = ["name", "workspace", "key", "model", "requestsPerMinute", "tokensPerMinute"];
         private static readonly string[] s_redisFields = ["address", "user", "password", "timeoutMs"];
         private static readonly string[] s_workspaceFields = ["name", "content"];
-        private static readonly string[] s_tenancyFields = ["directory", "keyring"];
+        private static readonly string[] s_tenancyFields = ["directory", "keyring", "requireKeys"];
 
         private ImmutableArray<WorkspaceConfig> ReadWorkspaces(JsonElement element, string path)
         {
@@ -75,7 +75,19 @@ public static partial class ConfigLoader
                 Error($"{path}.{name}", $"{Describe(value)} is not a path", "write a file system path");
                 return null;
             }
-            return new TenancyConfig(Text("directory") ?? TenancyConfig.DefaultDirectory, Text("keyring"));
+            var require = false;
+            if (fields.TryGetValue("requireKeys", out var flag))
+            {
+                if (flag.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                {
+                    require = flag.GetBoolean();
+                }
+                else
+                {
+                    Error($"{path}.requireKeys", $"expected true or false, got {Describe(flag)}", "write true when every key is made through the admin API");
+                }
+            }
+            return new TenancyConfig(Text("directory") ?? TenancyConfig.DefaultDirectory, Text("keyring"), require);
         }
 
         private ImmutableArray<BudgetConfig> ReadBudgets(JsonElement element, string path, ImmutableArray<ClientKeyConfig> keys)

@@ -40,7 +40,9 @@ public sealed record WorkspaceConfig(string Name, ContentPolicy Content = Conten
 /// <summary>The <c>tenancy</c> section: where workspaces and keys made through the admin API, and kept content, live.</summary>
 /// <param name="Directory">Holds <c>store.json</c> (workspaces and keys) and <c>content/</c> (kept exchanges, encrypted).</param>
 /// <param name="Keyring">The file of per-workspace content keys; by default <c>keyring.json</c> in <paramref name="Directory"/>.</param>
-public sealed record TenancyConfig(string Directory = TenancyConfig.DefaultDirectory, string? Keyring = null)
+/// <param name="RequireKeys">Refuse requests without a valid client key even while no key is known (a gateway whose keys
+/// are all made through the admin API); otherwise authentication is on only once some key exists.</param>
+public sealed record TenancyConfig(string Directory = TenancyConfig.DefaultDirectory, string? Keyring = null, bool RequireKeys = false)
 {
     public const string DefaultDirectory = "data/tenancy";
 

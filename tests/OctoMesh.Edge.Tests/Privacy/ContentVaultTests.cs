@@ -15,11 +15,11 @@ public sealed class ContentVaultTests : IDisposable
         var keyring = Path.Combine(_directory, "keyring.json");
         await using (var vault = new ContentVault(_directory, new Keyring(keyring)))
         {
-            vault.Keep("team", Exchange("mail me at ann@example.com"));
+            vault.Keep("team", 0, Exchange("mail me at ann@example.com"));
             await vault.FlushAsync();
             // Rotation: new exchanges under key 2, the first still readable with key 1.
             Assert.Equal(2, vault.Keyring.Rotate("team").Id);
-            vault.Keep("team", Exchange("second"));
+            vault.Keep("team", 0, Exchange("second"));
             await vault.FlushAsync();
 
             var file = await File.ReadAllTextAsync(vault.PathOf("team"));
@@ -45,22 +45,36 @@ public sealed class ContentVaultTests : IDisposable
     }
 
     [Fact]
-    public async Task AnExchangeQueuedBeforeAForgetIsNotWrittenAfterIt()
+    public async Task AnExchangeUnderWayAcrossAForgetIsNotWrittenAfterIt()
     {
         await using var vault = new ContentVault(_directory, new Keyring(Path.Combine(_directory, "keyring.json")));
-        vault.Keep("team", Exchange("one"));
+        // A request that started before the forget and ended after it (its generation was taken at the start).
+        var started = vault.Generation("team");
         vault.Forget("team");
+        vault.Keep("team", started, Exchange("one"));
+        vault.Keep("team", vault.Generation("team"), Exchange("two"));
         await vault.FlushAsync();
-        Assert.Empty(vault.Read("team"));
-        Assert.Equal(0, vault.Keyring.Count("team"));
+        Assert.Equal(["""{"q":"two"}"""], vault.Read("team").Select(e => e!.Request));
+        Assert.Equal(1, vault.Keyring.Count("team"));
+    }
+
+    [Fact]
+    public async Task ATruncatedLineIsUnreadableNotAFailure()
+    {
+        await using var vault = new ContentVault(_directory, new Keyring(Path.Combine(_directory, "keyring.json")));
+        vault.Keep("a", 0, Exchange("whole"));
+        await vault.FlushAsync();
+        var line = (await File.ReadAllLinesAsync(vault.PathOf("a"))).Single();
+        await File.AppendAllTextAsync(vault.PathOf("a"), line[..10] + "\n");
+        Assert.Equal([false, true], vault.Read("a").Select(e => e is null));
     }
 
     [Fact]
     public async Task AnotherWorkspacesKeyCannotOpenARecord()
     {
         await using var vault = new ContentVault(_directory, new Keyring(Path.Combine(_directory, "keyring.json")));
-        vault.Keep("a", Exchange("for a"));
-        vault.Keep("b", Exchange("for b"));
+        vault.Keep("a", 0, Exchange("for a"));
+        vault.Keep("b", 0, Exchange("for b"));
         await vault.FlushAsync();
         var line = (await File.ReadAllLinesAsync(vault.PathOf("a"))).Single();
         // Both are key 1 of their workspace; the workspace's name is bound in as associated data too.

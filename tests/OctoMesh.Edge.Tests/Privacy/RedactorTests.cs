@@ -13,6 +13,7 @@ public class RedactorTests
     [InlineData("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "Authorization: Bearer [REDACTED:secret]")]
     [InlineData("password=hunter22 and api_key: \"abcd1234\"", "password=[REDACTED:secret] and api_key: \"[REDACTED:secret]\"")]
     [InlineData("om-abcdefgh2345-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abcdefg", "[REDACTED:secret]")]
+    [InlineData("config {\"api_key\": \"abcd1234efgh\", \"password\":\"hunter22\"}", "config {\"api_key\": \"[REDACTED:secret]\", \"password\":\"[REDACTED:secret]\"}")]
     [InlineData("write to jane.doe+work@example.co.uk today", "write to [REDACTED:email] today")]
     [InlineData("card 4111 1111 1111 1111 exp 12/29", "card [REDACTED:card] exp 12/29")]
     [InlineData("card 5500-0000-0000-0004", "card [REDACTED:card]")]
@@ -44,5 +45,8 @@ public class RedactorTests
         Assert.Equal("""{"id":"c1","created":4222222222222,"choices":[{"message":{"content":"card [REDACTED:card]"}}],"usage":{"total_tokens":12}}""",
             Redactor.RedactJson(Answer));
         Assert.Equal("not json: [REDACTED:email]", Redactor.RedactJson("not json: a@b.io"));
+        // A property named like a secret loses its value whole, whatever its shape (tool arguments, pasted configs).
+        Assert.Equal("""{"input":{"password":"[REDACTED:secret]","user":"bob","n":"ok"}}""",
+            Redactor.RedactJson("""{"input":{"password":"x","user":"bob","n":"ok"}}"""));
     }
 }

@@ -16,7 +16,8 @@ public class TenancyApiTests
 
     private static readonly string s_config = $$"""
         { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } }, "models": { "*": { "provider": "sim" } },
-          "routes": [ { "name": "chat", "match": { "model": "chat" }, "targets": [ { "provider": "sim", "model": "sim-small" } ] } ],
+          "routes": [ { "name": "chat", "match": { "model": "chat" }, "targets": [ { "provider": "sim", "model": "sim-small" } ] },
+                      { "name": "code", "match": { "task": "code" }, "targets": [ { "provider": "sim", "model": "sim-large" } ] } ],
           "adminKeys": [ { "name": "ops", "sha256": "{{Sha256(Admin)}}" } ],
           "clientKeys": [ { "name": "static", "sha256": "{{Sha256("sk-static")}}", "workspace": "fixed" } ],
           "workspaces": [ { "name": "fixed", "content": "cache" } ],
@@ -61,6 +62,7 @@ public class TenancyApiTests
         Assert.Equal(HttpStatusCode.NotFound, (await AdminCall(client, HttpMethod.Post, "/admin/keys", """{"name":"x","workspace":"nobody"}""")).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await AdminCall(client, HttpMethod.Post, "/admin/keys", """{"name":"x","workspace":"team-a","routes":["nope"]}""")).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await AdminCall(client, HttpMethod.Post, "/admin/keys", """{"name":"x","workspace":"team-a","expires":"2001-01-01"}""")).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await AdminCall(client, HttpMethod.Post, "/admin/keys", """{"name":"x","workspace":"team-a","expires":1767225600}""")).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await AdminCall(client, HttpMethod.Post, "/admin/keys", "[1,2")).Status);
 
         var (created, key) = await AdminCall(client, HttpMethod.Post, "/admin/keys", """{"name":"ci","workspace":"team-a","models":["sim-small","chat"]}""");
@@ -83,6 +85,14 @@ public class TenancyApiTests
         Assert.Equal(HttpStatusCode.OK, (await Chat(client, secret, model: "chat")).StatusCode);
         var denied = await Chat(client, secret, model: "sim-large");
         Assert.Equal((HttpStatusCode.Forbidden, "model_not_allowed"), (denied.StatusCode, await ErrorCode(denied)));
+        // Asking for an allowed name but declaring a task whose route goes to another model: refused too.
+        var byTask = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent("""{"model":"sim-small","messages":[{"role":"user","content":"Hi"}]}""", Encoding.UTF8, "application/json"),
+        };
+        byTask.Headers.Authorization = new("Bearer", secret);
+        byTask.Headers.Add("x-octomesh-task", "code");
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.SendAsync(byTask)).StatusCode);
 
         var (revoked, after) = await AdminCall(client, HttpMethod.Delete, $"/admin/keys/{id}");
         Assert.Equal((HttpStatusCode.OK, "revoked"), (revoked, after.GetProperty("status").GetString()));
@@ -97,6 +107,20 @@ public class TenancyApiTests
         Assert.Contains(audit, row => row.EndsWith($",ops,create_key,team-a,{id},201", StringComparison.Ordinal));
         Assert.Contains(audit, row => row.EndsWith($",ops,revoke_key,team-a,{id},200", StringComparison.Ordinal));
         Assert.Contains(audit, row => row.EndsWith(",ops,update_workspace,fixed,,409", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task RequireKeysRefusesEvenBeforeAnyKeyExists()
+    {
+        const string NoKeys = """
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } }, "models": { "*": { "provider": "sim" } } TENANCY }
+            """;
+        await using var open = await TestGateway.StartAsync(NoKeys.Replace("TENANCY", ""));
+        Assert.Equal(HttpStatusCode.OK, (await Chat(open.Client, "anything")).StatusCode);
+        // A gateway whose keys all come through the admin API: no key known yet is no reason to let requests in.
+        await using var closed = await TestGateway.StartAsync(NoKeys.Replace("TENANCY", """, "tenancy": { "requireKeys": true }"""));
+        var refused = await Chat(closed.Client, "anything");
+        Assert.Equal((HttpStatusCode.Unauthorized, "invalid_api_key"), (refused.StatusCode, await ErrorCode(refused)));
     }
 
     [Fact]

@@ -81,4 +81,37 @@ public class TenancyReplicaTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.Unauthorized, (await Chat(a.Client, secret)).StatusCode);
         Assert.Contains("\"revoked\"", (await redis.CliAsync("HGET", "octomesh:tenancy", "k:" + created.GetProperty("id").GetString()))[0]);
     }
+
+    [Fact]
+    public async Task AReplicaThatWasAwayForgetsWhenItIsBack()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var directory = Path.Combine(Path.GetTempPath(), $"octomesh-away-{Guid.NewGuid():N}");
+        var away = Config(redis.Port).Replace("\"redis\": {", $$"""  "tenancy": { "directory": "{{directory}}" }, "redis": {""");
+        try
+        {
+            await using var a = await TestGateway.StartAsync(Config(redis.Port));
+            await AdminCall(a.Client, HttpMethod.Post, "/admin/workspaces", """{"name":"team","content":"full"}""");
+            var key = (await AdminCall(a.Client, HttpMethod.Post, "/admin/keys", """{"name":"ci","workspace":"team"}""")).Body.GetProperty("key").GetString()!;
+            string content;
+            await using (var b = await TestGateway.StartAsync(away))
+            {
+                await Until(async () => (await Chat(b.Client, key, "kept on b")).StatusCode == HttpStatusCode.OK);
+                var vault = (OctoMesh.Edge.Privacy.ContentVault)b.Gateway.Services.GetService(typeof(OctoMesh.Edge.Privacy.ContentVault))!;
+                await vault.FlushAsync();
+                content = vault.PathOf("team");
+                Assert.True(File.Exists(content));
+            }
+            // Forgotten while b is stopped: b hears of it at its first resync.
+            var (_, forgot) = await AdminCall(a.Client, HttpMethod.Post, "/admin/workspaces/team/forget");
+            Assert.True(forgot.GetProperty("shared_with_replicas").GetBoolean());
+            await using var back = await TestGateway.StartAsync(away);
+            Assert.False(File.Exists(content));
+            Assert.DoesNotContain("\"team\"", await File.ReadAllTextAsync(Path.Combine(directory, "keyring.json")));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }

@@ -18,10 +18,10 @@ public class WorkspaceConfigTests
     {
         var config = Load("""
             , "workspaces": [ { "name": "a" }, { "name": "b", "content": "cache" }, { "name": "c", "content": "full" } ],
-              "tenancy": { "directory": "/var/lib/octomesh", "keyring": "/run/secrets/keyring.json" }
+              "tenancy": { "directory": "/var/lib/octomesh", "keyring": "/run/secrets/keyring.json", "requireKeys": true }
             """).Config!;
         Assert.Equal([new("a", ContentPolicy.None), new("b", ContentPolicy.Cache), new WorkspaceConfig("c", ContentPolicy.Full)], config.Workspaces.ToArray());
-        Assert.Equal("/run/secrets/keyring.json", config.Tenancy.KeyringPath);
+        Assert.Equal(("/run/secrets/keyring.json", true), (config.Tenancy.KeyringPath, config.Tenancy.RequireKeys));
         Assert.Equal(Path.Combine("data/tenancy", "keyring.json"), Load("").Config!.Tenancy.KeyringPath);
         Assert.Equal(
         [
