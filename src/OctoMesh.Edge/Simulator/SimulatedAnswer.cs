@@ -60,6 +60,14 @@ internal sealed partial class SimulatedAnswer
         {
             text = request.LastUserText;
         }
+        else if (request.LastRole != "tool" && SimulatedTasks.TryAnswer(request.LastUserText, out var task, out var rightAnswer, out var wrongAnswer))
+        {
+            // A task of the simulated market: right with the model's true quality for it, else a plausible wrong answer,
+            // and nothing more (a checker reads it whole).
+            var right = Uniform(seed ^ 0x9E3779B97F4A7C15UL) < model.QualityFor(task);
+            var exact = SimTokenizer.Split(right ? rightAnswer : wrongAnswer);
+            return new SimulatedAnswer(exact, [], "stop", exact.Count);
+        }
         else if (request.LastRole == "tool")
         {
             text = "Thanks, the tool result is in; here is the summary.";

@@ -37,8 +37,11 @@ public static class DefaultPrices
         ("gemini-2.5-flash*", ModelPrice.FromUsd(0.30m, 2.50m, cachedInput: 0.075m)),
         ("gemini-2.5-flash-lite*", ModelPrice.FromUsd(0.10m, 0.40m, cachedInput: 0.025m)),
         // The built-in simulator's own list, so its traffic is metered like any other.
+        ("sim-nano", ModelPrice.FromUsd(0.05m, 0.20m, cachedInput: 0.0125m)),
         ("sim-small", ModelPrice.FromUsd(0.10m, 0.40m, cachedInput: 0.025m)),
+        ("sim-fast", ModelPrice.FromUsd(0.30m, 1.20m, cachedInput: 0.075m)),
         ("sim-medium", ModelPrice.FromUsd(1m, 4m, cachedInput: 0.25m)),
+        ("sim-pro", ModelPrice.FromUsd(3m, 12m, cachedInput: 0.75m)),
         ("sim-large", ModelPrice.FromUsd(10m, 40m, cachedInput: 2.50m, cacheWrite: 12.50m)),
     ];
 }

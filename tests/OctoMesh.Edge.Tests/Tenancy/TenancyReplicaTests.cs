@@ -97,8 +97,7 @@ public class TenancyReplicaTests(ITestOutputHelper output)
             await using (var b = await TestGateway.StartAsync(away))
             {
                 await Until(async () => (await Chat(b.Client, key, "kept on b")).StatusCode == HttpStatusCode.OK);
-                var vault = (OctoMesh.Edge.Privacy.ContentVault)b.Gateway.Services.GetService(typeof(OctoMesh.Edge.Privacy.ContentVault))!;
-                await vault.FlushAsync();
+                var vault = await KeptAsync(b, "team", 1);
                 content = vault.PathOf("team");
                 Assert.True(File.Exists(content));
             }
