@@ -21,6 +21,9 @@ internal static class OctoMeshCommands
         root.Add(Route());
         root.Add(ExportCommand.Create());
         root.Add(SemanticEval());
+        root.Add(OptimizerCommands.Workload());
+        root.Add(OptimizerCommands.Eval());
+        root.Add(OptimizerCommands.Optimize());
         root.Add(TenancyCommands.Key());
         root.Add(TenancyCommands.Forget());
         root.Add(Sim());

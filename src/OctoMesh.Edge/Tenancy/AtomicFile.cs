@@ -24,6 +24,18 @@ internal static class AtomicFile
         File.Move(temporary, path, overwrite: true);
     }
 
+    /// <summary>Replaces a text file the same way (the configuration, rewritten by <c>octomesh optimize --apply</c>).</summary>
+    public static void WriteText(string path, string text)
+    {
+        var temporary = path + ".tmp";
+        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+        {
+            file.Write(System.Text.Encoding.UTF8.GetBytes(text));
+            file.Flush(flushToDisk: true);
+        }
+        File.Move(temporary, path, overwrite: true);
+    }
+
     /// <summary>Options to write a file only this user can read or write (0600) when it is created.</summary>
     public static FileStreamOptions Private(FileMode mode)
     {

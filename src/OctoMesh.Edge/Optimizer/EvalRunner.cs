@@ -1,0 +1,119 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using OctoMesh.Routing.Pricing;
+
+namespace OctoMesh.Edge.Optimizer;
+
+/// <summary>
+/// <c>octomesh eval</c>'s engine: sends every workload item to every candidate model through a running gateway (so the
+/// gateway's own providers, routes and keys serve it), scores each answer with the item's checker, prices it from the
+/// usage the answer reports, and appends one result line per pair to the store as it goes. Pairs already in the store
+/// are skipped (resume after a stop or a crash). New pairs stop being started once the spend reaches the cap.
+/// </summary>
+internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? apiKey = null)
+{
+    public int Concurrency { get; init; } = 8;
+
+    /// <summary>Micro-dollars the run may spend (pairs in flight when it is reached still finish); null: no cap.</summary>
+    public long? MaxSpendMicros { get; init; }
+
+    public TextWriter? Progress { get; init; }
+
+    /// <returns>The results of this run (not those found in the store), and whether the spend cap stopped it.</returns>
+    public async Task<(List<EvalResult> Results, bool Capped)> RunAsync(IReadOnlyList<WorkloadItem> items, IReadOnlyList<string> models, string store,
+        CancellationToken cancellationToken = default)
+    {
+        var done = EvalResult.ReadAll(store).Where(r => r.Error is null).Select(r => (r.Item, r.Model)).ToHashSet();
+        var pairs = items.SelectMany(item => models.Select(model => (Item: item, Model: model))).Where(p => !done.Contains((p.Item.Id, p.Model))).ToList();
+        var results = new List<EvalResult>();
+        var spent = 0L;
+        var capped = false;
+        var gate = new Lock();
+        await using var output = new FileStream(store, FileMode.Append, FileAccess.Write, FileShare.Read);
+        var finished = 0;
+        await Parallel.ForEachAsync(pairs, new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = cancellationToken },
+            async (pair, token) =>
+            {
+                if (MaxSpendMicros is { } cap && Interlocked.Read(ref spent) >= cap)
+                {
+                    capped = true;
+                    return;
+                }
+                var result = await AskAsync(pair.Item, pair.Model, token);
+                Interlocked.Add(ref spent, result.CostMicros);
+                var line = new ArrayBufferWriter<byte>(256);
+                using (var json = new Utf8JsonWriter(line))
+                {
+                    result.Write(json);
+                }
+                lock (gate)
+                {
+                    output.Write(line.WrittenSpan);
+                    output.WriteByte((byte)'\n');
+                    output.Flush();
+                    results.Add(result);
+                    finished++;
+                    Progress?.Write($"\r{Bar(finished, pairs.Count)} {finished}/{pairs.Count} pairs  ${spent / 1e6:0.0000}");
+                }
+            });
+        Progress?.WriteLine();
+        return (results, capped);
+    }
+
+    private async Task<EvalResult> AskAsync(WorkloadItem item, string model, CancellationToken cancellationToken)
+    {
+        var body = new ArrayBufferWriter<byte>(256 + item.Messages.Length);
+        using (var json = new Utf8JsonWriter(body))
+        {
+            json.WriteStartObject();
+            json.WriteString("model", model);
+            json.WriteNumber("max_tokens", 256);
+            json.WritePropertyName("messages");
+            json.WriteRawValue(item.Messages);
+            json.WriteEndObject();
+        }
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new ByteArrayContent(body.WrittenSpan.ToArray()) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Add("x-octomesh-task", item.Task);
+        // Evaluation asks every candidate: an exact cache hit would measure the cache, not the model.
+        request.Headers.Add("x-octomesh-cache", "off");
+        if (apiKey is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        }
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            using var response = await gateway.SendAsync(request, cancellationToken);
+            var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            var latency = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            using var document = JsonDocument.Parse(text);
+            var root = document.RootElement;
+            if (!response.IsSuccessStatusCode)
+            {
+                var code = root.TryGetProperty("error", out var error) && error.TryGetProperty("code", out var c) ? c.GetString() : null;
+                return new EvalResult(item.Id, item.Task, model, 0, 0, latency, 0, 0, code ?? ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+            var answer = root.GetProperty("choices")[0].GetProperty("message").TryGetProperty("content", out var content) ? content.GetString() ?? "" : "";
+            var usage = root.GetProperty("usage");
+            var prompt = usage.GetProperty("prompt_tokens").GetInt32();
+            var completion = usage.GetProperty("completion_tokens").GetInt32();
+            var served = root.TryGetProperty("model", out var m) ? m.GetString() ?? model : model;
+            var cost = prices.TryFind(served, out var price) || prices.TryFind(model, out price) ? price.Cost(prompt, completion, 0, 0, 0) : 0;
+            return new EvalResult(item.Id, item.Task, model, item.Checker.Score(answer, item.Reference), cost, latency, prompt, completion);
+        }
+        catch (Exception e) when (e is HttpRequestException or JsonException or KeyNotFoundException or InvalidOperationException
+            || e is TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return new EvalResult(item.Id, item.Task, model, 0, 0, Stopwatch.GetElapsedTime(started).TotalMilliseconds, 0, 0, e.GetType().Name);
+        }
+    }
+
+    private static string Bar(int done, int total)
+    {
+        var filled = total == 0 ? 30 : done * 30 / total;
+        return "[" + new string('#', filled) + new string('.', 30 - filled) + "]";
+    }
+}

@@ -1,0 +1,68 @@
+using System.Text.Json;
+
+namespace OctoMesh.Edge.Optimizer;
+
+/// <summary>
+/// One item of a workload (JSON Lines, one object per line): its id, task class, the chat messages to send, and how
+/// its answer is scored: a reference answer and a checker for closed tasks.
+/// <code>{"id":"math-0001","task":"math","messages":[{"role":"user","content":"What is 37 * 12?"}],"reference":"444","checker":{"kind":"numeric"}}</code>
+/// </summary>
+/// <param name="Messages">The <c>messages</c> array as raw JSON, sent as is.</param>
+internal sealed record WorkloadItem(string Id, string Task, string Messages, string? Reference, Checker Checker)
+{
+    /// <summary>Reads a workload file; a line that is not an item is an error naming its line number.</summary>
+    public static List<WorkloadItem> ReadAll(string path)
+    {
+        var items = new List<WorkloadItem>();
+        var number = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            number++;
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+            try
+            {
+                using var document = JsonDocument.Parse(line);
+                items.Add(Read(document.RootElement));
+            }
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException)
+            {
+                throw new FormatException($"{path}:{number}: not a workload item ({e.Message}). Expected {{\"id\",\"task\",\"messages\",\"reference\"?,\"checker\"?}}.", e);
+            }
+        }
+        if (items.Select(i => i.Id).Distinct().Count() != items.Count)
+        {
+            throw new FormatException($"{path}: item ids are not unique.");
+        }
+        return items;
+    }
+
+    private static WorkloadItem Read(JsonElement item)
+    {
+        var messages = item.GetProperty("messages");
+        if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
+        {
+            throw new FormatException("messages must be a non-empty array");
+        }
+        var reference = item.TryGetProperty("reference", out var r) && r.ValueKind != JsonValueKind.Null
+            ? r.ValueKind == JsonValueKind.String ? r.GetString() : r.GetRawText()
+            : null;
+        var checker = item.TryGetProperty("checker", out var c) ? Checker.Read(c) : new Checker(CheckerKind.Exact);
+        return new WorkloadItem(item.GetProperty("id").GetString()!, item.GetProperty("task").GetString()!, messages.GetRawText(), reference, checker);
+    }
+
+    public void Write(Utf8JsonWriter json)
+    {
+        json.WriteStartObject();
+        json.WriteString("id", Id);
+        json.WriteString("task", Task);
+        json.WritePropertyName("messages");
+        json.WriteRawValue(Messages);
+        json.WriteString("reference", Reference);
+        json.WritePropertyName("checker");
+        Checker.Write(json);
+        json.WriteEndObject();
+    }
+}

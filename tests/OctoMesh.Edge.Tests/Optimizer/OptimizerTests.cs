@@ -1,0 +1,139 @@
+using System.Text.Json.Nodes;
+using OctoMesh.Edge.Optimizer;
+using OctoMesh.Edge.Tests.Hosting;
+using OctoMesh.Routing.Configuration;
+using OctoMesh.Routing.Pricing;
+
+namespace OctoMesh.Edge.Tests.Optimizer;
+
+public sealed class OptimizerTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("octomesh-optimizer-").FullName;
+
+    [Theory]
+    [InlineData("exact", null, "Positive.", "positive", 1)]
+    [InlineData("exact", null, "positive, I think", "positive", 0)]
+    [InlineData("regex", "^\\s*#?48213\\s*$", " #48213 ", null, 1)]
+    [InlineData("regex", "^\\s*#?48213\\s*$", "48214", null, 0)]
+    [InlineData("numeric", null, "The answer is 1,234. the gateway", "1234", 1)]
+    [InlineData("numeric", null, "The answer is -12.", "-12", 1)]
+    [InlineData("numeric", null, "The answer is 445.", "444", 0)]
+    [InlineData("numeric", null, "no number here", "444", 0)]
+    public void CheckersScoreClosedAnswers(string kind, string? pattern, string answer, string? reference, double score)
+    {
+        var checker = new Checker(kind switch { "regex" => CheckerKind.Regex, "numeric" => CheckerKind.Numeric, _ => CheckerKind.Exact }, pattern);
+        Assert.Equal(score, checker.Score(answer, reference));
+        Assert.Equal(1, new Checker(CheckerKind.Numeric, Tolerance: 0.5).Score("about 3.4", "3"));
+    }
+
+    [Fact]
+    public void TheJsonCheckerWantsTheSchemaAndTheReferenceValues()
+    {
+        var checker = new Checker(CheckerKind.Json, Schema: """{"required":["name","age"],"properties":{"name":{"type":"string"},"age":{"type":"integer"}}}""");
+        const string Reference = """{"name":"Maria","age":34}""";
+        Assert.Equal(1, checker.Score(""" {"age":34,"name":"Maria"} """, Reference));
+        Assert.Equal(0, checker.Score("""{"name":"Maria","age":"34"}""", Reference));
+        Assert.Equal(0, checker.Score("""{"name":"Maria","age":35}""", Reference));
+        Assert.Equal(0, checker.Score("""{"name":"Maria"}""", null));
+        Assert.Equal(0, checker.Score("Sure! {\"name\":", Reference));
+        Assert.Equal(1, checker.Score("""{"name":"Ines","age":20,"extra":true}""", null));
+    }
+
+    [Fact]
+    public void WilsonsLowerBoundNeedsEvidence()
+    {
+        Assert.Equal(0, Wilson.LowerBound(0, 0));
+        Assert.Equal(0.9008, Wilson.LowerBound(95, 100), 4);
+        Assert.Equal(0.9487, Wilson.LowerBound(50, 50), 4);
+        // Ten right out of ten is less evidence than 95 out of 100.
+        Assert.Equal(0.7870, Wilson.LowerBound(10, 10), 4);
+    }
+
+    private static IEnumerable<EvalResult> Results(string task, string model, int trials, int right, long cost) =>
+        Enumerable.Range(0, trials).Select(i => new EvalResult($"{task}-{i}", task, model, i < right ? 1 : 0, cost, 10, 10, 5));
+
+    private static readonly GatewayConfig s_config = ConfigLoader.Load("""
+        { "providers": { "sim": { "kind": "sim" } }, "models": { "*": { "provider": "sim" } } }
+        """u8.ToArray(), _ => null).Config!;
+
+    [Fact]
+    public void EachClassGetsTheCheapestModelWhoseLowerBoundClearsTheFloorWithStrongerFallbacks()
+    {
+        var results = new List<EvalResult>();
+        // easy: the cheap model is good enough; hard: only the dear one; thin: the cheap one is perfect on too few items.
+        results.AddRange(Results("easy", "cheap", 100, 99, 1));
+        results.AddRange(Results("easy", "mid", 100, 100, 10));
+        results.AddRange(Results("easy", "dear", 100, 100, 100));
+        results.AddRange(Results("hard", "cheap", 100, 60, 1));
+        results.AddRange(Results("hard", "mid", 100, 88, 10));
+        results.AddRange(Results("hard", "dear", 100, 99, 100));
+        results.AddRange(Results("thin", "cheap", 10, 10, 1));
+        results.AddRange(Results("thin", "dear", 100, 100, 100));
+        results.AddRange(Results("none", "cheap", 100, 50, 1));
+
+        var choices = RouteOptimizer.Choose(results, s_config, "dear", floor: 0.9, minSamples: 30).ToDictionary(c => c.Task);
+        Assert.Equal(["cheap", "mid", "dear"], choices["easy"].Chosen.Select(c => c.Model));
+        Assert.Equal(["dear"], choices["hard"].Chosen.Select(c => c.Model));
+        Assert.Equal(["dear"], choices["thin"].Chosen.Select(c => c.Model));
+        Assert.Empty(choices["none"].Chosen);
+        Assert.Contains("no candidate", choices["none"].Reason);
+        // The current routing sends everything to "dear" (the alias passes the name through).
+        Assert.All(choices.Values, c => Assert.Equal("dear", c.CurrentModel));
+        // A quarter of the items each; "none" has no result of its current model, so it counts 0 either way.
+        Assert.Equal((0.25 * 300, 0.25 * (1 + 100 + 100)), RouteOptimizer.CostPerItem([.. choices.Values]));
+    }
+
+    [Fact]
+    public void ApplyReplacesOnlyTheOptimizedRoutesAndPutsThemFirst()
+    {
+        var file = JsonNode.Parse("""
+            { "routes": [ { "name": "optimized-old", "targets": [] }, { "name": "mine", "targets": [] } ], "models": {} }
+            """)!;
+        var choices = RouteOptimizer.Choose([.. Results("math", "sim-pro", 50, 50, 5), .. Results("math", "sim-large", 50, 50, 50)], s_config, "sim-large", 0.9, 30);
+        var applied = OptimizeReport.Apply(file, OptimizeReport.Routes(choices, s_config, "sim-large"));
+        Assert.Equal(["optimized-math", "mine"], applied["routes"]!.AsArray().Select(r => r!["name"]!.GetValue<string>()));
+        Assert.Equal("""{"model":"sim-large","task":"math"}""", applied["routes"]![0]!["match"]!.ToJsonString());
+        Assert.Equal(["sim-pro", "sim-large"], applied["routes"]![0]!["targets"]!.AsArray().Select(t => t!["model"]!.GetValue<string>()));
+        // The written routes are a configuration the loader takes.
+        var loaded = ConfigLoader.Load(System.Text.Encoding.UTF8.GetBytes(OptimizeReport.ToText(OptimizeReport.Apply(JsonNode.Parse("""
+            { "providers": { "sim": { "kind": "sim" } }, "models": { "*": { "provider": "sim" } } }
+            """)!, OptimizeReport.Routes(choices, s_config, "sim-large")))), _ => null);
+        Assert.True(loaded.Succeeded, string.Join("\n", loaded.Errors));
+        Assert.Equal("sim-pro", RouteOptimizer.CurrentModel(loaded.Config! with { Routes = [.. loaded.Config!.Routes.Select(r => r with { Name = "kept" })] }, "sim-large", "math"));
+    }
+
+    [Fact]
+    public async Task OnTheSimulatedMarketTheChoicesHoldTheFloorAndReachTheOraclesSavingsOnHeldOutItems()
+    {
+        await using var test = await TestGateway.StartAsync();
+        string[] models = ["sim-nano", "sim-small", "sim-fast", "sim-medium", "sim-pro", "sim-large"];
+        var runner = new EvalRunner(test.Client, PriceTable.Defaults) { Concurrency = 4 };
+        var trainStore = Path.Combine(_directory, "train.jsonl");
+        var (train, capped) = await runner.RunAsync([.. WorkloadGenerator.Generate(150, seed: 1)], models, trainStore);
+        Assert.Equal((4500, false, 0), (train.Count, capped, train.Count(r => r.Error is not null)));
+        // Resumable: a second run finds every pair done.
+        Assert.Empty((await runner.RunAsync([.. WorkloadGenerator.Generate(150, seed: 1)], models, trainStore)).Results);
+
+        var heldOutStore = Path.Combine(_directory, "heldout.jsonl");
+        var (heldOut, _) = await runner.RunAsync([.. WorkloadGenerator.Generate(150, seed: 2)], models, heldOutStore);
+        var choices = RouteOptimizer.Choose(train, s_config, "sim-large", floor: 0.9, minSamples: 30);
+        // The choices are the oracle's: per class the cheapest model whose true quality clears 0.9.
+        Assert.Equal(["sim-nano", "sim-small", "sim-medium", "sim-pro", "sim-fast"], choices.Select(c => c.Chosen[0].Model));
+        var outcome = HeldOut.Measure(choices, heldOut, 0.9);
+        Assert.All(outcome.Quality.Values, quality => Assert.True(quality >= 0.9, $"held-out quality {quality}"));
+        Assert.True(outcome.Savings >= 0.95 * outcome.OracleSavings, $"{outcome.Savings} against the oracle's {outcome.OracleSavings}");
+        Assert.True(outcome.TrueOracle);
+    }
+
+    [Fact]
+    public async Task TheSpendCapStopsNewRequests()
+    {
+        await using var test = await TestGateway.StartAsync();
+        var runner = new EvalRunner(test.Client, PriceTable.Defaults) { Concurrency = 1, MaxSpendMicros = 1 };
+        var (results, capped) = await runner.RunAsync([.. WorkloadGenerator.Generate(5, seed: 3)], ["sim-large"], Path.Combine(_directory, "capped.jsonl"));
+        Assert.True(capped);
+        Assert.Single(results);
+    }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+}
