@@ -37,7 +37,7 @@ public sealed class NativeOptimizerTests
             await Run("workload", "--per-task", "100", "--seed", "1", "--out", Here("train.jsonl"));
             var (_, evaluated) = await Run("eval", "--config", config, "--workload", Here("train.jsonl"), "--models", "sim-nano,sim-small,sim-fast,sim-medium,sim-pro,sim-large",
                 "--results", Here("results.jsonl"), "--report", Here("report"));
-            Assert.Contains("3000 answers this run (0 errors)", evaluated);
+            Assert.Contains("3600 answers this run (0 errors)", evaluated);
             var (_, optimized) = await Run("optimize", "--config", config, "--results", Here("results.jsonl"), "--entry", "sim-large", "--floor", "0.9", "--apply",
                 "--report", Here("report"));
             Assert.Contains("projected savings", optimized);

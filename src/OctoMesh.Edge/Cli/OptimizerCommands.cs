@@ -20,7 +20,7 @@ internal static class OptimizerCommands
         var perTask = new Option<int>("--per-task") { Description = "Items per task class.", DefaultValueFactory = _ => 100 };
         var seed = new Option<int>("--seed") { Description = "The same seed writes the same items; another, a held-out set.", DefaultValueFactory = _ => 1 };
         var output = new Option<FileInfo>("--out") { Description = "The workload file (JSON Lines).", Required = true };
-        var command = new Command("workload", "Write a labelled workload of the simulator's five task classes (classify, extract, reverse, json, math).")
+        var command = new Command("workload", "Write a labelled workload of the simulator's six task classes (classify, extract, reverse, json, math; summarize, judged).")
         {
             perTask, seed, output,
         };
@@ -53,9 +53,11 @@ internal static class OptimizerCommands
         var maxUsd = new Option<decimal?>("--max-usd") { Description = "Stop starting requests once this much is spent." };
         var report = new Option<DirectoryInfo?>("--report") { Description = "Write report.md and frontier.svg here." };
         var url = new Option<string?>("--url") { Description = "A running gateway to send through (default: one started in this process from --config)." };
+        var referenceModel = new Option<string?>("--reference-model") { Description = "Open (judged) items are compared with this model's answers (default: the last candidate)." };
+        var judgeModel = new Option<string?>("--judge-model") { Description = "The model that judges open items (default: the last candidate)." };
         var command = new Command("eval", "Run a workload against candidate models through the gateway, score each answer, and record quality, cost and latency.")
         {
-            config, workload, models, results, concurrency, maxUsd, report, url,
+            config, workload, models, results, concurrency, maxUsd, report, url, referenceModel, judgeModel,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -76,6 +78,8 @@ internal static class OptimizerCommands
                 Concurrency = Math.Max(1, parse.GetValue(concurrency)),
                 MaxSpendMicros = parse.GetValue(maxUsd) is { } usd ? (long)(usd * ModelPrice.MicrosPerUsd) : null,
                 Progress = Console.Error,
+                ReferenceModel = parse.GetValue(referenceModel) ?? candidates[^1],
+                JudgeModel = parse.GetValue(judgeModel) ?? candidates[^1],
             };
             var store = parse.GetValue(results)!.FullName;
             var (ran, capped) = await runner.RunAsync(items, candidates, store, cancellationToken);

@@ -17,6 +17,9 @@ internal enum CheckerKind
 
     /// <summary>The answer is a JSON object with the schema's required properties of their types, and, given a reference object, the same values.</summary>
     Json,
+
+    /// <summary>An open task: a judge model compares the answer with the reference model's, both ways round (<see cref="EvalRunner"/>).</summary>
+    Judge,
 }
 
 /// <summary>How a closed task's answer is scored: 1 right, 0 wrong.</summary>
@@ -35,7 +38,8 @@ internal sealed partial record Checker(CheckerKind Kind, string? Pattern = null,
             "regex" => CheckerKind.Regex,
             "numeric" => CheckerKind.Numeric,
             "json" or "json_schema" => CheckerKind.Json,
-            var other => throw new FormatException($"'{other}' is not a checker: write exact, regex, numeric or json"),
+            "judge" => CheckerKind.Judge,
+            var other => throw new FormatException($"'{other}' is not a checker: write exact, regex, numeric, json or judge"),
         };
         var checker = new Checker(kind,
             element.TryGetProperty("pattern", out var p) ? p.GetString() : null,
@@ -51,7 +55,10 @@ internal sealed partial record Checker(CheckerKind Kind, string? Pattern = null,
     public void Write(Utf8JsonWriter json)
     {
         json.WriteStartObject();
-        json.WriteString("kind", Kind switch { CheckerKind.Regex => "regex", CheckerKind.Numeric => "numeric", CheckerKind.Json => "json", _ => "exact" });
+        json.WriteString("kind", Kind switch
+        {
+            CheckerKind.Regex => "regex", CheckerKind.Numeric => "numeric", CheckerKind.Json => "json", CheckerKind.Judge => "judge", _ => "exact",
+        });
         if (Pattern is not null)
         {
             json.WriteString("pattern", Pattern);
@@ -68,14 +75,36 @@ internal sealed partial record Checker(CheckerKind Kind, string? Pattern = null,
         json.WriteEndObject();
     }
 
-    /// <summary>1 when <paramref name="answer"/> is right, else 0.</summary>
+    /// <summary>1 when <paramref name="answer"/> is right, else 0 (a judged task is scored by <see cref="JudgedScore"/>).</summary>
     public double Score(string answer, string? reference) => Kind switch
     {
+        CheckerKind.Judge => throw new InvalidOperationException("a judged task is scored by its judge"),
         CheckerKind.Exact => Normalize(answer) == Normalize(reference ?? "") ? 1 : 0,
         CheckerKind.Regex => Matches(answer) ? 1 : 0,
         CheckerKind.Numeric => FirstNumber(answer) is { } value && FirstNumber(reference ?? "") is { } expected && Math.Abs(value - expected) <= Tolerance ? 1 : 0,
         _ => JsonRight(answer, reference) ? 1 : 0,
     };
+
+    /// <summary>
+    /// A judge's verdict: the first A or B (capital, alone) or tie it says ("Answer B is better" counts as B); null
+    /// when it says none of them.
+    /// </summary>
+    public static string? Verdict(string text) =>
+        VerdictPattern().Match(text) is { Success: true } match ? match.Groups[1].Value.ToUpperInvariant() switch { "TIE" => "tie", var v => v } : null;
+
+    /// <summary>
+    /// The candidate against the reference, judged twice with the answers' places swapped (so a judge that prefers a
+    /// place cannot decide): 1 when it is not worse either way, 0 when it is worse both ways, ½ when the two verdicts
+    /// disagree.
+    /// </summary>
+    /// <param name="candidateFirst">The verdict with the candidate as answer A.</param>
+    /// <param name="candidateSecond">The verdict with the candidate as answer B.</param>
+    public static double JudgedScore(string candidateFirst, string candidateSecond)
+    {
+        var first = candidateFirst is "A" or "tie";
+        var second = candidateSecond is "B" or "tie";
+        return first && second ? 1 : first || second ? 0.5 : 0;
+    }
 
     private bool Matches(string answer)
     {
@@ -160,6 +189,10 @@ internal sealed partial record Checker(CheckerKind Kind, string? Pattern = null,
         "null" => value.ValueKind == JsonValueKind.Null,
         _ => true,
     };
+
+    /// <summary>A capital A or B alone (so the article "a" is not a verdict), or "tie" in any case.</summary>
+    [GeneratedRegex(@"\b(A|B|[Tt][Ii][Ee])\b", RegexOptions.CultureInvariant)]
+    private static partial Regex VerdictPattern();
 
     [GeneratedRegex(@"-?\d[\d,]*(\.\d+)?")]
     private static partial Regex Number();

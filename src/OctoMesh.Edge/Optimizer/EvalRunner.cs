@@ -14,6 +14,16 @@ namespace OctoMesh.Edge.Optimizer;
 /// </summary>
 internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? apiKey = null)
 {
+    /// <summary>Each judged item's reference answer, asked of <see cref="ReferenceModel"/> once.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<Answer>> _references = new(StringComparer.Ordinal);
+    private long _spent;
+
+    /// <summary>The model whose answers judged items are compared with.</summary>
+    public string? ReferenceModel { get; init; }
+
+    /// <summary>The model that judges (its own calls count toward the spend cap, not toward a candidate's cost).</summary>
+    public string? JudgeModel { get; init; }
+
     public int Concurrency { get; init; } = 8;
 
     /// <summary>Micro-dollars the run may spend (pairs in flight when it is reached still finish); null: no cap.</summary>
@@ -28,7 +38,6 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
         var done = EvalResult.ReadAll(store).Where(r => r.Error is null).Select(r => (r.Item, r.Model)).ToHashSet();
         var pairs = items.SelectMany(item => models.Select(model => (Item: item, Model: model))).Where(p => !done.Contains((p.Item.Id, p.Model))).ToList();
         var results = new List<EvalResult>();
-        var spent = 0L;
         var capped = false;
         var gate = new Lock();
         await using var output = new FileStream(store, FileMode.Append, FileAccess.Write, FileShare.Read);
@@ -36,13 +45,12 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
         await Parallel.ForEachAsync(pairs, new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = cancellationToken },
             async (pair, token) =>
             {
-                if (MaxSpendMicros is { } cap && Interlocked.Read(ref spent) >= cap)
+                if (MaxSpendMicros is { } cap && Interlocked.Read(ref _spent) >= cap)
                 {
                     capped = true;
                     return;
                 }
                 var result = await AskAsync(pair.Item, pair.Model, token);
-                Interlocked.Add(ref spent, result.CostMicros);
                 var line = new ArrayBufferWriter<byte>(256);
                 using (var json = new Utf8JsonWriter(line))
                 {
@@ -55,28 +63,80 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
                     output.Flush();
                     results.Add(result);
                     finished++;
-                    Progress?.Write($"\r{Bar(finished, pairs.Count)} {finished}/{pairs.Count} pairs  ${spent / 1e6:0.0000}");
+                    Progress?.Write($"\r{Bar(finished, pairs.Count)} {finished}/{pairs.Count} pairs  ${Interlocked.Read(ref _spent) / 1e6:0.0000}");
                 }
             });
         Progress?.WriteLine();
         return (results, capped);
     }
 
+    /// <summary>One answer: its text, cost, latency and tokens, or the error that stood for it.</summary>
+    private sealed record Answer(string Text, long CostMicros, double LatencyMs, int PromptTokens, int CompletionTokens, string? Error);
+
     private async Task<EvalResult> AskAsync(WorkloadItem item, string model, CancellationToken cancellationToken)
     {
-        var body = new ArrayBufferWriter<byte>(256 + item.Messages.Length);
+        var answer = await CallAsync(model, item.Messages, item.Task, cancellationToken);
+        var score = 0.0;
+        var error = answer.Error;
+        if (error is null && item.Checker.Kind == CheckerKind.Judge)
+        {
+            (score, error) = await JudgeAsync(item, answer.Text, cancellationToken);
+        }
+        else if (error is null)
+        {
+            score = item.Checker.Score(answer.Text, item.Reference);
+        }
+        return new EvalResult(item.Id, item.Task, model, score, answer.CostMicros, answer.LatencyMs, answer.PromptTokens, answer.CompletionTokens, error);
+    }
+
+    /// <summary>The candidate's answer against the reference model's, judged with the places swapped (<see cref="Checker.JudgedScore"/>).</summary>
+    private async Task<(double Score, string? Error)> JudgeAsync(WorkloadItem item, string candidate, CancellationToken cancellationToken)
+    {
+        if (ReferenceModel is null || JudgeModel is null)
+        {
+            return (0, "no_judge");
+        }
+        var reference = await _references.GetOrAdd(item.Id, _ => CallAsync(ReferenceModel, item.Messages, item.Task, CancellationToken.None));
+        if (reference.Error is not null)
+        {
+            return (0, "reference_" + reference.Error);
+        }
+        var question = LastUserText(item.Messages);
+        var first = await CallAsync(JudgeModel, JudgePrompt(question, candidate, reference.Text), "judge", cancellationToken);
+        var second = await CallAsync(JudgeModel, JudgePrompt(question, reference.Text, candidate), "judge", cancellationToken);
+        if ((first.Error ?? second.Error) is { } failed)
+        {
+            return (0, "judge_" + failed);
+        }
+        return Checker.Verdict(first.Text) is { } a && Checker.Verdict(second.Text) is { } b ? (Checker.JudgedScore(a, b), null) : (0, "judge_unparsable");
+    }
+
+    private static string JudgePrompt(string question, string a, string b) => WorkloadItem.UserMessages(
+        $"Compare two answers to the question below.\nQuestion: {question}\nAnswer A: {a}\nAnswer B: {b}\nReply with exactly one of: A, B, tie.");
+
+    private static string LastUserText(string messages)
+    {
+        using var document = JsonDocument.Parse(messages);
+        var last = document.RootElement.EnumerateArray().LastOrDefault(m => m.TryGetProperty("role", out var role) && role.GetString() == "user");
+        return last.ValueKind == JsonValueKind.Object && last.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String
+            ? content.GetString()! : "";
+    }
+
+    private async Task<Answer> CallAsync(string model, string messages, string task, CancellationToken cancellationToken)
+    {
+        var body = new ArrayBufferWriter<byte>(256 + messages.Length);
         using (var json = new Utf8JsonWriter(body))
         {
             json.WriteStartObject();
             json.WriteString("model", model);
             json.WriteNumber("max_tokens", 256);
             json.WritePropertyName("messages");
-            json.WriteRawValue(item.Messages);
+            json.WriteRawValue(messages);
             json.WriteEndObject();
         }
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new ByteArrayContent(body.WrittenSpan.ToArray()) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        request.Headers.Add("x-octomesh-task", item.Task);
+        request.Headers.Add("x-octomesh-task", task);
         // Evaluation asks every candidate: an exact cache hit would measure the cache, not the model.
         request.Headers.Add("x-octomesh-cache", "off");
         if (apiKey is not null)
@@ -94,7 +154,7 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
             if (!response.IsSuccessStatusCode)
             {
                 var code = root.TryGetProperty("error", out var error) && error.TryGetProperty("code", out var c) ? c.GetString() : null;
-                return new EvalResult(item.Id, item.Task, model, 0, 0, latency, 0, 0, code ?? ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                return new Answer("", 0, latency, 0, 0, code ?? ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
             var answer = root.GetProperty("choices")[0].GetProperty("message").TryGetProperty("content", out var content) ? content.GetString() ?? "" : "";
             var usage = root.GetProperty("usage");
@@ -102,12 +162,13 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
             var completion = usage.GetProperty("completion_tokens").GetInt32();
             var served = root.TryGetProperty("model", out var m) ? m.GetString() ?? model : model;
             var cost = prices.TryFind(served, out var price) || prices.TryFind(model, out price) ? price.Cost(prompt, completion, 0, 0, 0) : 0;
-            return new EvalResult(item.Id, item.Task, model, item.Checker.Score(answer, item.Reference), cost, latency, prompt, completion);
+            Interlocked.Add(ref _spent, cost);
+            return new Answer(answer, cost, latency, prompt, completion, null);
         }
         catch (Exception e) when (e is HttpRequestException or JsonException or KeyNotFoundException or InvalidOperationException
             || e is TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            return new EvalResult(item.Id, item.Task, model, 0, 0, Stopwatch.GetElapsedTime(started).TotalMilliseconds, 0, 0, e.GetType().Name);
+            return new Answer("", 0, Stopwatch.GetElapsedTime(started).TotalMilliseconds, 0, 0, e.GetType().Name);
         }
     }
 

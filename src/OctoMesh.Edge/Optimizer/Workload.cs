@@ -53,6 +53,22 @@ internal sealed record WorkloadItem(string Id, string Task, string Messages, str
         return new WorkloadItem(item.GetProperty("id").GetString()!, item.GetProperty("task").GetString()!, messages.GetRawText(), reference, checker);
     }
 
+    /// <summary>A <c>messages</c> array of one user message.</summary>
+    public static string UserMessages(string prompt)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, Proxy.OpenAIError.WriterOptions))
+        {
+            json.WriteStartArray();
+            json.WriteStartObject();
+            json.WriteString("role", "user");
+            json.WriteString("content", prompt);
+            json.WriteEndObject();
+            json.WriteEndArray();
+        }
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
     public void Write(Utf8JsonWriter json)
     {
         json.WriteStartObject();

@@ -1,17 +1,17 @@
 using System.Globalization;
-using System.Text.Json;
 using OctoMesh.Edge.Simulator;
 
 namespace OctoMesh.Edge.Optimizer;
 
 /// <summary>
-/// Writes a labelled workload of the simulated market's five task classes (classify, extract, reverse, json, math), in
+/// Writes a labelled workload of the simulated market's six task classes (classify, extract, reverse, json, math, and
+/// summarize, an open task that a judge scores), in
 /// the prompts the simulator recognises, each with its reference answer and checker. The same seed gives the same
 /// items; another seed gives a held-out set.
 /// </summary>
 internal static class WorkloadGenerator
 {
-    public static readonly string[] Tasks = ["classify", "extract", "reverse", "json", "math"];
+    public static readonly string[] Tasks = ["classify", "extract", "reverse", "json", "math", "summarize"];
 
     private static readonly string[] s_words =
     [
@@ -35,9 +35,10 @@ internal static class WorkloadGenerator
                     "extract" => Extract(random),
                     "reverse" => Reverse(random),
                     "json" => Json(random),
+                    "summarize" => Summarize(random),
                     _ => Math(random),
                 };
-                yield return new WorkloadItem($"{task}-{seed}-{i:D4}", task, Messages(prompt), reference, checker);
+                yield return new WorkloadItem($"{task}-{seed}-{i:D4}", task, WorkloadItem.UserMessages(prompt), reference, checker);
             }
         }
     }
@@ -73,6 +74,14 @@ internal static class WorkloadGenerator
             new Checker(CheckerKind.Json, Schema: """{"required":["name","age"],"properties":{"name":{"type":"string"},"age":{"type":"integer"}}}"""));
     }
 
+    /// <summary>An open task: no reference answer; the judge compares each candidate's summary with the reference model's.</summary>
+    private static (string, string?, Checker) Summarize(Random random)
+    {
+        var facts = SimulatedTasks.Facts.OrderBy(_ => random.Next()).Take(4).ToArray();
+        return ($"Summarize in one sentence: Team notes: {facts[0]} and {facts[1]} came up; after the review, {facts[2]} depends on {facts[3]}; everything else stays as planned.",
+            null, new Checker(CheckerKind.Judge));
+    }
+
     private static (string, string, Checker) Math(Random random)
     {
         var (a, b) = (random.Next(11, 99), random.Next(11, 99));
@@ -80,20 +89,5 @@ internal static class WorkloadGenerator
         var symbol = op switch { 0 => "+", 1 => "-", _ => "*" };
         var value = op switch { 0 => a + b, 1 => a - b, _ => a * b };
         return ($"What is {a} {symbol} {b}?", value.ToString(CultureInfo.InvariantCulture), new Checker(CheckerKind.Numeric));
-    }
-
-    private static string Messages(string prompt)
-    {
-        using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream, Proxy.OpenAIError.WriterOptions))
-        {
-            json.WriteStartArray();
-            json.WriteStartObject();
-            json.WriteString("role", "user");
-            json.WriteString("content", prompt);
-            json.WriteEndObject();
-            json.WriteEndArray();
-        }
-        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
     }
 }

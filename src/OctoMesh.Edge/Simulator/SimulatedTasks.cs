@@ -10,6 +10,8 @@ namespace OctoMesh.Edge.Simulator;
 /// <item><c>classify</c>: "Classify the sentiment of this review as positive or negative: …" → the label its words carry.</item>
 /// <item><c>extract</c>: "Extract the order number from this message: … #48213 …" → 48213.</item>
 /// <item><c>reverse</c>: "Reverse the letters of the word: lantern" → nretnal.</item>
+/// <item><c>summarize</c> (open: judged): "Summarize in one sentence: …" → a summary naming the text's facts (a poor one: half of them).</item>
+/// <item><c>judge</c>: "Compare two answers to the question below. …" → A, B or tie by which names more of the question's facts; a slip says A.</item>
 /// <item><c>json</c>: "Return only a JSON object with the fields name and age for: Maria is 34 years old." → {"name":"Maria","age":34}.</item>
 /// </list>
 /// </summary>
@@ -18,9 +20,30 @@ internal static partial class SimulatedTasks
     public static readonly string[] Positive = ["great", "love", "excellent", "wonderful", "happy", "perfect", "fast", "friendly", "recommend", "delighted"];
     public static readonly string[] Negative = ["terrible", "hate", "awful", "broken", "slow", "rude", "refund", "disappointed", "worst", "late"];
 
+    /// <summary>The facts a <c>summarize</c> text carries: a good summary names them all, a poor one half.</summary>
+    public static readonly string[] Facts =
+    [
+        "Falcon", "March", "battery", "Tuesday", "budget", "Lisbon", "supplier", "contract", "engine", "warehouse", "audit", "Friday",
+        "pricing", "server", "outage", "Orion", "invoice", "firmware", "Denver", "payroll", "Atlas", "shipment", "license", "Monday",
+    ];
+
     public static bool TryAnswer(string prompt, out string task, out string right, out string wrong)
     {
         Match match;
+        if ((match = Judge().Match(prompt)).Success)
+        {
+            // The judge: the answer that names more of the question's facts is better. Its slip is position bias: "A".
+            var facts = Facts.Where(f => match.Groups[1].Value.Contains(f, StringComparison.Ordinal)).ToArray();
+            var (a, b) = (facts.Count(f => match.Groups[2].Value.Contains(f, StringComparison.Ordinal)), facts.Count(f => match.Groups[3].Value.Contains(f, StringComparison.Ordinal)));
+            (task, right, wrong) = ("judge", a > b ? "A" : b > a ? "B" : "tie", "A");
+            return true;
+        }
+        if ((match = Summarize().Match(prompt)).Success)
+        {
+            var facts = Facts.Where(f => match.Groups[1].Value.Contains(f, StringComparison.Ordinal)).ToArray();
+            (task, right, wrong) = ("summarize", $"Summary: {string.Join(", ", facts)}.", $"Summary: {string.Join(", ", facts.Take(facts.Length / 2))}.");
+            return true;
+        }
         if ((match = Classify().Match(prompt)).Success)
         {
             var words = match.Groups[1].Value.ToLowerInvariant().Split([' ', ',', '.', '!', '?'], StringSplitOptions.RemoveEmptyEntries);
@@ -52,6 +75,12 @@ internal static partial class SimulatedTasks
         (task, right, wrong) = ("", "", "");
         return false;
     }
+
+    [GeneratedRegex(@"^Compare two answers to the question below\.\nQuestion: (.*)\nAnswer A: (.*)\nAnswer B: (.*)\nReply with exactly one of: A, B, tie\.$", RegexOptions.Singleline)]
+    private static partial Regex Judge();
+
+    [GeneratedRegex(@"^Summarize in one sentence: (.+)$", RegexOptions.Singleline)]
+    private static partial Regex Summarize();
 
     [GeneratedRegex(@"^Classify the sentiment of this review as positive or negative: (.+)$", RegexOptions.Singleline)]
     private static partial Regex Classify();

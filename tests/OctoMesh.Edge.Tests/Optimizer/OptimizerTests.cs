@@ -39,6 +39,26 @@ public sealed class OptimizerTests : IDisposable
         Assert.Equal(1, checker.Score("""{"name":"Ines","age":20,"extra":true}""", null));
     }
 
+    [Theory]
+    [InlineData("A", "A")]
+    [InlineData(" B\n", "B")]
+    [InlineData("Tie.", "tie")]
+    [InlineData("Answer B is better: it names every fact.", "B")]
+    [InlineData("I think a tie is fair", "tie")]
+    [InlineData("Both are fine", null)]
+    [InlineData("", null)]
+    public void JudgeVerdictsAreParsed(string text, string? verdict) => Assert.Equal(verdict, Checker.Verdict(text));
+
+    [Fact]
+    public void SwappingPlacesCancelsAJudgesPositionBias()
+    {
+        // Not worse either way; worse either way; and a judge that says "A" whatever it is shown.
+        Assert.Equal(1, Checker.JudgedScore("A", "B"));
+        Assert.Equal(1, Checker.JudgedScore("tie", "tie"));
+        Assert.Equal(0, Checker.JudgedScore("B", "A"));
+        Assert.Equal(0.5, Checker.JudgedScore("A", "A"));
+    }
+
     [Fact]
     public void WilsonsLowerBoundNeedsEvidence()
     {
@@ -107,10 +127,10 @@ public sealed class OptimizerTests : IDisposable
     {
         await using var test = await TestGateway.StartAsync();
         string[] models = ["sim-nano", "sim-small", "sim-fast", "sim-medium", "sim-pro", "sim-large"];
-        var runner = new EvalRunner(test.Client, PriceTable.Defaults) { Concurrency = 4 };
+        var runner = new EvalRunner(test.Client, PriceTable.Defaults) { Concurrency = 4, ReferenceModel = "sim-large", JudgeModel = "sim-large" };
         var trainStore = Path.Combine(_directory, "train.jsonl");
         var (train, capped) = await runner.RunAsync([.. WorkloadGenerator.Generate(150, seed: 1)], models, trainStore);
-        Assert.Equal((4500, false, 0), (train.Count, capped, train.Count(r => r.Error is not null)));
+        Assert.Equal((5400, false, 0), (train.Count, capped, train.Count(r => r.Error is not null)));
         // Resumable: a second run finds every pair done.
         Assert.Empty((await runner.RunAsync([.. WorkloadGenerator.Generate(150, seed: 1)], models, trainStore)).Results);
 
@@ -118,7 +138,7 @@ public sealed class OptimizerTests : IDisposable
         var (heldOut, _) = await runner.RunAsync([.. WorkloadGenerator.Generate(150, seed: 2)], models, heldOutStore);
         var choices = RouteOptimizer.Choose(train, s_config, "sim-large", floor: 0.9, minSamples: 30);
         // The choices are the oracle's: per class the cheapest model whose true quality clears 0.9.
-        Assert.Equal(["sim-nano", "sim-small", "sim-medium", "sim-pro", "sim-fast"], choices.Select(c => c.Chosen[0].Model));
+        Assert.Equal(["sim-nano", "sim-small", "sim-medium", "sim-pro", "sim-fast", "sim-pro"], choices.Select(c => c.Chosen[0].Model));
         var outcome = HeldOut.Measure(choices, heldOut, 0.9);
         Assert.All(outcome.Quality.Values, quality => Assert.True(quality >= 0.9, $"held-out quality {quality}"));
         Assert.True(outcome.Savings >= 0.95 * outcome.OracleSavings, $"{outcome.Savings} against the oracle's {outcome.OracleSavings}");
