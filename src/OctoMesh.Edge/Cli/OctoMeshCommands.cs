@@ -24,6 +24,7 @@ internal static class OctoMeshCommands
         root.Add(OptimizerCommands.Workload());
         root.Add(OptimizerCommands.Eval());
         root.Add(OptimizerCommands.Optimize());
+        root.Add(OptimizerCommands.TrainClassifier());
         root.Add(TenancyCommands.Key());
         root.Add(TenancyCommands.Forget());
         root.Add(Sim());

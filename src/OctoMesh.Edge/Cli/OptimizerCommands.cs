@@ -95,6 +95,44 @@ internal static class OptimizerCommands
         return command;
     }
 
+    public static Command TrainClassifier()
+    {
+        var workload = new Option<FileInfo>("--workload") { Description = "A labelled workload (JSON Lines): each item's last user turn and task.", Required = true };
+        var output = new Option<FileInfo>("--out") { Description = "The centroid file (name it in taskModel.centroids).", Required = true };
+        var embedder = new Option<string>("--embedder") { Description = "hash or vectors.", DefaultValueFactory = _ => "hash" };
+        var vectors = new Option<FileInfo?>("--vectors") { Description = "The word-vector file of the vectors embedder (deploy/vectors/build.sh)." };
+        var minSimilarity = new Option<float>("--min-similarity") { Description = "Below this, no task is detected (measured on --heldout).", DefaultValueFactory = _ => 0.5f };
+        var heldOut = new Option<FileInfo?>("--heldout") { Description = "Another labelled workload to measure the classifier on." };
+        var command = new Command("train-classifier", "Learn one centroid per task class from a labelled workload: the task classifier's second stage.")
+        {
+            workload, output, embedder, vectors, minSimilarity, heldOut,
+        };
+        command.SetAction(parse =>
+        {
+            Cache.Semantic.ILocalEmbedder local = parse.GetValue(embedder) == "vectors"
+                ? Cache.Semantic.WordVectorEmbedder.Load((parse.GetValue(vectors) ?? throw new InvalidOperationException("--embedder vectors needs --vectors")).FullName)
+                : new Cache.Semantic.HashEmbedder();
+            var items = WorkloadItem.ReadAll(parse.GetValue(workload)!.FullName);
+            var classifier = CentroidClassifier.Train(items.Select(i => (i.Task, i.LastUserText)), local, parse.GetValue(minSimilarity));
+            classifier.Save(parse.GetValue(output)!.FullName, items.Count);
+            Console.WriteLine($"{classifier.Tasks.Count} centroids from {items.Count} items ({local.Name}) in {parse.GetValue(output)!.FullName}");
+            if (parse.GetValue(heldOut) is { } file)
+            {
+                var test = WorkloadItem.ReadAll(file.FullName);
+                var detected = test.Select(i => (i.Task, Found: classifier.Classify(new Routing.Table.TaskEvidence("", i.LastUserText, false)))).ToList();
+                foreach (var group in detected.GroupBy(d => d.Task).OrderBy(g => g.Key, StringComparer.Ordinal))
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  {group.Key,-10} {group.Count(d => d.Found == d.Task) / (double)group.Count():P1} right, {group.Count(d => d.Found is null) / (double)group.Count():P1} none"));
+                }
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"held out: {detected.Count(d => d.Found == d.Task) / (double)detected.Count:P2} of {detected.Count} items classified right"));
+            }
+            return 0;
+        });
+        return command;
+    }
+
     public static Command Optimize()
     {
         var config = new Option<FileInfo>("--config") { Description = "The configuration to optimize (its routes are compared, and rewritten with --apply).", Required = true };

@@ -26,7 +26,8 @@ internal static class RouteExplainer
         {
             Workspace = workspace,
             Task = task ?? RequestInspector.Task(body, inspected)
-                ?? (config.Tasks.IsEmpty ? null : new TaskClassifier(config.Tasks).Classify(RequestInspector.Evidence(body, inspected.HasTools))),
+                ?? new TaskClassifier(config.Tasks, config.TaskModel is { } taskModel ? Optimizer.CentroidClassifier.Load(taskModel) : null)
+                    .Classify(RequestInspector.Evidence(body, inspected.HasTools)),
             Headers = new Headers(headers),
             HasTools = inspected.HasTools,
             HasImages = RequestInspector.HasImages(body),

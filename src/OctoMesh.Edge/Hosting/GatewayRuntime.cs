@@ -31,7 +31,7 @@ internal sealed class GatewayRuntime : IDisposable
             .ToImmutableArray();
         AdminKeys = new ClientKeyTable(config.AdminKeys);
         Routes = RoutingTable.Compile(config.Routes, previous: previous?.Routes);
-        Classifier = new TaskClassifier(config.Tasks);
+        Classifier = new TaskClassifier(config.Tasks, config.TaskModel is { } model ? Optimizer.CentroidClassifier.Load(model) : null);
         Prices = new PriceTable(config.Prices);
         RouteTargets = Routes.Routes
             .Select(route => route.Definition.Targets

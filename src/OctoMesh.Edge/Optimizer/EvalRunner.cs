@@ -101,7 +101,7 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
         {
             return (0, "reference_" + reference.Error);
         }
-        var question = LastUserText(item.Messages);
+        var question = item.LastUserText;
         var first = await CallAsync(JudgeModel, JudgePrompt(question, candidate, reference.Text), "judge", cancellationToken);
         var second = await CallAsync(JudgeModel, JudgePrompt(question, reference.Text, candidate), "judge", cancellationToken);
         if ((first.Error ?? second.Error) is { } failed)
@@ -113,14 +113,6 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
 
     private static string JudgePrompt(string question, string a, string b) => WorkloadItem.UserMessages(
         $"Compare two answers to the question below.\nQuestion: {question}\nAnswer A: {a}\nAnswer B: {b}\nReply with exactly one of: A, B, tie.");
-
-    private static string LastUserText(string messages)
-    {
-        using var document = JsonDocument.Parse(messages);
-        var last = document.RootElement.EnumerateArray().LastOrDefault(m => m.TryGetProperty("role", out var role) && role.GetString() == "user");
-        return last.ValueKind == JsonValueKind.Object && last.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String
-            ? content.GetString()! : "";
-    }
 
     private async Task<Answer> CallAsync(string model, string messages, string task, CancellationToken cancellationToken)
     {

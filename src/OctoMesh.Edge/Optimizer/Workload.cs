@@ -53,6 +53,18 @@ internal sealed record WorkloadItem(string Id, string Task, string Messages, str
         return new WorkloadItem(item.GetProperty("id").GetString()!, item.GetProperty("task").GetString()!, messages.GetRawText(), reference, checker);
     }
 
+    /// <summary>The last user message's text (what the task classifier reads).</summary>
+    public string LastUserText
+    {
+        get
+        {
+            using var document = JsonDocument.Parse(Messages);
+            var last = document.RootElement.EnumerateArray().LastOrDefault(m => m.TryGetProperty("role", out var role) && role.GetString() == "user");
+            return last.ValueKind == JsonValueKind.Object && last.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String
+                ? content.GetString()! : "";
+        }
+    }
+
     /// <summary>A <c>messages</c> array of one user message.</summary>
     public static string UserMessages(string prompt)
     {

@@ -54,6 +54,32 @@ public static partial class ConfigLoader
             return workspaces.ToImmutable();
         }
 
+        private static readonly string[] s_taskModelFields = ["centroids", "minSimilarity", "vectors"];
+
+        private TaskModelConfig? ReadTaskModel(JsonElement element, string path)
+        {
+            if (!ExpectObject(element, path, "write { \"centroids\": \"centroids.json\" }"))
+            {
+                return null;
+            }
+            var fields = Fields(element, path, s_taskModelFields);
+            var centroids = RequiredString(fields, "centroids", path, "the file octomesh train-classifier wrote");
+            var similarity = 0.5;
+            if (fields.TryGetValue("minSimilarity", out var min))
+            {
+                if (min.ValueKind == JsonValueKind.Number && min.GetDouble() is > -1 and <= 1 and var value)
+                {
+                    similarity = value;
+                }
+                else
+                {
+                    Error($"{path}.minSimilarity", $"{Describe(min)} is not a similarity", "write a number above -1 and at most 1, e.g. 0.5");
+                }
+            }
+            var vectors = fields.TryGetValue("vectors", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            return centroids is null ? null : new TaskModelConfig(centroids, similarity, vectors);
+        }
+
         private TenancyConfig ReadTenancy(JsonElement element, string path)
         {
             var tenancy = new TenancyConfig();

@@ -58,7 +58,7 @@ public static partial class ConfigLoader
     /// <summary>Walks the document once, building records and collecting errors as it goes.</summary>
     private sealed partial class ConfigReader(Func<string, string?> environment)
     {
-        private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "tasks", "clientKeys", "adminKeys", "limits", "prices", "metrics", "trace", "tracing", "cache", "budgets", "rateLimits", "redis", "workspaces", "tenancy"];
+        private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "tasks", "clientKeys", "adminKeys", "limits", "prices", "metrics", "trace", "tracing", "cache", "budgets", "rateLimits", "redis", "workspaces", "tenancy", "taskModel"];
         private static readonly string[] s_taskFields = ["name", "markers", "in", "tools", "minChars", "maxChars"];
         private static readonly string[] s_adminKeyFields = ["name", "sha256"];
         private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker", "deadlineMs", "hedgeAfterMs", "cache"];
@@ -110,6 +110,7 @@ public static partial class ConfigLoader
                 Models = models,
                 Routes = routes,
                 Tasks = fields.TryGetValue("tasks", out var t) ? ReadTasks(t, "$.tasks") : [],
+                TaskModel = fields.TryGetValue("taskModel", out var tm) ? ReadTaskModel(tm, "$.taskModel") : null,
                 ClientKeys = clientKeys,
                 Budgets = fields.TryGetValue("budgets", out var b) ? ReadBudgets(b, "$.budgets", clientKeys) : [],
                 RateLimits = fields.TryGetValue("rateLimits", out var rl) ? ReadRateLimits(rl, "$.rateLimits", clientKeys) : [],

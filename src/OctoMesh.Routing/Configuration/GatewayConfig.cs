@@ -28,6 +28,9 @@ public sealed record GatewayConfig
     /// <summary>Rules that detect a task the request did not declare, tried in file order.</summary>
     public ImmutableArray<Table.TaskRule> Tasks { get; init; } = [];
 
+    /// <summary>The classifier's second stage (trained centroids), asked when no rule decides; null for rules alone.</summary>
+    public TaskModelConfig? TaskModel { get; init; }
+
     /// <summary>Prices by model name or pattern, over the dated defaults (<see cref="Pricing.DefaultPrices"/>).</summary>
     public ImmutableArray<(string Pattern, Pricing.ModelPrice Price)> Prices { get; init; } = [];
 

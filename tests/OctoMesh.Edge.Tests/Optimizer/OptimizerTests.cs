@@ -155,5 +155,45 @@ public sealed class OptimizerTests : IDisposable
         Assert.Single(results);
     }
 
+    [Fact]
+    public void CentroidsLearnedFromOneWorkloadClassifyAnother()
+    {
+        var classifier = CentroidClassifier.Train(WorkloadGenerator.Generate(50, seed: 1).Select(i => (i.Task, i.LastUserText)), new OctoMesh.Edge.Cache.Semantic.HashEmbedder());
+        var heldOut = WorkloadGenerator.Generate(50, seed: 2).ToList();
+        Assert.All(heldOut, item => Assert.Equal(item.Task, classifier.Classify(new OctoMesh.Routing.Table.TaskEvidence("", item.LastUserText, false))));
+        // Nothing like any class: no task.
+        Assert.Null(classifier.Classify(new OctoMesh.Routing.Table.TaskEvidence("", "Write a poem about the sea", false)));
+        Assert.Null(classifier.Classify(new OctoMesh.Routing.Table.TaskEvidence("", "", false)));
+
+        // Saved and loaded as the gateway loads it: the same answers.
+        var path = Path.Combine(_directory, "centroids.json");
+        classifier.Save(path, 300);
+        var loaded = CentroidClassifier.Load(new TaskModelConfig(path));
+        Assert.All(heldOut, item => Assert.Equal(item.Task, loaded.Classify(new OctoMesh.Routing.Table.TaskEvidence("", item.LastUserText, false))));
+        File.WriteAllText(path, "{}");
+        Assert.Throws<InvalidDataException>(() => CentroidClassifier.Load(new TaskModelConfig(path)));
+    }
+
+    [Fact]
+    public async Task TheGatewayRoutesARequestThatDeclaredNoTaskByItsNearestCentroid()
+    {
+        var path = Path.Combine(_directory, "centroids.json");
+        CentroidClassifier.Train(WorkloadGenerator.Generate(50, seed: 1).Select(i => (i.Task, i.LastUserText)), new OctoMesh.Edge.Cache.Semantic.HashEmbedder())
+            .Save(path, 300);
+        await using var test = await TestGateway.StartAsync($$"""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } }, "models": { "*": { "provider": "sim" } },
+              "taskModel": { "centroids": "{{path}}" },
+              "routes": [ { "name": "optimized-math", "match": { "model": "sim-large", "task": "math" }, "targets": [ { "provider": "sim", "model": "sim-pro" } ] } ] }
+            """);
+        async Task<(string? Task, string Model)> Ask(string prompt)
+        {
+            var response = await test.Client.PostAsync("/v1/chat/completions", new StringContent(
+                $$"""{"model":"sim-large","messages":[{"role":"user","content":"{{prompt}}"}]}""", System.Text.Encoding.UTF8, "application/json"));
+            return (response.Headers.TryGetValues("x-octomesh-task", out var task) ? task.Single() : null, response.Headers.GetValues("x-octomesh-model").Single());
+        }
+        Assert.Equal(("math", "sim-pro"), await Ask("What is 31 * 17?"));
+        Assert.Equal((null, "sim-large"), await Ask("Write a poem about the sea"));
+    }
+
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 }
