@@ -19,16 +19,23 @@ internal static class OptimizerCommands
     {
         var perTask = new Option<int>("--per-task") { Description = "Items per task class.", DefaultValueFactory = _ => 100 };
         var seed = new Option<int>("--seed") { Description = "The same seed writes the same items; another, a held-out set.", DefaultValueFactory = _ => 1 };
+        var fromExport = new Option<FileInfo?>("--from-export") { Description = "Sample live traffic instead: a workspace's access export (GET /admin/workspaces/W/export) of a full workspace." };
+        var defaultTask = new Option<string>("--task") { Description = "With --from-export, the task of exchanges that had none.", DefaultValueFactory = _ => "general" };
+        var sample = new Option<int?>("--sample") { Description = "With --from-export, at most this many exchanges, drawn at random (--seed)." };
         var output = new Option<FileInfo>("--out") { Description = "The workload file (JSON Lines).", Required = true };
-        var command = new Command("workload", "Write a labelled workload of the simulator's six task classes (classify, extract, reverse, json, math; summarize, judged).")
+        var command = new Command("workload",
+            "Write a labelled workload: the simulator's six task classes (classify, extract, reverse, json, math; summarize, judged), or live traffic kept by a full workspace.")
         {
-            perTask, seed, output,
+            perTask, seed, fromExport, defaultTask, sample, output,
         };
         command.SetAction(parse =>
         {
+            var items = parse.GetValue(fromExport) is { } export
+                ? LiveTraffic.Items(export.FullName, parse.GetValue(defaultTask)!, parse.GetValue(sample), parse.GetValue(seed))
+                : WorkloadGenerator.Generate(parse.GetValue(perTask), parse.GetValue(seed));
             using var file = File.Create(parse.GetValue(output)!.FullName);
             var count = 0;
-            foreach (var item in WorkloadGenerator.Generate(parse.GetValue(perTask), parse.GetValue(seed)))
+            foreach (var item in items)
             {
                 using (var json = new Utf8JsonWriter(file, Proxy.OpenAIError.WriterOptions))
                 {

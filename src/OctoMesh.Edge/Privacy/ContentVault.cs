@@ -8,8 +8,9 @@ using System.Threading.Channels;
 namespace OctoMesh.Edge.Privacy;
 
 /// <summary>One exchange of a <c>full</c> workspace, as it is kept for evaluation (after redaction).</summary>
+/// <param name="Task">The task the request declared or was classified as (what an optimizer's workload is labelled by).</param>
 internal sealed record KeptExchange(DateTimeOffset Time, string RequestId, string Api, string? Route, string? Provider, string? Model,
-    string Request, string Answer)
+    string Request, string Answer, string? Task = null)
 {
     /// <summary>Its fields, as the vault encrypts them and the access export shows them.</summary>
     public void WriteFields(Utf8JsonWriter json)
@@ -20,6 +21,7 @@ internal sealed record KeptExchange(DateTimeOffset Time, string RequestId, strin
         json.WriteString("route", Route);
         json.WriteString("provider", Provider);
         json.WriteString("model", Model);
+        json.WriteString("task", Task);
         json.WriteString("request", Request);
         json.WriteString("answer", Answer);
     }
@@ -135,7 +137,7 @@ internal sealed class ContentVault : IAsyncDisposable
             var root = document.RootElement;
             string? Text(string name) => root.TryGetProperty(name, out var value) ? value.GetString() : null;
             return new KeptExchange(root.GetProperty("time").GetDateTimeOffset(), Text("request_id")!, Text("api")!, Text("route"), Text("provider"),
-                Text("model"), Text("request")!, Text("answer")!);
+                Text("model"), Text("request")!, Text("answer")!, Text("task"));
         }
         catch (Exception e) when (e is FormatException or CryptographicException or JsonException or ArgumentException)
         {

@@ -827,8 +827,9 @@ internal sealed class ProxyHandler
         {
             answer = whole;
         }
-        _vault.Keep(workspace, generation, new Privacy.KeptExchange(DateTimeOffset.UtcNow, exchange.RequestId, operation.MetricName(), route?.Name, exchange.Provider,
-            exchange.Model, System.Text.Encoding.UTF8.GetString(body.Span), System.Text.Encoding.UTF8.GetString(answer)));
+        var api = operation == ApiOperation.Messages ? "messages" : "chat_completions";
+        _vault.Keep(workspace, generation, new Privacy.KeptExchange(DateTimeOffset.UtcNow, exchange.RequestId, api, route?.Name, exchange.Provider,
+            exchange.Model, System.Text.Encoding.UTF8.GetString(body.Span), System.Text.Encoding.UTF8.GetString(answer), exchange.Task));
     }
 
     /// <summary>

@@ -184,6 +184,13 @@ public class TenancyApiTests
         Assert.Contains("chat.completion", export[2].GetProperty("answer").GetString());
         var billed = export.Where(l => l.GetProperty("type").GetString() == "request").Sum(l => l.GetProperty("record").GetProperty("cost_micros").GetInt64());
 
+        // Kept traffic is a workload for the optimizer: each OpenAI-format exchange an open (judged) item of its task.
+        var exportFile = Path.Combine(test.TraceDirectory, "export.jsonl");
+        await File.WriteAllLinesAsync(exportFile, export.Select(l => l.GetRawText()));
+        var sampled = OctoMesh.Edge.Optimizer.LiveTraffic.Items(exportFile, "general", null, 1).Single();
+        Assert.Equal(("general", OctoMesh.Edge.Optimizer.CheckerKind.Judge), (sampled.Task, sampled.Checker.Kind));
+        Assert.Contains("Mail [REDACTED:email] the plan", sampled.LastUserText);
+
         var (forgot, result) = await AdminCall(client, HttpMethod.Post, "/admin/workspaces/open/forget");
         Assert.Equal((HttpStatusCode.OK, 1), (forgot, result.GetProperty("exchanges_destroyed").GetInt32()));
         Assert.False(File.Exists(vault.PathOf("open")));
