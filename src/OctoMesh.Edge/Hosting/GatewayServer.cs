@@ -112,6 +112,7 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.Services.AddSingleton(services => new Tenancy.TenancyStore(tenancy, services.GetRequiredService<Tenancy.TenancyRedis>().Client, config.Redis,
             services.GetRequiredService<ILoggerFactory>().CreateLogger<Tenancy.TenancyStore>()));
         builder.Services.AddSingleton(_ => new Privacy.ContentVault(tenancy.Directory, new Privacy.Keyring(tenancy.KeyringPath)));
+        builder.Services.AddSingleton<Optimizer.ShadowEvaluator>();
         builder.Services.AddSingleton<ProxyHandler>();
         builder.Services.AddSingleton<Admin.TenancyEndpoints>();
         builder.Services.AddSingleton<Admin.RoutesEndpoint>();
@@ -160,6 +161,9 @@ public sealed class GatewayServer : IAsyncDisposable
         };
         app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.content.dropped", "{exchange}",
             "Exchanges of full-content workspaces not kept because the writer was behind or the disk failed.", () => [new Measurement<long>(vault.Dropped)], counter: true);
+        var shadow = app.Services.GetRequiredService<Optimizer.ShadowEvaluator>();
+        app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.shadow.dropped", "{request}",
+            "Sampled requests of shadowed routes not mirrored: the queue was full or the result store could not be written.", () => [new Measurement<long>(shadow.Dropped)], counter: true);
         app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.tenancy.redis.errors", "{error}",
             "Redis calls of the workspace and key store that failed; changes were kept here and reach the other replicas at their next resync.",
             () => [new Measurement<long>(store.RedisErrors)], counter: true);
@@ -173,9 +177,18 @@ public sealed class GatewayServer : IAsyncDisposable
         MapEndpoints(app);
         await app.StartAsync(cancellationToken);
         var runtimes = app.Services.GetRequiredService<GatewayRuntimeHolder>();
+        // Shadow evaluation mirrors requests to this gateway itself, over loopback.
+        var listening = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        app.Services.GetRequiredService<Optimizer.ShadowEvaluator>().Start(Loopback(new Uri(listening.Replace("://+", "://localhost", StringComparison.Ordinal)
+            .Replace("://*", "://localhost", StringComparison.Ordinal))));
         var reloader = configPath is null ? null : new ConfigReloader(runtimes, configPath, listenForSignal: !embedded);
         return new GatewayServer(app, runtimes, simulator, reloader);
     }
+
+    /// <summary>The same port on 127.0.0.1 when the gateway listens on every address.</summary>
+    private static Uri Loopback(Uri address) => address.Host is "0.0.0.0" or "[::]" or "::" or "localhost"
+        ? new UriBuilder(address) { Host = "127.0.0.1" }.Uri
+        : address;
 
     private static void MapEndpoints(WebApplication app)
     {

@@ -12,10 +12,12 @@ namespace OctoMesh.Edge.Optimizer;
 /// usage the answer reports, and appends one result line per pair to the store as it goes. Pairs already in the store
 /// are skipped (resume after a stop or a crash). New pairs stop being started once the spend reaches the cap.
 /// </summary>
-internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? apiKey = null)
+/// <param name="headers">Sent with every request (the gateway's shadow credential, for shadow evaluation).</param>
+internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? apiKey = null, IReadOnlyDictionary<string, string>? headers = null)
 {
     /// <summary>Each judged item's reference answer, asked of <see cref="ReferenceModel"/> once.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<Answer>> _references = new(StringComparer.Ordinal);
+    private static readonly Dictionary<string, string> s_noHeaders = [];
     private long _spent;
 
     /// <summary>The model whose answers judged items are compared with.</summary>
@@ -30,6 +32,9 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
     public long? MaxSpendMicros { get; init; }
 
     public TextWriter? Progress { get; init; }
+
+    /// <summary>Micro-dollars spent so far, by candidates and judges alike.</summary>
+    public long Spent => Interlocked.Read(ref _spent);
 
     /// <returns>The results of this run (not those found in the store), and whether the spend cap stopped it.</returns>
     public async Task<(List<EvalResult> Results, bool Capped)> RunAsync(IReadOnlyList<WorkloadItem> items, IReadOnlyList<string> models, string store,
@@ -101,9 +106,29 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
         {
             return (0, "reference_" + reference.Error);
         }
-        var question = item.LastUserText;
-        var first = await CallAsync(JudgeModel, JudgePrompt(question, candidate, reference.Text), "judge", cancellationToken);
-        var second = await CallAsync(JudgeModel, JudgePrompt(question, reference.Text, candidate), "judge", cancellationToken);
+        return await JudgeAgainstAsync(item.LastUserText, candidate, reference.Text, cancellationToken);
+    }
+
+    /// <summary>
+    /// A shadow evaluation: <paramref name="messages"/> sent to <paramref name="model"/>, and its answer judged against
+    /// <paramref name="primaryAnswer"/>, the one the client got.
+    /// </summary>
+    public async Task<EvalResult> ShadowAsync(string id, string task, string messages, string question, string model, string primaryAnswer,
+        CancellationToken cancellationToken)
+    {
+        var answer = await CallAsync(model, messages, task, cancellationToken);
+        var (score, error) = answer.Error is null ? await JudgeAgainstAsync(question, answer.Text, primaryAnswer, cancellationToken) : (0, answer.Error);
+        return new EvalResult(id, task, model, score, answer.CostMicros, answer.LatencyMs, answer.PromptTokens, answer.CompletionTokens, error);
+    }
+
+    private async Task<(double Score, string? Error)> JudgeAgainstAsync(string question, string candidate, string reference, CancellationToken cancellationToken)
+    {
+        if (JudgeModel is null)
+        {
+            return (0, "no_judge");
+        }
+        var first = await CallAsync(JudgeModel, JudgePrompt(question, candidate, reference), "judge", cancellationToken);
+        var second = await CallAsync(JudgeModel, JudgePrompt(question, reference, candidate), "judge", cancellationToken);
         if ((first.Error ?? second.Error) is { } failed)
         {
             return (0, "judge_" + failed);
@@ -134,6 +159,10 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
         if (apiKey is not null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        }
+        foreach (var (name, value) in headers ?? s_noHeaders)
+        {
+            request.Headers.Add(name, value);
         }
         var started = Stopwatch.GetTimestamp();
         try

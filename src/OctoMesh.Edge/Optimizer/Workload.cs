@@ -54,15 +54,15 @@ internal sealed record WorkloadItem(string Id, string Task, string Messages, str
     }
 
     /// <summary>The last user message's text (what the task classifier reads).</summary>
-    public string LastUserText
+    public string LastUserText => LastUserTextOf(Messages);
+
+    /// <summary>The last user message's text in a <c>messages</c> array (raw JSON); empty when there is none as a string.</summary>
+    public static string LastUserTextOf(string messages)
     {
-        get
-        {
-            using var document = JsonDocument.Parse(Messages);
-            var last = document.RootElement.EnumerateArray().LastOrDefault(m => m.TryGetProperty("role", out var role) && role.GetString() == "user");
-            return last.ValueKind == JsonValueKind.Object && last.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String
-                ? content.GetString()! : "";
-        }
+        using var document = JsonDocument.Parse(messages);
+        var last = document.RootElement.EnumerateArray().LastOrDefault(m => m.TryGetProperty("role", out var role) && role.GetString() == "user");
+        return last.ValueKind == JsonValueKind.Object && last.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String
+            ? content.GetString()! : "";
     }
 
     /// <summary>A <c>messages</c> array of one user message.</summary>

@@ -19,6 +19,9 @@ internal sealed class Exchange(ApiOperation operation, string requestId, long st
     /// <summary>The client's <c>x-request-id</c> when sane, else a new one.</summary>
     public string RequestId { get; } = requestId;
     public bool Stream { get; set; }
+
+    /// <summary>A request the gateway mirrored to itself for shadow evaluation: no workspace, no budget or rate limit, never mirrored again.</summary>
+    public bool Shadow { get; set; }
     public string? Workspace { get; set; }
     /// <summary>The workspace as a metrics label, when the configuration asks for one.</summary>
     public string? WorkspaceLabel { get; set; }

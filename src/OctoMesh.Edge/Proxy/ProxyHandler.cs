@@ -47,15 +47,17 @@ internal sealed class ProxyHandler
     private readonly Tenancy.RateLimiter _limiter;
     private readonly TenancyStore _tenancy;
     private readonly Privacy.ContentVault _vault;
+    private readonly Optimizer.ShadowEvaluator _shadow;
     private readonly RequestMeter _meter;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger<ProxyHandler> _logger;
 
     public ProxyHandler(GatewayRuntimeHolder runtimes, ExactCache cache, RequestMeter meter, Tenancy.BudgetLedger budgets, Tenancy.RateLimiter limiter,
-        TenancyStore tenancy, Privacy.ContentVault vault, ILogger<ProxyHandler> logger)
+        TenancyStore tenancy, Privacy.ContentVault vault, Optimizer.ShadowEvaluator shadow, ILogger<ProxyHandler> logger)
     {
         _tenancy = tenancy;
         _vault = vault;
+        _shadow = shadow;
         _runtimes = runtimes;
         _cache = cache;
         _budgets = budgets;
@@ -210,7 +212,9 @@ internal sealed class ProxyHandler
         }
 
         // Step 2: admission.
-        var (admitted, key) = await AdmitAsync(runtime, context, operation);
+        // A request this gateway mirrors to itself for shadow evaluation carries its own credential and no workspace.
+        exchange.Shadow = _shadow.IsShadow(request.Headers);
+        var (admitted, key) = exchange.Shadow ? (true, null) : await AdmitAsync(runtime, context, operation);
         if (!admitted)
         {
             return;
@@ -310,9 +314,12 @@ internal sealed class ProxyHandler
                 {
                     return;
                 }
-                // A "full" workspace's exchanges are kept for evaluation: its answer is copied as it goes (by the cache's capture when there is one).
+                // A "full" workspace's exchanges are kept for evaluation, and a sampled share of a shadowed route's is mirrored to
+                // its candidates: the answer is copied as it goes (by the cache's capture when there is one).
+                var mirror = route?.Definition.Shadow is { } shadow && !exchange.Shadow && operation == ApiOperation.ChatCompletions
+                    && _shadow.Sample(route.Name, shadow) ? shadow : null;
                 CapturingBodyFeature? evidence = null;
-                if (content == ContentPolicy.Full && session is null && operation is ApiOperation.ChatCompletions or ApiOperation.Messages)
+                if ((content == ContentPolicy.Full || mirror is not null) && session is null && operation is ApiOperation.ChatCompletions or ApiOperation.Messages)
                 {
                     evidence = new CapturingBodyFeature(context.Features.GetRequiredFeature<IHttpResponseBodyFeature>(), MaxCachedAnswerBytes);
                     context.Features.Set<IHttpResponseBodyFeature>(evidence);
@@ -398,12 +405,20 @@ internal sealed class ProxyHandler
                 {
                     context.Features.Set(evidence.Inner);
                 }
-                // Kept only if the workspace still chooses it now the answer is complete (a policy changed meanwhile wins).
-                if (content == ContentPolicy.Full && response.StatusCode == StatusCodes.Status200OK && exchange.Outcome == ProxyOutcome.Completed
-                    && _tenancy.View(_runtimes.Current.Config).ContentOf(workspace!) == ContentPolicy.Full
-                    && (kept?.Body ?? (session?.Capture ?? evidence)?.Captured) is { } answer)
+                if ((content == ContentPolicy.Full || mirror is not null) && response.StatusCode == StatusCodes.Status200OK
+                    && exchange.Outcome == ProxyOutcome.Completed && (kept?.Body ?? (session?.Capture ?? evidence)?.Captured) is { } captured)
                 {
-                    KeepExchange(context, exchange, operation, route, body, kept, answer, workspace!, generation);
+                    var answer = WholeAnswer(context, exchange, operation, kept, captured, workspace);
+                    // Kept only if the workspace still chooses it now the answer is complete (a policy changed meanwhile wins).
+                    if (content == ContentPolicy.Full && _tenancy.View(_runtimes.Current.Config).ContentOf(workspace!) == ContentPolicy.Full)
+                    {
+                        KeepExchange(exchange, operation, route, body, answer, workspace!, generation);
+                    }
+                    if (mirror is not null && Optimizer.ShadowEvaluator.AnswerText(answer) is { } text && Messages(body) is { } messages)
+                    {
+                        _shadow.Offer(route!.Name, mirror, mirror.Judge ?? route.Definition.Targets[0].Model, exchange.RequestId, exchange.Task ?? route.Name,
+                            messages, text, runtime.Prices);
+                    }
                 }
                 if (abandon)
                 {
@@ -553,7 +568,7 @@ internal sealed class ProxyHandler
         ModelTarget first)
     {
         var all = runtime.Config.RateLimits;
-        if (all.IsEmpty)
+        if (all.IsEmpty || exchange.Shadow)
         {
             return true;
         }
@@ -610,7 +625,7 @@ internal sealed class ProxyHandler
         int candidates, ModelTarget? aliasTarget, BodyBuffer body, InspectedRequest inspected)
     {
         var all = runtime.Config.Budgets;
-        if (all.IsEmpty)
+        if (all.IsEmpty || exchange.Shadow)
         {
             return true;
         }
@@ -814,22 +829,39 @@ internal sealed class ProxyHandler
     }
 
     /// <summary>
-    /// Hands a <c>full</c> workspace's exchange to the vault: a streamed answer as the one JSON body it adds up to (so
-    /// a secret split across deltas is whole for redaction), else as sent.
+    /// The answer as one body: a stream as the JSON it adds up to (so a secret split across deltas is whole for redaction,
+    /// and a judge reads plain text), else as sent.
     /// </summary>
-    private void KeepExchange(HttpContext context, Exchange exchange, ApiOperation operation, CompiledRoute? route, BodyBuffer body,
-        CachedAnswer? kept, byte[] answer, string workspace, long generation)
+    private static byte[] WholeAnswer(HttpContext context, Exchange exchange, ApiOperation operation, CachedAnswer? kept, byte[] answer, string? workspace)
     {
         var contentType = context.Response.ContentType ?? AnswerShapes.Json;
-        if (contentType.StartsWith(AnswerShapes.EventStream, StringComparison.OrdinalIgnoreCase)
-            && AnswerShapes.TryReshape(kept ?? new CachedAnswer(answer, contentType, true, exchange.Provider!, exchange.Model!, workspace), operation,
-                stream: false, includeUsage: false, out var whole, out _))
-        {
-            answer = whole;
-        }
+        return contentType.StartsWith(AnswerShapes.EventStream, StringComparison.OrdinalIgnoreCase)
+            && AnswerShapes.TryReshape(kept ?? new CachedAnswer(answer, contentType, true, exchange.Provider!, exchange.Model!, workspace ?? ""), operation,
+                stream: false, includeUsage: false, out var whole, out _)
+            ? whole : answer;
+    }
+
+    /// <summary>Hands a <c>full</c> workspace's exchange to the vault.</summary>
+    private void KeepExchange(Exchange exchange, ApiOperation operation, CompiledRoute? route, BodyBuffer body, byte[] answer, string workspace, long generation)
+    {
         var api = operation == ApiOperation.Messages ? "messages" : "chat_completions";
         _vault.Keep(workspace, generation, new Privacy.KeptExchange(DateTimeOffset.UtcNow, exchange.RequestId, api, route?.Name, exchange.Provider,
             exchange.Model, System.Text.Encoding.UTF8.GetString(body.Span), System.Text.Encoding.UTF8.GetString(answer), exchange.Task));
+    }
+
+    /// <summary>The request's <c>messages</c> array as raw JSON; null when it has none.</summary>
+    private static string? Messages(BodyBuffer body)
+    {
+        var reader = new Utf8JsonReader(body.Span);
+        try
+        {
+            using var document = JsonDocument.ParseValue(ref reader);
+            return document.RootElement.TryGetProperty("messages", out var messages) && messages.ValueKind == JsonValueKind.Array ? messages.GetRawText() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>

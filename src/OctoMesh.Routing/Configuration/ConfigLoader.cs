@@ -61,7 +61,8 @@ public static partial class ConfigLoader
         private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "tasks", "clientKeys", "adminKeys", "limits", "prices", "metrics", "trace", "tracing", "cache", "budgets", "rateLimits", "redis", "workspaces", "tenancy", "taskModel"];
         private static readonly string[] s_taskFields = ["name", "markers", "in", "tools", "minChars", "maxChars"];
         private static readonly string[] s_adminKeyFields = ["name", "sha256"];
-        private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker", "deadlineMs", "hedgeAfterMs", "cache"];
+        private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker", "deadlineMs", "hedgeAfterMs", "cache", "shadow"];
+        private static readonly string[] s_shadowFields = ["models", "share", "maxUsdPerDay", "judge", "results"];
         private static readonly string[] s_retryFields = ["attempts", "backoffMs", "maxBackoffMs"];
         private static readonly string[] s_breakerFields = ["failures", "openMs", "errorRate"];
         private static readonly string[] s_matchFields = ["model", "workspace", "task", "headers", "tools", "images", "stream", "promptTokens"];
@@ -520,12 +521,42 @@ public static partial class ConfigLoader
                     Error($"{here}.hedgeAfterMs", $"{hedgeAfter} is not shorter than deadlineMs ({deadline})", "hedge well before the deadline, or remove hedgeAfterMs");
                 }
                 var cache = fields.TryGetValue("cache", out var c) ? ReadCachePolicy(c, $"{here}.cache") : CachePolicy.Semantic;
+                var shadow = fields.TryGetValue("shadow", out var sh) ? ReadShadow(sh, $"{here}.shadow") : null;
                 if (name is not null && _errors.Count == errorsBefore)
                 {
-                    routes.Add(new Table.RouteDefinition(name, match, strategy, targets, floor, retry, breaker, deadline, hedgeAfter, cache));
+                    routes.Add(new Table.RouteDefinition(name, match, strategy, targets, floor, retry, breaker, deadline, hedgeAfter, cache) { Shadow = shadow });
                 }
             }
             return routes.ToImmutable();
+        }
+
+        private Table.ShadowPolicy? ReadShadow(JsonElement element, string path)
+        {
+            if (!ExpectObject(element, path, "write { \"models\": [\"cheap-model\"], \"share\": 0.05, \"maxUsdPerDay\": 1 }"))
+            {
+                return null;
+            }
+            var fields = Fields(element, path, s_shadowFields);
+            var models = fields.TryGetValue("models", out var m) ? Names(m, $"{path}.models", patterns: false) : [];
+            if (models.IsEmpty)
+            {
+                Error($"{path}.models", "a shadow needs at least one candidate model", "write e.g. \"models\": [\"gpt-4o-mini\"]");
+            }
+            var share = fields.TryGetValue("share", out var s) ? Fraction(s, $"{path}.share") ?? 0 : 0.05;
+            var usd = 1m;
+            if (fields.TryGetValue("maxUsdPerDay", out var u))
+            {
+                if (u.ValueKind == JsonValueKind.Number && u.GetDecimal() is >= 0 and <= 1_000_000 and var value)
+                {
+                    usd = value;
+                }
+                else
+                {
+                    Error($"{path}.maxUsdPerDay", $"{Describe(u)} is not an amount", "write US dollars per day, e.g. 1.5");
+                }
+            }
+            string? Text(string name) => fields.TryGetValue(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text ? text : null;
+            return new Table.ShadowPolicy(models, share, (long)(usd * 1_000_000), Text("judge"), Text("results") ?? "data/shadow/results.jsonl");
         }
 
         private ImmutableArray<Table.TaskRule> ReadTasks(JsonElement element, string path)

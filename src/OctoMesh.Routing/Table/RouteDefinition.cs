@@ -89,4 +89,20 @@ public sealed record RouteDefinition(
     BreakerPolicy? Breaker = null,
     int? DeadlineMs = null,
     int? HedgeAfterMs = null,
-    Configuration.CachePolicy Cache = Configuration.CachePolicy.Semantic);
+    Configuration.CachePolicy Cache = Configuration.CachePolicy.Semantic)
+{
+    /// <summary>Candidates that a sampled share of this route's answered requests is mirrored to, off the response path; null for none.</summary>
+    public ShadowPolicy? Shadow { get; init; }
+}
+
+/// <summary>
+/// Shadow evaluation of a route: a share of its answered chat requests is sent again, after the client has its answer,
+/// to each candidate model; a judge model compares each candidate's answer with the one the client got (both ways round),
+/// and the score, cost and latency go to the result store that <c>octomesh optimize</c> reads.
+/// </summary>
+/// <param name="Models">Candidate model names, as clients name them (the gateway's own aliases and routes serve them).</param>
+/// <param name="Share">The share of the route's requests mirrored, 0 to 1.</param>
+/// <param name="MaxMicroUsdPerDay">What the mirrored requests and their judging may cost per UTC day; past it, none is sent until the next day.</param>
+/// <param name="Judge">The judge model; null for the route's first target's.</param>
+/// <param name="Results">The result store (JSON Lines, appended).</param>
+public sealed record ShadowPolicy(ImmutableArray<string> Models, double Share, long MaxMicroUsdPerDay, string? Judge, string Results);

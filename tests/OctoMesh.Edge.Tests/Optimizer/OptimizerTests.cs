@@ -195,5 +195,54 @@ public sealed class OptimizerTests : IDisposable
         Assert.Equal((null, "sim-large"), await Ask("Write a poem about the sea"));
     }
 
+    [Fact]
+    public async Task AShadowedRouteMirrorsSampledRequestsToItsCandidatesAndJudgesThemOffThePath()
+    {
+        var results = Path.Combine(_directory, "shadow.jsonl");
+        var key = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("sk-team"u8));
+        await using var test = await TestGateway.StartAsync($$"""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } }, "models": { "*": { "provider": "sim" } },
+              "clientKeys": [ { "name": "team", "sha256": "{{key}}", "workspace": "team" } ],
+              "budgets": [ { "name": "team", "workspace": "team", "usd": 1000 } ],
+              "routes": [ { "name": "main", "match": { "model": "sim-large" }, "targets": [ { "provider": "sim", "model": "sim-large" } ],
+                            "shadow": { "models": [ "sim-nano", "sim-pro" ], "share": 1, "maxUsdPerDay": 1, "results": "{{results}}" } } ] }
+            """);
+        var items = WorkloadGenerator.Generate(3, seed: 5).Where(i => i.Task is "summarize" or "math").ToList();
+        foreach (var item in items)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+            {
+                Content = new StringContent($$"""{"model":"sim-large","messages":{{item.Messages}}}""", System.Text.Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Authorization = new("Bearer", "sk-team");
+            request.Headers.Add("x-octomesh-task", item.Task);
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await test.Client.SendAsync(request)).StatusCode);
+        }
+        // Mirrored off the response path: wait for the worker.
+        List<EvalResult> mirrored = [];
+        for (var i = 0; i < 500 && mirrored.Count < 2 * items.Count; i++)
+        {
+            await Task.Delay(20);
+            mirrored = EvalResult.ReadAll(results);
+        }
+        Assert.Equal(2 * items.Count, mirrored.Count);
+        Assert.All(mirrored, r => Assert.Null(r.Error));
+        Assert.All(mirrored, r => Assert.True(r.CostMicros > 0));
+        Assert.Equal(["math", "summarize"], mirrored.Select(r => r.Task).Distinct().Order());
+        // sim-pro is as good as sim-large on these; sim-nano is not on all of them.
+        Assert.True(mirrored.Where(r => r.Model == "sim-pro").Average(r => r.Score) > mirrored.Where(r => r.Model == "sim-nano").Average(r => r.Score));
+
+        // The team paid for its own requests only: the mirrors and their judging carry no workspace.
+        Dictionary<string, int> byWorkspace = [];
+        for (var i = 0; i < 500 && byWorkspace.Values.Sum() < items.Count * 7; i++)
+        {
+            await Task.Delay(20);
+            using var reader = OctoMesh.Edge.Metering.TraceReader.Open(test.TraceDirectory);
+            byWorkspace = reader.Read().Select(r => r.Record).GroupBy(r => reader.Names.NameOf(r.Workspace)).ToDictionary(g => g.Key, g => g.Count());
+        }
+        // Each item: the client's request, then per candidate its answer and two judge calls.
+        Assert.Equal((items.Count, items.Count * 6), (byWorkspace["team"], byWorkspace[""]));
+    }
+
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 }
