@@ -74,10 +74,11 @@ internal static class OptimizerCommands
             }
             var items = WorkloadItem.ReadAll(parse.GetValue(workload)!.FullName);
             var candidates = parse.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            // Without --url, a gateway of its own (no trace log: evaluation traffic is not billing).
+            // Without --url, a gateway of its own: the configuration's providers and aliases, without its routes and task
+            // model (each candidate is asked by name, not rerouted), and no trace log (evaluation traffic is not billing).
             await using var server = parse.GetValue(url) is null
-                ? await GatewayServer.StartAsync(gatewayConfig with { Trace = gatewayConfig.Trace with { Enabled = false } }, ["http://127.0.0.1:0"],
-                    LogLevel.Warning, embedded: true, cancellationToken: cancellationToken)
+                ? await GatewayServer.StartAsync(gatewayConfig with { Routes = [], TaskModel = null, Trace = gatewayConfig.Trace with { Enabled = false } },
+                    ["http://127.0.0.1:0"], LogLevel.Warning, embedded: true, cancellationToken: cancellationToken)
                 : null;
             using var http = new HttpClient { BaseAddress = new Uri((parse.GetValue(url) ?? server!.Addresses[0].ToString()).TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(5) };
             var runner = new EvalRunner(http, new PriceTable(gatewayConfig.Prices), Environment.GetEnvironmentVariable("OCTOMESH_KEY"))
@@ -86,6 +87,7 @@ internal static class OptimizerCommands
                 MaxSpendMicros = parse.GetValue(maxUsd) is { } usd ? (long)(usd * ModelPrice.MicrosPerUsd) : null,
                 Progress = Console.Error,
                 ReferenceModel = parse.GetValue(referenceModel) ?? candidates[^1],
+                ExpectedUpstream = model => RouteOptimizer.Resolve(gatewayConfig, model)?.Upstream,
                 JudgeModel = parse.GetValue(judgeModel) ?? candidates[^1],
             };
             var store = parse.GetValue(results)!.FullName;
@@ -169,14 +171,34 @@ internal static class OptimizerCommands
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{choice.Task,-10} {choice.Share:P0} of items: {choice.CurrentModel ?? "?"} → {chosen}  ({choice.Reason})"));
             }
-            var (current, optimized) = RouteOptimizer.CostPerItem(choices);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"cost per item: {current:0.0} → {optimized:0.0} micro-dollars: projected savings {(current == 0 ? 0 : 1 - optimized / current):P1}"));
+            if (RouteOptimizer.CostPerItem(choices) is var (current, optimized))
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"cost per item: {current:0.0} → {optimized:0.0} micro-dollars: projected savings {(current == 0 ? 0 : 1 - optimized / current):P1}"));
+            }
+            else
+            {
+                Console.WriteLine("no savings to project: the results hold no answers of the model each class goes to today (evaluate it too)");
+            }
 
-            var routes = OptimizeReport.Routes(choices, gatewayConfig, parse.GetValue(entry)!);
-            var before = JsonNode.Parse(File.ReadAllText(path))!;
-            var after = OptimizeReport.Apply(before.DeepClone(), routes);
-            PrintDiff(OptimizeReport.ToText(before), OptimizeReport.ToText(after));
+            // The file as the loader reads it (comments and trailing commas allowed; --apply writes it back without comments).
+            var before = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions
+            {
+                CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true,
+            })!;
+            var after = OptimizeReport.Apply(before.DeepClone(), OptimizeReport.Routes(choices, gatewayConfig, parse.GetValue(entry)!, before));
+            var text = OptimizeReport.ToText(after);
+            var check = ConfigLoader.Load(System.Text.Encoding.UTF8.GetBytes(text), Environment.GetEnvironmentVariable);
+            if (!check.Succeeded)
+            {
+                Console.Error.WriteLine("the optimized configuration would not load; nothing written:");
+                foreach (var error in check.Errors)
+                {
+                    Console.Error.WriteLine(error);
+                }
+                return ConfigInvalid;
+            }
+            PrintDiff(OptimizeReport.ToText(before), text);
             if (parse.GetValue(heldOut) is { } heldOutFile)
             {
                 HeldOut.Print(Console.Out, choices, EvalResult.ReadAll(heldOutFile.FullName), parse.GetValue(floor));
@@ -188,7 +210,7 @@ internal static class OptimizerCommands
             }
             if (parse.GetValue(apply))
             {
-                Tenancy.AtomicFile.WriteText(path, OptimizeReport.ToText(after));
+                Tenancy.AtomicFile.WriteText(path, text);
                 Console.WriteLine($"wrote the routes into {path}");
             }
             return 0;
@@ -202,7 +224,9 @@ internal static class OptimizerCommands
         File.WriteAllText(Path.Combine(directory.FullName, "report.md"),
             OptimizeReport.Markdown(scores, choices, floor) + "![cost/quality frontier](frontier.svg)\n");
         (double, double)? point = choices is null ? null
-            : (RouteOptimizer.CostPerItem(choices).Optimized, choices.Sum(c => c.Share * (c.Chosen.Count > 0 ? c.Chosen[0].Quality : c.Current?.Quality ?? 0)));
+            : RouteOptimizer.CostPerItem(choices) is var (_, cost)
+                ? (cost, choices.Sum(c => c.Share * (c.Chosen.Count > 0 ? c.Chosen[0].Quality : c.Current?.Quality ?? 0)))
+                : null;
         File.WriteAllText(Path.Combine(directory.FullName, "frontier.svg"), OptimizeReport.FrontierSvg(scores, point));
         Console.WriteLine($"wrote {Path.Combine(directory.FullName, "report.md")} and frontier.svg");
     }

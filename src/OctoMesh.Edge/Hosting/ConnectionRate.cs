@@ -34,9 +34,10 @@ internal sealed class ConnectionRate(int perSecond, Func<long>? clock = null)
     }
 
     /// <summary>The middleware: counts each request against its connection's bucket.</summary>
-    public static Func<HttpContext, RequestDelegate, Task> Middleware(int perSecond) => (context, next) =>
+    /// <param name="exempt">Requests not counted: the gateway's own shadow mirrors, which share a loopback connection.</param>
+    public static Func<HttpContext, RequestDelegate, Task> Middleware(int perSecond, Func<HttpContext, bool> exempt) => (context, next) =>
     {
-        if (context.Features.Get<IConnectionItemsFeature>()?.Items is not { } items)
+        if (context.Features.Get<IConnectionItemsFeature>()?.Items is not { } items || exempt(context))
         {
             return next(context);
         }

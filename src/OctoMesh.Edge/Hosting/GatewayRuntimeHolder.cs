@@ -106,7 +106,18 @@ public sealed class GatewayRuntimeHolder : IDisposable
                 return errors;
             }
 
-            var next = new GatewayRuntime(loaded.Config, _simulatorUrl, old);
+            GatewayRuntime next;
+            try
+            {
+                next = new GatewayRuntime(loaded.Config, _simulatorUrl, old);
+            }
+            catch (InvalidDataException e)
+            {
+                // A file the configuration names (the task model's centroids) is missing or damaged: the running one stays.
+                Interlocked.Increment(ref _failures);
+                Log.ReloadRefused(_logger, path, 1, e.Message);
+                return [new ConfigError("$.taskModel.centroids", e.Message, "fix or restore the file, then save the configuration again")];
+            }
             _current = next;
             Interlocked.Increment(ref _reloads);
             Log.Reloaded(_logger, path, next.Routes.Routes.Length, next.Providers.Length);

@@ -172,7 +172,8 @@ public sealed class GatewayServer : IAsyncDisposable
         await Task.WhenAny(store.FirstSync, Task.Delay(TimeSpan.FromSeconds(2), cancellationToken));
         if (config.Limits.MaxRequestsPerConnectionPerSecond is { } perSecond)
         {
-            app.Use(ConnectionRate.Middleware(perSecond));
+            var mirrors = app.Services.GetRequiredService<Optimizer.ShadowEvaluator>();
+            app.Use(ConnectionRate.Middleware(perSecond, context => mirrors.IsShadow(context.Request.Headers)));
         }
         MapEndpoints(app);
         await app.StartAsync(cancellationToken);

@@ -86,11 +86,24 @@ internal sealed partial record Checker(CheckerKind Kind, string? Pattern = null,
     };
 
     /// <summary>
-    /// A judge's verdict: the first A or B (capital, alone) or tie it says ("Answer B is better" counts as B); null
-    /// when it says none of them.
+    /// A judge's verdict: its whole reply, once quotes, markdown emphasis, a final period and an "Answer" before it are
+    /// set aside, must be A, B or tie; anything longer ("A tie.", "A: wrong. B: right") is no verdict (null).
     /// </summary>
-    public static string? Verdict(string text) =>
-        VerdictPattern().Match(text) is { Success: true } match ? match.Groups[1].Value.ToUpperInvariant() switch { "TIE" => "tie", var v => v } : null;
+    public static string? Verdict(string text)
+    {
+        var reply = text.Trim().Trim('*', '"', '\'', '`', '.', ' ', '\n');
+        if (reply.StartsWith("Answer ", StringComparison.OrdinalIgnoreCase))
+        {
+            reply = reply[7..].Trim();
+        }
+        return reply.ToUpperInvariant() switch
+        {
+            "A" => "A",
+            "B" => "B",
+            "TIE" => "tie",
+            _ => null,
+        };
+    }
 
     /// <summary>
     /// The candidate against the reference, judged twice with the answers' places swapped (so a judge that prefers a
@@ -149,8 +162,9 @@ internal sealed partial record Checker(CheckerKind Kind, string? Pattern = null,
             using var expected = JsonDocument.Parse(reference);
             return expected.RootElement.EnumerateObject().All(p => root.TryGetProperty(p.Name, out var value) && JsonElement.DeepEquals(value, p.Value));
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // Not JSON, or a reference or schema of another shape than an object: not right.
             return false;
         }
     }
@@ -189,10 +203,6 @@ internal sealed partial record Checker(CheckerKind Kind, string? Pattern = null,
         "null" => value.ValueKind == JsonValueKind.Null,
         _ => true,
     };
-
-    /// <summary>A capital A or B alone (so the article "a" is not a verdict), or "tie" in any case.</summary>
-    [GeneratedRegex(@"\b(A|B|[Tt][Ii][Ee])\b", RegexOptions.CultureInvariant)]
-    private static partial Regex VerdictPattern();
 
     [GeneratedRegex(@"-?\d[\d,]*(\.\d+)?")]
     private static partial Regex Number();

@@ -55,7 +55,8 @@ internal sealed record EvalResult(string Item, string Task, string Model, double
 
 /// <summary>What the results say of one model on one task class.</summary>
 /// <param name="Trials">Answered items (errors aside).</param>
-internal sealed record ModelScore(string Task, string Model, int Trials, double Successes, double MeanCostMicros, double MedianLatencyMs)
+/// <param name="Errors">Items with no answer to score (the gateway's or provider's error, an unparsable verdict, an unpriced model).</param>
+internal sealed record ModelScore(string Task, string Model, int Trials, double Successes, double MeanCostMicros, double MedianLatencyMs, int Errors = 0)
 {
     public double Quality => Trials == 0 ? 0 : Successes / Trials;
 
@@ -63,10 +64,13 @@ internal sealed record ModelScore(string Task, string Model, int Trials, double 
 
     public static List<ModelScore> Of(IEnumerable<EvalResult> results) =>
     [
-        .. results.Where(r => r.Error is null).GroupBy(r => (r.Task, r.Model)).Select(g =>
+        .. results.GroupBy(r => (r.Task, r.Model)).Select(g =>
         {
-            var latencies = g.Select(r => r.LatencyMs).Order().ToArray();
-            return new ModelScore(g.Key.Task, g.Key.Model, g.Count(), g.Sum(r => r.Score), g.Average(r => (double)r.CostMicros), latencies[latencies.Length / 2]);
+            var answered = g.Where(r => r.Error is null).ToList();
+            var latencies = answered.Select(r => r.LatencyMs).Order().ToArray();
+            return new ModelScore(g.Key.Task, g.Key.Model, answered.Count, answered.Sum(r => r.Score),
+                answered.Count == 0 ? 0 : answered.Average(r => (double)r.CostMicros), latencies.Length == 0 ? 0 : latencies[latencies.Length / 2],
+                g.Count() - answered.Count);
         }).OrderBy(s => s.Task, StringComparer.Ordinal).ThenBy(s => s.MeanCostMicros),
     ];
 }

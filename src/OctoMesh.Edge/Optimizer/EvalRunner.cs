@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Net.Http.Headers;
+using System.Text;
 using System.Text.Json;
 using OctoMesh.Routing.Pricing;
 
@@ -33,6 +34,12 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
 
     public TextWriter? Progress { get; init; }
 
+    /// <summary>
+    /// The upstream model a candidate name should reach (the configuration's aliases); an answer the gateway served from
+    /// another (a route or a detected task sent it elsewhere) is an error, <c>routed_elsewhere</c>, not evidence.
+    /// </summary>
+    public Func<string, string?>? ExpectedUpstream { get; init; }
+
     /// <summary>Micro-dollars spent so far, by candidates and judges alike.</summary>
     public long Spent => Interlocked.Read(ref _spent);
 
@@ -46,6 +53,11 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
         var capped = false;
         var gate = new Lock();
         await using var output = new FileStream(store, FileMode.Append, FileAccess.Write, FileShare.Read);
+        if (output.Length > 0 && LastByte(store) != (byte)'\n')
+        {
+            // A line torn by a crash: end it, so the next result starts a line of its own.
+            output.WriteByte((byte)'\n');
+        }
         var finished = 0;
         await Parallel.ForEachAsync(pairs, new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = cancellationToken },
             async (pair, token) =>
@@ -55,7 +67,16 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
                     capped = true;
                     return;
                 }
-                var result = await AskAsync(pair.Item, pair.Model, token);
+                EvalResult result;
+                try
+                {
+                    result = await AskAsync(pair.Item, pair.Model, token);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // Whatever one pair does (an answer of an odd shape, a checker's bad reference), the run goes on.
+                    result = new EvalResult(pair.Item.Id, pair.Item.Task, pair.Model, 0, 0, 0, 0, 0, e.GetType().Name);
+                }
                 var line = new ArrayBufferWriter<byte>(256);
                 using (var json = new Utf8JsonWriter(line))
                 {
@@ -80,7 +101,7 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
 
     private async Task<EvalResult> AskAsync(WorkloadItem item, string model, CancellationToken cancellationToken)
     {
-        var answer = await CallAsync(model, item.Messages, item.Task, cancellationToken);
+        var answer = await CallAsync(model, item.Messages, cancellationToken);
         var score = 0.0;
         var error = answer.Error;
         if (error is null && item.Checker.Kind == CheckerKind.Judge)
@@ -101,9 +122,11 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
         {
             return (0, "no_judge");
         }
-        var reference = await _references.GetOrAdd(item.Id, _ => CallAsync(ReferenceModel, item.Messages, item.Task, CancellationToken.None));
+        var reference = await _references.GetOrAdd(item.Id, _ => CallAsync(ReferenceModel, item.Messages, CancellationToken.None));
         if (reference.Error is not null)
         {
+            // Not kept: the next candidate asks again rather than fail on a stale error.
+            _references.TryRemove(item.Id, out _);
             return (0, "reference_" + reference.Error);
         }
         return await JudgeAgainstAsync(item.LastUserText, candidate, reference.Text, cancellationToken);
@@ -113,10 +136,15 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
     /// A shadow evaluation: <paramref name="messages"/> sent to <paramref name="model"/>, and its answer judged against
     /// <paramref name="primaryAnswer"/>, the one the client got.
     /// </summary>
-    public async Task<EvalResult> ShadowAsync(string id, string task, string messages, string question, string model, string primaryAnswer,
+    /// <param name="request">The client's request body: sent again with the candidate's name (and not streamed), its other parameters as they were.</param>
+    public async Task<EvalResult> ShadowAsync(string id, string task, string request, string question, string model, string primaryAnswer,
         CancellationToken cancellationToken)
     {
-        var answer = await CallAsync(model, messages, task, cancellationToken);
+        var body = System.Text.Json.Nodes.JsonNode.Parse(request)!.AsObject();
+        body["model"] = model;
+        body.Remove("stream");
+        body.Remove("stream_options");
+        var answer = await CallAsync(model, "", cancellationToken, OptimizeReport.ToText(body));
         var (score, error) = answer.Error is null ? await JudgeAgainstAsync(question, answer.Text, primaryAnswer, cancellationToken) : (0, answer.Error);
         return new EvalResult(id, task, model, score, answer.CostMicros, answer.LatencyMs, answer.PromptTokens, answer.CompletionTokens, error);
     }
@@ -127,8 +155,8 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
         {
             return (0, "no_judge");
         }
-        var first = await CallAsync(JudgeModel, JudgePrompt(question, candidate, reference), "judge", cancellationToken);
-        var second = await CallAsync(JudgeModel, JudgePrompt(question, reference, candidate), "judge", cancellationToken);
+        var first = await CallAsync(JudgeModel, JudgePrompt(question, candidate, reference), cancellationToken);
+        var second = await CallAsync(JudgeModel, JudgePrompt(question, reference, candidate), cancellationToken);
         if ((first.Error ?? second.Error) is { } failed)
         {
             return (0, "judge_" + failed);
@@ -139,21 +167,11 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
     private static string JudgePrompt(string question, string a, string b) => WorkloadItem.UserMessages(
         $"Compare two answers to the question below.\nQuestion: {question}\nAnswer A: {a}\nAnswer B: {b}\nReply with exactly one of: A, B, tie.");
 
-    private async Task<Answer> CallAsync(string model, string messages, string task, CancellationToken cancellationToken)
+    /// <param name="whole">A whole request body to send instead of one made of <paramref name="messages"/>.</param>
+    private async Task<Answer> CallAsync(string model, string messages, CancellationToken cancellationToken, string? whole = null)
     {
-        var body = new ArrayBufferWriter<byte>(256 + messages.Length);
-        using (var json = new Utf8JsonWriter(body))
-        {
-            json.WriteStartObject();
-            json.WriteString("model", model);
-            json.WriteNumber("max_tokens", 256);
-            json.WritePropertyName("messages");
-            json.WriteRawValue(messages);
-            json.WriteEndObject();
-        }
-        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new ByteArrayContent(body.WrittenSpan.ToArray()) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new ByteArrayContent(whole is null ? Body(model, messages) : Encoding.UTF8.GetBytes(whole)) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        request.Headers.Add("x-octomesh-task", task);
         // Evaluation asks every candidate: an exact cache hit would measure the cache, not the model.
         request.Headers.Add("x-octomesh-cache", "off");
         if (apiKey is not null)
@@ -181,16 +199,47 @@ internal sealed class EvalRunner(HttpClient gateway, PriceTable prices, string? 
             var usage = root.GetProperty("usage");
             var prompt = usage.GetProperty("prompt_tokens").GetInt32();
             var completion = usage.GetProperty("completion_tokens").GetInt32();
-            var served = root.TryGetProperty("model", out var m) ? m.GetString() ?? model : model;
-            var cost = prices.TryFind(served, out var price) || prices.TryFind(model, out price) ? price.Cost(prompt, completion, 0, 0, 0) : 0;
+            var served = response.Headers.TryGetValues("x-octomesh-model", out var models) ? models.First() : model;
+            if (!prices.TryFind(served, out var price) && !prices.TryFind(model, out price))
+            {
+                // A model without a price would look free, and so the cheapest: no evidence until it has one (prices).
+                return new Answer("", 0, latency, prompt, completion, "unpriced");
+            }
+            var cost = price.Cost(prompt, completion, 0, 0, 0);
             Interlocked.Add(ref _spent, cost);
+            if (ExpectedUpstream?.Invoke(model) is { } expected && expected != served)
+            {
+                return new Answer("", cost, latency, prompt, completion, "routed_elsewhere");
+            }
             return new Answer(answer, cost, latency, prompt, completion, null);
         }
-        catch (Exception e) when (e is HttpRequestException or JsonException or KeyNotFoundException or InvalidOperationException
+        catch (Exception e) when (e is HttpRequestException or JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException
             || e is TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
             return new Answer("", 0, Stopwatch.GetElapsedTime(started).TotalMilliseconds, 0, 0, e.GetType().Name);
         }
+    }
+
+    private static byte[] Body(string model, string messages)
+    {
+        var body = new ArrayBufferWriter<byte>(256 + messages.Length);
+        using (var json = new Utf8JsonWriter(body))
+        {
+            json.WriteStartObject();
+            json.WriteString("model", model);
+            json.WriteNumber("max_tokens", 256);
+            json.WritePropertyName("messages");
+            json.WriteRawValue(messages);
+            json.WriteEndObject();
+        }
+        return body.WrittenSpan.ToArray();
+    }
+
+    private static byte LastByte(string path)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        file.Seek(-1, SeekOrigin.End);
+        return (byte)file.ReadByte();
     }
 
     private static string Bar(int done, int total)

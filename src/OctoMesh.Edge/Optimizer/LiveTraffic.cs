@@ -14,20 +14,29 @@ internal static class LiveTraffic
         var items = new List<WorkloadItem>();
         foreach (var line in File.ReadLines(exportPath))
         {
-            using var document = JsonDocument.Parse(line);
-            var root = document.RootElement;
-            if (root.GetProperty("type").GetString() != "exchange" || root.TryGetProperty("unreadable", out _)
-                || root.GetProperty("api").GetString() != "chat_completions")
+            try
             {
-                continue;
+                using var document = JsonDocument.Parse(line);
+                var root = document.RootElement;
+                if (root.GetProperty("type").GetString() != "exchange" || root.TryGetProperty("unreadable", out _)
+                    || root.GetProperty("api").GetString() != "chat_completions")
+                {
+                    continue;
+                }
+                using var request = JsonDocument.Parse(root.GetProperty("request").GetString()!);
+                if (!request.RootElement.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
+                {
+                    continue;
+                }
+                var task = root.TryGetProperty("task", out var t) && t.ValueKind == JsonValueKind.String && t.GetString() is { Length: > 0 } declared ? declared : defaultTask;
+                // Request ids are the client's: numbered too, so two alike stay two items.
+                items.Add(new WorkloadItem($"live-{items.Count:D6}-{root.GetProperty("request_id").GetString()}", task, messages.GetRawText(), null,
+                    new Checker(CheckerKind.Judge)));
             }
-            using var request = JsonDocument.Parse(root.GetProperty("request").GetString()!);
-            if (!request.RootElement.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
             {
-                continue;
+                // Not an exchange line this knows (another record type, a torn line): skipped.
             }
-            var task = root.TryGetProperty("task", out var t) && t.GetString() is { Length: > 0 } declared ? declared : defaultTask;
-            items.Add(new WorkloadItem("live-" + root.GetProperty("request_id").GetString(), task, messages.GetRawText(), null, new Checker(CheckerKind.Judge)));
         }
         if (sample is { } count && count < items.Count)
         {

@@ -79,8 +79,12 @@ internal static class OptimizeReport
         return svg.ToString();
     }
 
-    /// <summary>The routes for the choices: one per task class with a choice, for the workload's entry model, first target the chosen model.</summary>
-    public static JsonArray Routes(IReadOnlyList<TaskChoice> choices, GatewayConfig config, string entryModel)
+    /// <summary>
+    /// The routes for the choices: one per task class with a choice, for the workload's entry model; targets by provider
+    /// and upstream model (as the aliases resolve each candidate), the chosen first. The settings of the route that
+    /// serves the class today (retry, breaker, deadline, cache, limits) are kept; its strategy, hedging and shadow are not.
+    /// </summary>
+    public static JsonArray Routes(IReadOnlyList<TaskChoice> choices, GatewayConfig config, string entryModel, JsonNode? file = null)
     {
         var routes = new JsonArray();
         foreach (var choice in choices.Where(c => c.Chosen.Count > 0))
@@ -88,17 +92,26 @@ internal static class OptimizeReport
             var targets = new JsonArray();
             foreach (var model in choice.Chosen)
             {
-                targets.Add((JsonNode)new JsonObject { ["provider"] = RouteOptimizer.ProviderOf(config, model.Model), ["model"] = model.Model });
+                var (provider, upstream) = RouteOptimizer.Resolve(config, model.Model)!.Value;
+                targets.Add((JsonNode)new JsonObject { ["provider"] = provider, ["model"] = upstream });
             }
-            routes.Add((JsonNode)new JsonObject
+            var route = RouteOptimizer.CurrentRoute(config, entryModel, choice.Task) is { } current
+                && file?["routes"] is JsonArray existing && existing.FirstOrDefault(r => r?["name"]?.GetValue<string>() == current) is JsonObject settings
+                ? settings.DeepClone().AsObject()
+                : new JsonObject();
+            foreach (var replaced in s_notCopied)
             {
-                ["name"] = RouteOptimizer.RoutePrefix + choice.Task,
-                ["match"] = new JsonObject { ["model"] = entryModel, ["task"] = choice.Task },
-                ["targets"] = targets,
-            });
+                route.Remove(replaced);
+            }
+            route["name"] = RouteOptimizer.RoutePrefix + choice.Task;
+            route["match"] = new JsonObject { ["model"] = entryModel, ["task"] = choice.Task };
+            route["targets"] = targets;
+            routes.Add((JsonNode)route);
         }
         return routes;
     }
+
+    private static readonly string[] s_notCopied = ["name", "match", "targets", "strategy", "qualityFloor", "hedgeAfterMs", "shadow"];
 
     /// <summary>The configuration file with its optimized routes replaced by <paramref name="routes"/> (placed first, so they are tried first).</summary>
     public static JsonNode Apply(JsonNode file, JsonArray routes)

@@ -20,6 +20,9 @@ internal static class RouteOptimizer
 {
     public const string RoutePrefix = "optimized-";
 
+    /// <summary>A candidate is not evidence when more than this share of its answers on a class were errors.</summary>
+    public const double MaxErrorShare = 0.05;
+
     public static List<TaskChoice> Choose(IReadOnlyList<EvalResult> results, GatewayConfig config, string entryModel, double floor, int minSamples)
     {
         var scores = ModelScore.Of(results);
@@ -30,10 +33,11 @@ internal static class RouteOptimizer
             var candidates = scores.Where(s => s.Task == task).OrderBy(s => s.MeanCostMicros).ToList();
             var share = items.Count(i => i.Task == task) / (double)items.Count;
             var currentModel = CurrentModel(config, entryModel, task);
-            var current = candidates.FirstOrDefault(s => s.Model == currentModel);
-            var enough = candidates.Where(s => s.Trials >= minSamples).ToList();
-            var clearing = enough.Where(s => s.LowerBound >= floor).ToList();
-            var reason = enough.Count == 0 ? $"fewer than {minSamples} samples for every candidate"
+            // The current model by the name sent upstream: a candidate named by an alias counts as the model it resolves to.
+            var current = candidates.FirstOrDefault(s => currentModel is not null && Resolve(config, s.Model)?.Upstream == currentModel);
+            var enough = candidates.Where(s => s.Trials >= minSamples && s.Errors <= MaxErrorShare * (s.Trials + s.Errors)).ToList();
+            var clearing = enough.Where(s => s.LowerBound >= floor && Resolve(config, s.Model) is not null).ToList();
+            var reason = enough.Count == 0 ? $"fewer than {minSamples} answered samples (or over {MaxErrorShare:P0} errors) for every candidate"
                 : clearing.Count == 0 ? $"no candidate's quality clears {floor:0.###} at 95% confidence"
                 : $"cheapest whose lower bound {clearing[0].LowerBound:0.###} ≥ {floor:0.###}";
             choices.Add(new TaskChoice(task, clearing.Take(3).ToList(), share, currentModel, current, reason));
@@ -41,29 +45,47 @@ internal static class RouteOptimizer
         return choices;
     }
 
-    /// <summary>The model a request of <paramref name="task"/> for <paramref name="entryModel"/> reaches under <paramref name="config"/>, optimized routes aside (its first target).</summary>
+    /// <summary>The model a request of <paramref name="task"/> for <paramref name="entryModel"/> reaches under <paramref name="config"/>, optimized routes aside (its first target's upstream name).</summary>
     public static string? CurrentModel(GatewayConfig config, string entryModel, string task)
     {
-        var routes = config.Routes.Where(r => !r.Name.StartsWith(RoutePrefix, StringComparison.Ordinal)).ToList();
-        var table = RoutingTable.Compile([.. routes]);
+        var table = RoutingTable.Compile([.. config.Routes.Where(r => !r.Name.StartsWith(RoutePrefix, StringComparison.Ordinal))]);
         var request = new RouteRequest(entryModel) { Task = task };
         Span<int> order = stackalloc int[RoutingTable.MaxTargets];
         if (table.TryRoute(request, order, out var decision) && decision.TargetCount > 0)
         {
             return decision.Route.Definition.Targets[order[0]].Model;
         }
-        return ModelAliasTable.Compile(config).TryResolve(entryModel, out var alias) ? alias.UpstreamModel ?? entryModel : null;
+        return Resolve(config, entryModel)?.Upstream;
     }
 
-    /// <summary>Cost per item of the workload under the current routing and under the choices (a class kept as is counts at its current cost).</summary>
-    public static (double Current, double Optimized) CostPerItem(IReadOnlyList<TaskChoice> choices) => (
-        choices.Sum(c => c.Share * (c.Current?.MeanCostMicros ?? 0)),
-        choices.Sum(c => c.Share * (c.Chosen.Count > 0 ? c.Chosen[0].MeanCostMicros : c.Current?.MeanCostMicros ?? 0)));
+    /// <summary>The route that serves <paramref name="entryModel"/> with <paramref name="task"/> today (optimized routes aside), if one does.</summary>
+    public static string? CurrentRoute(GatewayConfig config, string entryModel, string task)
+    {
+        var table = RoutingTable.Compile([.. config.Routes.Where(r => !r.Name.StartsWith(RoutePrefix, StringComparison.Ordinal))]);
+        Span<int> order = stackalloc int[RoutingTable.MaxTargets];
+        return table.TryRoute(new RouteRequest(entryModel) { Task = task }, order, out var decision) ? decision.Route.Name : null;
+    }
 
-    /// <summary>The provider that serves <paramref name="model"/> by the configuration's aliases (the gateway's own resolution).</summary>
-    public static string? ProviderOf(GatewayConfig config, string model)
+    /// <summary>
+    /// Cost per item of the workload under the current routing and under the choices, over the classes whose current
+    /// model has results (a class kept as is counts at its current cost); null when no class's current cost is known.
+    /// </summary>
+    public static (double Current, double Optimized)? CostPerItem(IReadOnlyList<TaskChoice> choices)
+    {
+        var known = choices.Where(c => c.Current is not null).ToList();
+        if (known.Count == 0)
+        {
+            return null;
+        }
+        var weight = known.Sum(c => c.Share);
+        return (known.Sum(c => c.Share * c.Current!.MeanCostMicros) / weight,
+            known.Sum(c => c.Share * (c.Chosen.Count > 0 ? c.Chosen[0].MeanCostMicros : c.Current!.MeanCostMicros)) / weight);
+    }
+
+    /// <summary>The provider and upstream model a client-facing model name reaches by the configuration's aliases; null when no alias serves it.</summary>
+    public static (string Provider, string Upstream)? Resolve(GatewayConfig config, string model)
     {
         var aliases = ModelAliasTable.Compile(config);
-        return aliases.TryResolve(model, out var target) ? aliases.Providers[target.ProviderIndex] : null;
+        return aliases.TryResolve(model, out var target) ? (aliases.Providers[target.ProviderIndex], target.UpstreamModel ?? model) : null;
     }
 }

@@ -31,7 +31,7 @@ internal sealed class ShadowEvaluator : IAsyncDisposable
     private Task _worker = Task.CompletedTask;
     private long _dropped;
 
-    private sealed record Job(string Route, ShadowPolicy Policy, string Judge, string Id, string Task, string Messages, string Question, string Answer, PriceTable Prices);
+    private sealed record Job(string Route, ShadowPolicy Policy, string Judge, string Id, string Task, string Request, string Question, string Answer, PriceTable Prices);
 
     /// <summary>Sampled requests not mirrored because the queue was full.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -61,10 +61,11 @@ internal sealed class ShadowEvaluator : IAsyncDisposable
         }
     }
 
-    /// <summary>Queues a mirrored request: the request's <c>messages</c> (raw JSON) and the answer the client got.</summary>
-    public void Offer(string route, ShadowPolicy policy, string judge, string requestId, string task, string messages, string answer, PriceTable prices)
+    /// <summary>Queues a mirrored request: the client's request body, its last user turn, and the answer the client got.</summary>
+    public void Offer(string route, ShadowPolicy policy, string judge, string requestId, string task, string request, string question, string answer,
+        PriceTable prices)
     {
-        var job = new Job(route, policy, judge, "shadow-" + requestId, task, messages, WorkloadItem.LastUserTextOf(messages), answer, prices);
+        var job = new Job(route, policy, judge, "shadow-" + requestId, task, request, question, answer, prices);
         if (!_queue.Writer.TryWrite(job))
         {
             Interlocked.Increment(ref _dropped);
@@ -104,11 +105,12 @@ internal sealed class ShadowEvaluator : IAsyncDisposable
                 var before = runner.Spent;
                 try
                 {
-                    var result = await runner.ShadowAsync(job.Id, job.Task, job.Messages, job.Question, model, job.Answer, CancellationToken.None);
+                    var result = await runner.ShadowAsync(job.Id, job.Task, job.Request, job.Question, model, job.Answer, CancellationToken.None);
                     Append(job.Policy.Results, result);
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+                catch (Exception)
                 {
+                    // Whatever went wrong with this mirror (the store, an odd body), the worker goes on with the next.
                     Interlocked.Increment(ref _dropped);
                 }
                 lock (_gate)

@@ -42,9 +42,10 @@ internal sealed record WorkloadItem(string Id, string Task, string Messages, str
     private static WorkloadItem Read(JsonElement item)
     {
         var messages = item.GetProperty("messages");
-        if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
+        if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0
+            || messages.EnumerateArray().Any(m => m.ValueKind != JsonValueKind.Object || !m.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String))
         {
-            throw new FormatException("messages must be a non-empty array");
+            throw new FormatException("messages must be a non-empty array of objects with a role");
         }
         var reference = item.TryGetProperty("reference", out var r) && r.ValueKind != JsonValueKind.Null
             ? r.ValueKind == JsonValueKind.String ? r.GetString() : r.GetRawText()
@@ -60,7 +61,8 @@ internal sealed record WorkloadItem(string Id, string Task, string Messages, str
     public static string LastUserTextOf(string messages)
     {
         using var document = JsonDocument.Parse(messages);
-        var last = document.RootElement.EnumerateArray().LastOrDefault(m => m.TryGetProperty("role", out var role) && role.GetString() == "user");
+        var last = document.RootElement.EnumerateArray()
+            .LastOrDefault(m => m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var role) && role.ValueKind == JsonValueKind.String && role.GetString() == "user");
         return last.ValueKind == JsonValueKind.Object && last.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String
             ? content.GetString()! : "";
     }

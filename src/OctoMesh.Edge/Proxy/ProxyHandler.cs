@@ -414,10 +414,12 @@ internal sealed class ProxyHandler
                     {
                         KeepExchange(exchange, operation, route, body, answer, workspace!, generation);
                     }
-                    if (mirror is not null && Optimizer.ShadowEvaluator.AnswerText(answer) is { } text && Messages(body) is { } messages)
+                    if (mirror is not null && Optimizer.ShadowEvaluator.AnswerText(answer) is { } text)
                     {
-                        _shadow.Offer(route!.Name, mirror, mirror.Judge ?? route.Definition.Targets[0].Model, exchange.RequestId, exchange.Task ?? route.Name,
-                            messages, text, runtime.Prices);
+                        // The judge by default is the model the client asked for, by the same name (the route serves it).
+                        _shadow.Offer(route!.Name, mirror, mirror.Judge ?? RequestInspector.ModelName(body.Span, inspected), exchange.RequestId,
+                            exchange.Task ?? route.Name, System.Text.Encoding.UTF8.GetString(body.Span), LastUserTurn.TryFind(body.Span, out var question, out _) ? question : "",
+                            text, runtime.Prices);
                     }
                 }
                 if (abandon)
@@ -847,21 +849,6 @@ internal sealed class ProxyHandler
         var api = operation == ApiOperation.Messages ? "messages" : "chat_completions";
         _vault.Keep(workspace, generation, new Privacy.KeptExchange(DateTimeOffset.UtcNow, exchange.RequestId, api, route?.Name, exchange.Provider,
             exchange.Model, System.Text.Encoding.UTF8.GetString(body.Span), System.Text.Encoding.UTF8.GetString(answer), exchange.Task));
-    }
-
-    /// <summary>The request's <c>messages</c> array as raw JSON; null when it has none.</summary>
-    private static string? Messages(BodyBuffer body)
-    {
-        var reader = new Utf8JsonReader(body.Span);
-        try
-        {
-            using var document = JsonDocument.ParseValue(ref reader);
-            return document.RootElement.TryGetProperty("messages", out var messages) && messages.ValueKind == JsonValueKind.Array ? messages.GetRawText() : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
     }
 
     /// <summary>

@@ -24,16 +24,24 @@ internal static class AtomicFile
         File.Move(temporary, path, overwrite: true);
     }
 
-    /// <summary>Replaces a text file the same way (the configuration, rewritten by <c>octomesh optimize --apply</c>).</summary>
+    /// <summary>
+    /// Replaces a text file the same way (the configuration, rewritten by <c>octomesh optimize --apply</c>): through a
+    /// symbolic link to the file it names, keeping the file's permissions.
+    /// </summary>
     public static void WriteText(string path, string text)
     {
-        var temporary = path + ".tmp";
+        var target = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
+        var temporary = target + ".tmp";
         using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write))
         {
             file.Write(System.Text.Encoding.UTF8.GetBytes(text));
             file.Flush(flushToDisk: true);
         }
-        File.Move(temporary, path, overwrite: true);
+        if (!OperatingSystem.IsWindows() && File.Exists(target))
+        {
+            File.SetUnixFileMode(temporary, File.GetUnixFileMode(target));
+        }
+        File.Move(temporary, target, overwrite: true);
     }
 
     /// <summary>Options to write a file only this user can read or write (0600) when it is created.</summary>

@@ -43,8 +43,10 @@ public sealed class OptimizerTests : IDisposable
     [InlineData("A", "A")]
     [InlineData(" B\n", "B")]
     [InlineData("Tie.", "tie")]
-    [InlineData("Answer B is better: it names every fact.", "B")]
-    [InlineData("I think a tie is fair", "tie")]
+    [InlineData("**Answer B**", "B")]
+    [InlineData("A tie.", null)]
+    [InlineData("A: wrong. B: right", null)]
+    [InlineData("Answer B is better: it names every fact.", null)]
     [InlineData("Both are fine", null)]
     [InlineData("", null)]
     public void JudgeVerdictsAreParsed(string text, string? verdict) => Assert.Equal(verdict, Checker.Verdict(text));
@@ -99,8 +101,11 @@ public sealed class OptimizerTests : IDisposable
         Assert.Contains("no candidate", choices["none"].Reason);
         // The current routing sends everything to "dear" (the alias passes the name through).
         Assert.All(choices.Values, c => Assert.Equal("dear", c.CurrentModel));
-        // A quarter of the items each; "none" has no result of its current model, so it counts 0 either way.
-        Assert.Equal((0.25 * 300, 0.25 * (1 + 100 + 100)), RouteOptimizer.CostPerItem([.. choices.Values]));
+        // "none" has no result of its current model: it is left out of the projection, the other three weigh alike.
+        Assert.Equal((100.0, (1 + 100 + 100) / 3.0), RouteOptimizer.CostPerItem([.. choices.Values]));
+        // A candidate that failed on more than 5% of a class's items is no evidence, whatever it answered.
+        var flaky = results.Concat(Enumerable.Range(0, 10).Select(i => new EvalResult($"easy-e{i}", "easy", "cheap", 0, 0, 0, 0, 0, "upstream_timeout"))).ToList();
+        Assert.Equal("mid", RouteOptimizer.Choose(flaky, s_config, "dear", 0.9, 30).Single(c => c.Task == "easy").Chosen[0].Model);
     }
 
     [Fact]
@@ -120,6 +125,36 @@ public sealed class OptimizerTests : IDisposable
             """)!, OptimizeReport.Routes(choices, s_config, "sim-large")))), _ => null);
         Assert.True(loaded.Succeeded, string.Join("\n", loaded.Errors));
         Assert.Equal("sim-pro", RouteOptimizer.CurrentModel(loaded.Config! with { Routes = [.. loaded.Config!.Routes.Select(r => r with { Name = "kept" })] }, "sim-large", "math"));
+    }
+
+    [Fact]
+    public void RoutesNameWhatTheAliasesResolveToAndKeepTheCurrentRoutesSettings()
+    {
+        const string File = """
+            { "providers": { "sim": { "kind": "sim" } }, "models": { "fast": { "provider": "sim", "model": "sim-small" }, "*": { "provider": "sim" } },
+              "routes": [ { "name": "main", "match": { "model": "big" }, "targets": [ { "provider": "sim", "model": "sim-large" } ], "deadlineMs": 9000, "cache": "off" } ] }
+            """;
+        var config = ConfigLoader.Load(System.Text.Encoding.UTF8.GetBytes(File), _ => null).Config!;
+        var choices = RouteOptimizer.Choose([.. Results("t", "fast", 50, 50, 1), .. Results("t", "sim-large", 50, 50, 50)], config, "big", 0.9, 30);
+        // The current model is the route's target; the candidate named sim-large is that model.
+        Assert.Equal(("sim-large", "sim-large"), (choices[0].CurrentModel, choices[0].Current!.Model));
+        var route = OptimizeReport.Routes(choices, config, "big", JsonNode.Parse(File))[0]!;
+        Assert.Equal("""{"provider":"sim","model":"sim-small"}""", route["targets"]![0]!.ToJsonString());
+        Assert.Equal((9000, "off"), (route["deadlineMs"]!.GetValue<int>(), route["cache"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task AnAnswerFromAnotherModelThanAskedOrWithoutAPriceIsNotEvidence()
+    {
+        await using var test = await TestGateway.StartAsync("""
+            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } }, "models": { "*": { "provider": "sim" } },
+              "routes": [ { "name": "elsewhere", "match": { "model": "sim-nano" }, "targets": [ { "provider": "sim", "model": "sim-large" } ] } ] }
+            """);
+        var runner = new EvalRunner(test.Client, PriceTable.Defaults) { ExpectedUpstream = model => model };
+        var (results, _) = await runner.RunAsync([.. WorkloadGenerator.Generate(1, seed: 4).Take(1)], ["sim-nano", "unknown-model", "sim-small"],
+            Path.Combine(_directory, "checked.jsonl"));
+        Assert.Equal(("routed_elsewhere", "unpriced", (string?)null), (results.Single(r => r.Model == "sim-nano").Error,
+            results.Single(r => r.Model == "unknown-model").Error, results.Single(r => r.Model == "sim-small").Error));
     }
 
     [Fact]
