@@ -20,13 +20,19 @@ internal enum CheckerKind
 
     /// <summary>An open task: a judge model compares the answer with the reference model's, both ways round (<see cref="EvalRunner"/>).</summary>
     Judge,
+
+    /// <summary>The answer's JavaScript (its first fenced block, else the whole answer) passes the item's tests (<see cref="CodeTest"/>).</summary>
+    Code,
 }
 
 /// <summary>How a closed task's answer is scored: 1 right, 0 wrong.</summary>
 /// <param name="Pattern">The <see cref="CheckerKind.Regex"/> pattern.</param>
 /// <param name="Tolerance">The <see cref="CheckerKind.Numeric"/> tolerance (absolute).</param>
 /// <param name="Schema">The <see cref="CheckerKind.Json"/> schema (JSON Schema's <c>required</c> and <c>properties.*.type</c>), raw.</param>
-internal sealed partial record Checker(CheckerKind Kind, string? Pattern = null, double Tolerance = 0, string? Schema = null)
+/// <param name="Tests">The <see cref="CheckerKind.Code"/> tests: JavaScript run after the answer's code; they throw when it is wrong.</param>
+/// <param name="TimeoutMs">How long the <see cref="CheckerKind.Code"/> tests may run.</param>
+internal sealed partial record Checker(CheckerKind Kind, string? Pattern = null, double Tolerance = 0, string? Schema = null, string? Tests = null,
+    int TimeoutMs = 5000)
 {
     private static readonly TimeSpan s_regexTimeout = TimeSpan.FromMilliseconds(100);
 
@@ -39,12 +45,19 @@ internal sealed partial record Checker(CheckerKind Kind, string? Pattern = null,
             "numeric" => CheckerKind.Numeric,
             "json" or "json_schema" => CheckerKind.Json,
             "judge" => CheckerKind.Judge,
-            var other => throw new FormatException($"'{other}' is not a checker: write exact, regex, numeric, json or judge"),
+            "code" => CheckerKind.Code,
+            var other => throw new FormatException($"'{other}' is not a checker: write exact, regex, numeric, json, judge or code"),
         };
         var checker = new Checker(kind,
             element.TryGetProperty("pattern", out var p) ? p.GetString() : null,
             element.TryGetProperty("tolerance", out var t) ? t.GetDouble() : 0,
-            element.TryGetProperty("schema", out var s) ? s.GetRawText() : null);
+            element.TryGetProperty("schema", out var s) ? s.GetRawText() : null,
+            element.TryGetProperty("tests", out var tests) ? tests.GetString() : null,
+            element.TryGetProperty("timeoutMs", out var ms) ? ms.GetInt32() : 5000);
+        if (kind == CheckerKind.Code && checker.Tests is null)
+        {
+            throw new FormatException("a code checker needs its tests");
+        }
         if (kind == CheckerKind.Regex)
         {
             _ = new Regex(checker.Pattern ?? throw new FormatException("a regex checker needs a pattern"), RegexOptions.None, s_regexTimeout);
@@ -57,7 +70,8 @@ internal sealed partial record Checker(CheckerKind Kind, string? Pattern = null,
         json.WriteStartObject();
         json.WriteString("kind", Kind switch
         {
-            CheckerKind.Regex => "regex", CheckerKind.Numeric => "numeric", CheckerKind.Json => "json", CheckerKind.Judge => "judge", _ => "exact",
+            CheckerKind.Regex => "regex", CheckerKind.Numeric => "numeric", CheckerKind.Json => "json", CheckerKind.Judge => "judge",
+            CheckerKind.Code => "code", _ => "exact",
         });
         if (Pattern is not null)
         {
@@ -72,6 +86,11 @@ internal sealed partial record Checker(CheckerKind Kind, string? Pattern = null,
             json.WritePropertyName("schema");
             json.WriteRawValue(Schema);
         }
+        if (Tests is not null)
+        {
+            json.WriteString("tests", Tests);
+            json.WriteNumber("timeoutMs", TimeoutMs);
+        }
         json.WriteEndObject();
     }
 
@@ -79,6 +98,7 @@ internal sealed partial record Checker(CheckerKind Kind, string? Pattern = null,
     public double Score(string answer, string? reference) => Kind switch
     {
         CheckerKind.Judge => throw new InvalidOperationException("a judged task is scored by its judge"),
+        CheckerKind.Code => CodeTest.Passes(answer, Tests!, TimeSpan.FromMilliseconds(TimeoutMs)) ? 1 : 0,
         CheckerKind.Exact => Normalize(answer) == Normalize(reference ?? "") ? 1 : 0,
         CheckerKind.Regex => Matches(answer) ? 1 : 0,
         CheckerKind.Numeric => FirstNumber(answer) is { } value && FirstNumber(reference ?? "") is { } expected && Math.Abs(value - expected) <= Tolerance ? 1 : 0,

@@ -62,6 +62,21 @@ public sealed class OptimizerTests : IDisposable
     }
 
     [Fact]
+    public void TheCodeCheckerRunsTheAnswerAgainstItsTestsInNodesSandbox()
+    {
+        var checker = new Checker(CheckerKind.Code, Tests: "if (add(2, 3) !== 5 || add(-1, 1) !== 0) throw new Error('wrong');", TimeoutMs: 2000);
+        Assert.Equal(1, checker.Score("Here it is:\n```js\nfunction add(a, b) { return a + b; }\n```\nDone.", null));
+        Assert.Equal(1, checker.Score("function add(a, b) { return b + a; }", null));
+        Assert.Equal(0, checker.Score("```javascript\nfunction add(a, b) { return a - b; }\n```", null));
+        Assert.Equal(0, checker.Score("not code at all", null));
+        // What the permission model refuses: reading other files, starting processes.
+        Assert.Equal(0, checker.Score("require('fs').readFileSync('/etc/hostname'); function add(a, b) { return a + b; }", null));
+        Assert.Equal(0, checker.Score("require('child_process').execSync('true'); function add(a, b) { return a + b; }", null));
+        // And what never ends is stopped.
+        Assert.Equal(0, new Checker(CheckerKind.Code, Tests: "add(1, 2);", TimeoutMs: 300).Score("function add(a, b) { for (;;) {} }", null));
+    }
+
+    [Fact]
     public void WilsonsLowerBoundNeedsEvidence()
     {
         Assert.Equal(0, Wilson.LowerBound(0, 0));
