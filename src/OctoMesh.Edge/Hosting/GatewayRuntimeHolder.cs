@@ -77,6 +77,10 @@ public sealed class GatewayRuntimeHolder : IDisposable
                 {
                     errors.Add(new ConfigError("$.redis", "the Redis budgets share cannot change while the gateway runs", "restart the gateway for it"));
                 }
+                if (config.Shutdown != old.Config.Shutdown)
+                {
+                    errors.Add(new ConfigError("$.shutdown", "the drain settings cannot change while the gateway runs", "restart the gateway for them"));
+                }
                 if (config.Tenancy != old.Config.Tenancy)
                 {
                     errors.Add(new ConfigError("$.tenancy", "where workspaces, keys and kept content live cannot change while the gateway runs", "restart the gateway for it"));

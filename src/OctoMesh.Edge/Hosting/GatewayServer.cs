@@ -91,6 +91,8 @@ public sealed class GatewayServer : IAsyncDisposable
             kestrel.Limits.MinRequestBodyDataRate = config.Limits.MinBodyBytesPerSecond == 0 ? null
                 : new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(config.Limits.MinBodyBytesPerSecond, TimeSpan.FromSeconds(5));
         });
+        // Draining: the delay (below) and then requests in flight, streams too, up to the timeout.
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromMilliseconds(config.Shutdown.DelayMs + config.Shutdown.TimeoutMs));
         builder.Services.AddSingleton(services => new GatewayRuntimeHolder(runtime, simulator?.OpenAIBaseUrl,
             services.GetRequiredService<ILoggerFactory>().CreateLogger<GatewayRuntimeHolder>()));
         builder.Services.AddSingleton<GatewayMetrics>();
@@ -174,6 +176,12 @@ public sealed class GatewayServer : IAsyncDisposable
         {
             var mirrors = app.Services.GetRequiredService<Optimizer.ShadowEvaluator>();
             app.Use(ConnectionRate.Middleware(perSecond, context => mirrors.IsShadow(context.Request.Headers)));
+        }
+        if (config.Shutdown.DelayMs > 0)
+        {
+            // SIGTERM: /readyz says stopping at once, while the listener keeps serving for the delay, so the load balancer
+            // takes this replica out before new requests would be refused. (Stopping callbacks run before the server stops.)
+            app.Lifetime.ApplicationStopping.Register(() => Thread.Sleep(config.Shutdown.DelayMs));
         }
         MapEndpoints(app);
         await app.StartAsync(cancellationToken);

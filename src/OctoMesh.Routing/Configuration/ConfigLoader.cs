@@ -58,7 +58,7 @@ public static partial class ConfigLoader
     /// <summary>Walks the document once, building records and collecting errors as it goes.</summary>
     private sealed partial class ConfigReader(Func<string, string?> environment)
     {
-        private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "tasks", "clientKeys", "adminKeys", "limits", "prices", "metrics", "trace", "tracing", "cache", "budgets", "rateLimits", "redis", "workspaces", "tenancy", "taskModel"];
+        private static readonly string[] s_rootFields = ["urls", "providers", "models", "routes", "tasks", "clientKeys", "adminKeys", "limits", "prices", "metrics", "trace", "tracing", "cache", "budgets", "rateLimits", "redis", "workspaces", "tenancy", "taskModel", "shutdown"];
         private static readonly string[] s_taskFields = ["name", "markers", "in", "tools", "minChars", "maxChars"];
         private static readonly string[] s_adminKeyFields = ["name", "sha256"];
         private static readonly string[] s_routeFields = ["name", "match", "strategy", "qualityFloor", "targets", "retry", "breaker", "deadlineMs", "hedgeAfterMs", "cache", "shadow"];
@@ -112,6 +112,7 @@ public static partial class ConfigLoader
                 Routes = routes,
                 Tasks = fields.TryGetValue("tasks", out var t) ? ReadTasks(t, "$.tasks") : [],
                 TaskModel = fields.TryGetValue("taskModel", out var tm) ? ReadTaskModel(tm, "$.taskModel") : null,
+                Shutdown = fields.TryGetValue("shutdown", out var sd) ? ReadShutdown(sd, "$.shutdown") : new ShutdownConfig(),
                 ClientKeys = clientKeys,
                 Budgets = fields.TryGetValue("budgets", out var b) ? ReadBudgets(b, "$.budgets", clientKeys) : [],
                 RateLimits = fields.TryGetValue("rateLimits", out var rl) ? ReadRateLimits(rl, "$.rateLimits", clientKeys) : [],
@@ -528,6 +529,27 @@ public static partial class ConfigLoader
                 }
             }
             return routes.ToImmutable();
+        }
+
+        private static readonly string[] s_shutdownFields = ["delayMs", "timeoutMs"];
+
+        private ShutdownConfig ReadShutdown(JsonElement element, string path)
+        {
+            var shutdown = new ShutdownConfig();
+            if (!ExpectObject(element, path, "write { \"delayMs\": 5000, \"timeoutMs\": 30000 }"))
+            {
+                return shutdown;
+            }
+            var fields = Fields(element, path, s_shutdownFields);
+            if (fields.TryGetValue("delayMs", out var delay) && Integer(delay, $"{path}.delayMs", 0, 600_000, "a whole number of milliseconds from 0 to 600000") is { } ms)
+            {
+                shutdown = shutdown with { DelayMs = (int)ms };
+            }
+            if (fields.TryGetValue("timeoutMs", out var timeout) && Integer(timeout, $"{path}.timeoutMs", 0, 3_600_000, "a whole number of milliseconds from 0 to 3600000") is { } t)
+            {
+                shutdown = shutdown with { TimeoutMs = (int)t };
+            }
+            return shutdown;
         }
 
         private Table.ShadowPolicy? ReadShadow(JsonElement element, string path)

@@ -57,6 +57,9 @@ public sealed record GatewayConfig
     /// <summary>Where the admin API's workspaces and keys, the content keyring and kept content live.</summary>
     public TenancyConfig Tenancy { get; init; } = new();
 
+    /// <summary>How the gateway drains on SIGTERM.</summary>
+    public ShutdownConfig Shutdown { get; init; } = new();
+
     /// <summary>Routes, tried before the model aliases, in file order.</summary>
     public ImmutableArray<Table.RouteDefinition> Routes { get; init; } = [];
 }

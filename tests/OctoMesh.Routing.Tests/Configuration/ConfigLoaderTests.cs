@@ -75,7 +75,7 @@ public class ConfigLoaderTests
 
         Assert.Equal(
         [
-            "$.extra: unknown field. Fix: remove it; the fields here are urls, providers, models, routes, tasks, clientKeys, adminKeys, limits, prices, metrics, trace, tracing, cache, budgets, rateLimits, redis, workspaces, tenancy, taskModel.",
+            "$.extra: unknown field. Fix: remove it; the fields here are urls, providers, models, routes, tasks, clientKeys, adminKeys, limits, prices, metrics, trace, tracing, cache, budgets, rateLimits, redis, workspaces, tenancy, taskModel, shutdown.",
             "$.providers.openai.baseurl: unknown field. Fix: write it as 'baseUrl'.",
             "$.providers.openai.kind: unknown provider kind 'opnai'. Fix: use one of openai, openai-compatible, azure-openai, anthropic, gemini, sim.",
             "$.providers.Bad Name: provider name 'Bad Name' has characters other than a-z, 0-9, '-' and '_'. Fix: rename it, e.g. 'openai' or 'local-vllm'.",

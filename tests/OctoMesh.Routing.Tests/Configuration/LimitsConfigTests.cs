@@ -20,4 +20,15 @@ public class LimitsConfigTests
         Assert.Equal("$.limits.maxHeaderBytes: 10 is out of range. Fix: write a whole number of bytes from 1024 to 1048576.",
             Load("""{ "maxHeaderBytes": 10 }""").Errors.Single().ToString());
     }
+
+    [Fact]
+    public void ShutdownSaysHowToDrain()
+    {
+        static ConfigLoadResult With(string shutdown) => ConfigLoader.Load(Encoding.UTF8.GetBytes(
+            $$"""{ "providers": { "a": { "kind": "sim" } }, "models": { "*": { "provider": "a" } }, "shutdown": {{shutdown}} }"""), _ => null);
+        Assert.Equal(new ShutdownConfig(0, 30_000), Load("{}").Config!.Shutdown);
+        Assert.Equal(new ShutdownConfig(5000, 60_000), With("""{ "delayMs": 5000, "timeoutMs": 60000 }""").Config!.Shutdown);
+        Assert.Equal("$.shutdown.delayMs: -1 is out of range. Fix: write a whole number of milliseconds from 0 to 600000.",
+            With("""{ "delayMs": -1 }""").Errors.Single().ToString());
+    }
 }
