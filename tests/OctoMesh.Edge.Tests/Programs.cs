@@ -9,6 +9,21 @@ internal static class Programs
         ?? throw new InvalidOperationException($"'{program}' is not installed: run `bash .ci/run` once (it installs what the tests need).");
 
     /// <summary>The repository's root: the directory above the test binaries that holds OctoMesh.sln.</summary>
+    /// <summary>Runs a tool to its end; its exit code and everything it printed.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(string program, IEnumerable<string> arguments, string? workingDirectory = null)
+    {
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(Find(program), arguments)
+        {
+            WorkingDirectory = workingDirectory ?? "",
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await output + await errors);
+    }
+
     public static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
 using OctoMesh.Routing.Configuration;
@@ -13,14 +12,8 @@ public partial class DeployManifestsTests
     [Fact]
     public async Task YamllintAcceptsEveryDeploymentFile()
     {
-        using var process = Process.Start(new ProcessStartInfo(Programs.Find("yamllint"), ["-s", "-c", Path.Combine(s_deploy, ".yamllint"), s_deploy])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, output);
+        var (exitCode, output) = await Programs.RunAsync("yamllint", ["-s", "-c", Path.Combine(s_deploy, ".yamllint"), s_deploy]);
+        Assert.True(exitCode == 0, output);
     }
 
     [Theory]

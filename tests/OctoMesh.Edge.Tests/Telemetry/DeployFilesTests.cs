@@ -17,15 +17,8 @@ public partial class DeployFilesTests
     [InlineData("test", "rules", "alerts.test.yml")]
     public async Task PromtoolAcceptsTheRulesTheConfigAndTheRuleTests(string verb, string what, string file)
     {
-        using var process = Process.Start(new ProcessStartInfo(Programs.Find("promtool"), [verb, what, file])
-        {
-            WorkingDirectory = Path.Combine(s_deploy, "prometheus"),
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, output);
+        var (exitCode, output) = await Programs.RunAsync("promtool", [verb, what, file], Path.Combine(s_deploy, "prometheus"));
+        Assert.True(exitCode == 0, output);
     }
 
     [Fact]
