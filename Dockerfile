@@ -12,7 +12,8 @@ RUN apt-get update \
 WORKDIR /source
 COPY Directory.Build.props .editorconfig ./
 COPY src/ src/
-RUN dotnet publish src/OctoMesh.Edge -c Release -r linux-x64 -o /out
+RUN dotnet publish src/OctoMesh.Edge -c Release -r linux-x64 -o /out \
+ && mkdir /data
 
 # Stage 2: runtime-deps only (no .NET runtime needed), chiseled: no shell, no package manager, non-root.
 FROM mcr.microsoft.com/dotnet/runtime-deps:9.0-noble-chiseled
@@ -20,7 +21,13 @@ FROM mcr.microsoft.com/dotnet/runtime-deps:9.0-noble-chiseled
 # (docs/performance.md). NativeAOT reads this GC setting only from the environment (hex).
 ENV DOTNET_GCgen0size=400000
 COPY --from=build /out/octomesh /usr/local/bin/octomesh
+# The trace log (data/trace) and the tenancy store (data/tenancy) live here, relative to the working directory /.
+COPY --from=build --chown=1654:1654 /data /data
+VOLUME ["/data"]
+WORKDIR /
 USER app
 EXPOSE 8080
+# No curl in the image: the binary checks itself (GET /readyz).
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD ["/usr/local/bin/octomesh", "health"]
 ENTRYPOINT ["/usr/local/bin/octomesh"]
 CMD ["serve", "--urls", "http://0.0.0.0:8080"]

@@ -20,6 +20,8 @@ public sealed class NativeDrainTests
         {
             await using var gateway = await OctoMeshProcess.StartInAsync(work, [], "serve", "--config", config, "--urls", "http://127.0.0.1:0");
             using var client = new HttpClient { BaseAddress = gateway.Address };
+            // The container's health check: the binary asks /readyz itself (the image has no curl).
+            Assert.Equal(0, (await OctoMeshProcess.RunAsync("health", "--url", gateway.Address.ToString())).ExitCode);
             // A stream of 30 tokens, 100 ms apart: about three seconds.
             var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
             {
@@ -50,6 +52,7 @@ public sealed class NativeDrainTests
             var rest = await reader.ReadToEndAsync();
             Assert.EndsWith("data: [DONE]\n\n", rest);
             Assert.Equal(0, await stopped);
+            Assert.Equal(1, (await OctoMeshProcess.RunAsync("health", "--url", gateway.Address.ToString())).ExitCode);
 
             // And its trace record was committed before the exit.
             var (code, export) = await OctoMeshProcess.RunAsync("export", "--trace", Path.Combine(work, "data", "trace"), "--format", "jsonl");

@@ -28,6 +28,7 @@ internal static class OctoMeshCommands
         root.Add(TenancyCommands.Key());
         root.Add(TenancyCommands.Forget());
         root.Add(Sim());
+        root.Add(Health());
         root.Add(Version());
         return root;
     }
@@ -194,6 +195,32 @@ internal static class OctoMeshCommands
             Console.Out.WriteLine($"OctoMesh simulator listening on {simulator.Address} (OpenAI API root: {simulator.OpenAIBaseUrl})");
             await simulator.WaitForShutdownAsync(CancellationToken.None);
             return 0;
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// <c>octomesh health</c>: the container's health check (a minimal image has no curl): exit 0 when the gateway at
+    /// <c>--url</c> answers <c>/readyz</c> with 200, 1 otherwise (stopping, trace log failing, or no answer).
+    /// </summary>
+    private static Command Health()
+    {
+        var url = new Option<string>("--url") { Description = "The gateway.", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
+        var command = new Command("health", "Exit 0 when the gateway is ready (GET /readyz answers 200); for container health checks.") { url };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+            try
+            {
+                using var response = await http.GetAsync(new Uri(new Uri(parse.GetValue(url)!.TrimEnd('/') + "/"), "readyz"), cancellationToken);
+                Console.WriteLine($"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
+                return response.IsSuccessStatusCode ? 0 : 1;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or UriFormatException)
+            {
+                Console.Error.WriteLine($"no answer from {parse.GetValue(url)}: {e.Message}");
+                return 1;
+            }
         });
         return command;
     }
