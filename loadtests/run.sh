@@ -4,6 +4,8 @@
 # and a table of the gateway against nginx (throughput, p99, time to first token, CPU per request, RSS) written
 # between the load-suite markers of docs/performance.md.
 #   bash loadtests/run.sh [seconds per run, default 10]
+#   SOAK=600 bash loadtests/run.sh    # also: the gateway under the mixed load for 600 s, RSS sampled every 5 s,
+#                                     # flat when the last third's mean is within 10% of the first third's
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seconds=${1:-10}
@@ -77,6 +79,28 @@ for target in nginx gateway; do
   if [[ $target == nginx ]]; then kill "$(cat "$work/nginx.pid")"; rm -f "$work/nginx.pid"; else kill "$pid"; wait "$pid" 2>/dev/null || true; fi
 done
 
+soak=""
+if [[ ${SOAK:-0} -gt 0 ]]; then
+  DOTNET_GCgen0size=400000 taskset -c 1 "$bin" serve --config "$work/config.json" --urls "http://127.0.0.1:$gw_port" --log-level Warning >"$work/gw.log" 2>&1 &
+  pid=$!
+  until curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null; do sleep 0.05; done
+  taskset -c 0 $driver --target "http://127.0.0.1:$gw_port" --seconds "$SOAK" --users 64 --stream 0.5 --cache 0.3 --faults 0.05 --anthropic 0.2 >/dev/null &
+  load=$!
+  samples=()
+  while kill -0 "$load" 2>/dev/null; do samples+=("$(rss_kb "$pid")"); sleep 5; done
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  soak=$(python3 - "$SOAK" "${samples[@]}" <<'PY'
+import sys
+seconds, kb = sys.argv[1], [int(v) for v in sys.argv[2:]]
+third = max(1, len(kb) // 3)
+first, last = sum(kb[:third]) / third / 1024, sum(kb[-third:]) / third / 1024
+verdict = "flat" if last <= first * 1.10 else "GROWING"
+print(f"Soak: {seconds} s of the mixed load (64 users; half streamed, 30% cache-hit prompts, 5% faults, 20% Anthropic), RSS every 5 s: "
+      f"first third {first:.0f} MB, last third {last:.0f} MB, peak {max(kb) / 1024:.0f} MB: {verdict}.")
+PY
+)
+fi
+
 table=$(python3 - "${results[nginx,json]}" "${results[gateway,json]}" "${results[nginx,stream]}" "${results[gateway,stream]}" "$seconds" <<'PY'
 import sys
 def parse(s): return dict(zip(["rps", "p99", "ttft", "cpu", "rss", "errors"], map(float, s.split())))
@@ -94,6 +118,7 @@ for name, n, g in (("JSON", nj, gj), ("stream", ns, gs)):
 print("\n".join(rows))
 PY
 )
+[[ -n $soak ]] && table+=$'\n\n'"$soak"
 echo "$table"
 python3 - docs/performance.md "$table" <<'PY'
 import sys, re
