@@ -172,7 +172,8 @@ public static class LoadRun
             }
             else
             {
-                var text = await response.Content.ReadAsStringAsync(cancellationToken);
+                // Read whole: the latency is to the answer's last byte.
+                await response.Content.ReadAsByteArrayAsync(cancellationToken);
                 ok = response.IsSuccessStatusCode;
                 if (ok)
                 {

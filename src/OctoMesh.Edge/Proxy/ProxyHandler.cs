@@ -417,9 +417,9 @@ internal sealed class ProxyHandler
                     if (mirror is not null && Optimizer.ShadowEvaluator.AnswerText(answer) is { } text)
                     {
                         // The judge by default is the model the client asked for, by the same name (the route serves it).
+                        var question = LastUserTurn.TryFind(body.Span, out var turn, out _) ? turn : "";
                         _shadow.Offer(route!.Name, mirror, mirror.Judge ?? RequestInspector.ModelName(body.Span, inspected), exchange.RequestId,
-                            exchange.Task ?? route.Name, System.Text.Encoding.UTF8.GetString(body.Span), LastUserTurn.TryFind(body.Span, out var question, out _) ? question : "",
-                            text, runtime.Prices);
+                            exchange.Task ?? route.Name, System.Text.Encoding.UTF8.GetString(body.Span), question, text, runtime.Prices);
                     }
                 }
                 if (abandon)
