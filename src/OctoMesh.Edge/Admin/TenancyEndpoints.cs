@@ -363,7 +363,7 @@ internal sealed class TenancyEndpoints(GatewayRuntimeHolder runtimes, TenancySto
 
     private async Task<ClientKeyConfig?> FindKeyAsync(HttpContext context, string id)
     {
-        if (store.View(runtimes.Current.Config).Keys.Issued.FirstOrDefault(k => k.Id == id) is { } key)
+        if (store.View(runtimes.Current.Config).Keys.Find(id) is { } key)
         {
             return key;
         }

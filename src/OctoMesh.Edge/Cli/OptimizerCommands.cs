@@ -13,8 +13,6 @@ namespace OctoMesh.Edge.Cli;
 /// <summary><c>octomesh workload</c>, <c>octomesh eval</c> and <c>octomesh optimize</c>: measure candidate models on a workload, then route each task class to the cheapest that does it well.</summary>
 internal static class OptimizerCommands
 {
-    private const int ConfigInvalid = 2;
-
     public static Command Workload()
     {
         var perTask = new Option<int>("--per-task") { Description = "Items per task class.", DefaultValueFactory = _ => 100 };
@@ -70,7 +68,7 @@ internal static class OptimizerCommands
         {
             if (Load(parse.GetValue(config)!) is not { } gatewayConfig)
             {
-                return ConfigInvalid;
+                return OctoMeshCommands.ConfigInvalid;
             }
             var items = WorkloadItem.ReadAll(parse.GetValue(workload)!.FullName);
             var candidates = parse.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -81,13 +79,14 @@ internal static class OptimizerCommands
                     ["http://127.0.0.1:0"], LogLevel.Warning, embedded: true, cancellationToken: cancellationToken)
                 : null;
             using var http = new HttpClient { BaseAddress = new Uri((parse.GetValue(url) ?? server!.Addresses[0].ToString()).TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(5) };
+            var routing = new CurrentRouting(gatewayConfig);
             var runner = new EvalRunner(http, new PriceTable(gatewayConfig.Prices), Environment.GetEnvironmentVariable("OCTOMESH_KEY"))
             {
                 Concurrency = Math.Max(1, parse.GetValue(concurrency)),
                 MaxSpendMicros = parse.GetValue(maxUsd) is { } usd ? (long)(usd * ModelPrice.MicrosPerUsd) : null,
                 Progress = Console.Error,
                 ReferenceModel = parse.GetValue(referenceModel) ?? candidates[^1],
-                ExpectedUpstream = model => RouteOptimizer.Resolve(gatewayConfig, model)?.Upstream,
+                ExpectedUpstream = model => routing.Resolve(model)?.Upstream,
                 JudgeModel = parse.GetValue(judgeModel) ?? candidates[^1],
             };
             var store = parse.GetValue(results)!.FullName;
@@ -161,7 +160,7 @@ internal static class OptimizerCommands
             var path = parse.GetValue(config)!.FullName;
             if (Load(parse.GetValue(config)!) is not { } gatewayConfig)
             {
-                return ConfigInvalid;
+                return OctoMeshCommands.ConfigInvalid;
             }
             var train = EvalResult.ReadAll(parse.GetValue(results)!.FullName);
             var choices = RouteOptimizer.Choose(train, gatewayConfig, parse.GetValue(entry)!, parse.GetValue(floor), parse.GetValue(minSamples));
@@ -191,12 +190,8 @@ internal static class OptimizerCommands
             var check = ConfigLoader.Load(System.Text.Encoding.UTF8.GetBytes(text), Environment.GetEnvironmentVariable);
             if (!check.Succeeded)
             {
-                Console.Error.WriteLine("the optimized configuration would not load; nothing written:");
-                foreach (var error in check.Errors)
-                {
-                    Console.Error.WriteLine(error);
-                }
-                return ConfigInvalid;
+                OctoMeshCommands.PrintErrors("the optimized configuration (nothing written)", check);
+                return OctoMeshCommands.ConfigInvalid;
             }
             PrintDiff(OptimizeReport.ToText(before), text);
             if (parse.GetValue(heldOut) is { } heldOutFile)
@@ -257,10 +252,7 @@ internal static class OptimizerCommands
         {
             return loaded.Config;
         }
-        foreach (var error in loaded.Errors)
-        {
-            Console.Error.WriteLine(error);
-        }
+        OctoMeshCommands.PrintErrors(file.FullName, loaded);
         return null;
     }
 }

@@ -174,8 +174,7 @@ public sealed class GatewayServer : IAsyncDisposable
         await Task.WhenAny(store.FirstSync, Task.Delay(TimeSpan.FromSeconds(2), cancellationToken));
         if (config.Limits.MaxRequestsPerConnectionPerSecond is { } perSecond)
         {
-            var mirrors = app.Services.GetRequiredService<Optimizer.ShadowEvaluator>();
-            app.Use(ConnectionRate.Middleware(perSecond, context => mirrors.IsShadow(context.Request.Headers)));
+            app.Use(ConnectionRate.Middleware(perSecond, context => shadow.IsShadow(context.Request.Headers)));
         }
         if (config.Shutdown.DelayMs > 0)
         {
@@ -188,16 +187,17 @@ public sealed class GatewayServer : IAsyncDisposable
         var runtimes = app.Services.GetRequiredService<GatewayRuntimeHolder>();
         // Shadow evaluation mirrors requests to this gateway itself, over loopback.
         var listening = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        app.Services.GetRequiredService<Optimizer.ShadowEvaluator>().Start(Loopback(new Uri(listening.Replace("://+", "://localhost", StringComparison.Ordinal)
-            .Replace("://*", "://localhost", StringComparison.Ordinal))));
+        shadow.Start(Loopback(listening));
         var reloader = configPath is null ? null : new ConfigReloader(runtimes, configPath, listenForSignal: !embedded);
         return new GatewayServer(app, runtimes, simulator, reloader);
     }
 
-    /// <summary>The same port on 127.0.0.1 when the gateway listens on every address.</summary>
-    private static Uri Loopback(Uri address) => address.Host is "0.0.0.0" or "[::]" or "::" or "localhost"
-        ? new UriBuilder(address) { Host = "127.0.0.1" }.Uri
-        : address;
+    /// <summary>A listening address to call this gateway at: the same port on 127.0.0.1 when it listens on every address.</summary>
+    private static Uri Loopback(string listening)
+    {
+        var address = new Uri(listening.Replace("://+", "://0.0.0.0", StringComparison.Ordinal).Replace("://*", "://0.0.0.0", StringComparison.Ordinal));
+        return address.Host is "0.0.0.0" or "[::]" or "::" or "localhost" ? new UriBuilder(address) { Host = "127.0.0.1" }.Uri : address;
+    }
 
     private static void MapEndpoints(WebApplication app)
     {

@@ -30,7 +30,7 @@ internal sealed class CentroidClassifier : ITaskModel
     public string? Classify(in TaskEvidence evidence) => Nearest(evidence.LastUser) is { } nearest && nearest.Similarity >= MinSimilarity ? nearest.Task : null;
 
     /// <summary>The nearest class and its cosine similarity; null for text without words.</summary>
-    public (string Task, float Similarity)? Nearest(ReadOnlySpan<char> text)
+    private (string Task, float Similarity)? Nearest(ReadOnlySpan<char> text)
     {
         Span<float> vector = stackalloc float[_embedder.Dimensions];
         _embedder.Embed(text, vector);

@@ -87,15 +87,16 @@ internal static class OptimizeReport
     public static JsonArray Routes(IReadOnlyList<TaskChoice> choices, GatewayConfig config, string entryModel, JsonNode? file = null)
     {
         var routes = new JsonArray();
+        var routing = new CurrentRouting(config);
         foreach (var choice in choices.Where(c => c.Chosen.Count > 0))
         {
             var targets = new JsonArray();
             foreach (var model in choice.Chosen)
             {
-                var (provider, upstream) = RouteOptimizer.Resolve(config, model.Model)!.Value;
+                var (provider, upstream) = routing.Resolve(model.Model)!.Value;
                 targets.Add((JsonNode)new JsonObject { ["provider"] = provider, ["model"] = upstream });
             }
-            var route = RouteOptimizer.CurrentRoute(config, entryModel, choice.Task) is { } current
+            var route = routing.For(entryModel, choice.Task).Route is { } current
                 && file?["routes"] is JsonArray existing && existing.FirstOrDefault(r => r?["name"]?.GetValue<string>() == current) is JsonObject settings
                 ? settings.DeepClone().AsObject()
                 : new JsonObject();

@@ -27,43 +27,23 @@ internal static class RouteOptimizer
     {
         var scores = ModelScore.Of(results);
         var items = results.Select(r => (r.Item, r.Task)).Distinct().ToList();
+        var routing = new CurrentRouting(config);
         var choices = new List<TaskChoice>();
         foreach (var task in scores.Select(s => s.Task).Distinct().Order(StringComparer.Ordinal))
         {
             var candidates = scores.Where(s => s.Task == task).OrderBy(s => s.MeanCostMicros).ToList();
             var share = items.Count(i => i.Task == task) / (double)items.Count;
-            var currentModel = CurrentModel(config, entryModel, task);
+            var currentModel = routing.For(entryModel, task).Model;
             // The current model by the name sent upstream: a candidate named by an alias counts as the model it resolves to.
-            var current = candidates.FirstOrDefault(s => currentModel is not null && Resolve(config, s.Model)?.Upstream == currentModel);
+            var current = candidates.FirstOrDefault(s => currentModel is not null && routing.Resolve(s.Model)?.Upstream == currentModel);
             var enough = candidates.Where(s => s.Trials >= minSamples && s.Errors <= MaxErrorShare * (s.Trials + s.Errors)).ToList();
-            var clearing = enough.Where(s => s.LowerBound >= floor && Resolve(config, s.Model) is not null).ToList();
+            var clearing = enough.Where(s => s.LowerBound >= floor && routing.Resolve(s.Model) is not null).ToList();
             var reason = enough.Count == 0 ? $"fewer than {minSamples} answered samples (or over {MaxErrorShare:P0} errors) for every candidate"
                 : clearing.Count == 0 ? $"no candidate's quality clears {floor:0.###} at 95% confidence"
                 : $"cheapest whose lower bound {clearing[0].LowerBound:0.###} ≥ {floor:0.###}";
             choices.Add(new TaskChoice(task, clearing.Take(3).ToList(), share, currentModel, current, reason));
         }
         return choices;
-    }
-
-    /// <summary>The model a request of <paramref name="task"/> for <paramref name="entryModel"/> reaches under <paramref name="config"/>, optimized routes aside (its first target's upstream name).</summary>
-    public static string? CurrentModel(GatewayConfig config, string entryModel, string task)
-    {
-        var table = RoutingTable.Compile([.. config.Routes.Where(r => !r.Name.StartsWith(RoutePrefix, StringComparison.Ordinal))]);
-        var request = new RouteRequest(entryModel) { Task = task };
-        Span<int> order = stackalloc int[RoutingTable.MaxTargets];
-        if (table.TryRoute(request, order, out var decision) && decision.TargetCount > 0)
-        {
-            return decision.Route.Definition.Targets[order[0]].Model;
-        }
-        return Resolve(config, entryModel)?.Upstream;
-    }
-
-    /// <summary>The route that serves <paramref name="entryModel"/> with <paramref name="task"/> today (optimized routes aside), if one does.</summary>
-    public static string? CurrentRoute(GatewayConfig config, string entryModel, string task)
-    {
-        var table = RoutingTable.Compile([.. config.Routes.Where(r => !r.Name.StartsWith(RoutePrefix, StringComparison.Ordinal))]);
-        Span<int> order = stackalloc int[RoutingTable.MaxTargets];
-        return table.TryRoute(new RouteRequest(entryModel) { Task = task }, order, out var decision) ? decision.Route.Name : null;
     }
 
     /// <summary>
@@ -81,11 +61,28 @@ internal static class RouteOptimizer
         return (known.Sum(c => c.Share * c.Current!.MeanCostMicros) / weight,
             known.Sum(c => c.Share * (c.Chosen.Count > 0 ? c.Chosen[0].MeanCostMicros : c.Current!.MeanCostMicros)) / weight);
     }
+}
 
-    /// <summary>The provider and upstream model a client-facing model name reaches by the configuration's aliases; null when no alias serves it.</summary>
-    public static (string Provider, string Upstream)? Resolve(GatewayConfig config, string model)
+/// <summary>
+/// How a configuration serves requests today, its optimized routes aside: the routing table and the model aliases,
+/// compiled once for all the questions an optimization asks of them.
+/// </summary>
+internal sealed class CurrentRouting(GatewayConfig config)
+{
+    private readonly RoutingTable _routes =
+        RoutingTable.Compile([.. config.Routes.Where(r => !r.Name.StartsWith(RouteOptimizer.RoutePrefix, StringComparison.Ordinal))]);
+    private readonly ModelAliasTable _aliases = ModelAliasTable.Compile(config);
+
+    /// <summary>The route that serves <paramref name="entryModel"/> with <paramref name="task"/> (null: an alias does) and the upstream model it reaches first.</summary>
+    public (string? Route, string? Model) For(string entryModel, string task)
     {
-        var aliases = ModelAliasTable.Compile(config);
-        return aliases.TryResolve(model, out var target) ? (aliases.Providers[target.ProviderIndex], target.UpstreamModel ?? model) : null;
+        Span<int> order = stackalloc int[RoutingTable.MaxTargets];
+        return _routes.TryRoute(new RouteRequest(entryModel) { Task = task }, order, out var decision) && decision.TargetCount > 0
+            ? (decision.Route.Name, decision.Route.Definition.Targets[order[0]].Model)
+            : (null, Resolve(entryModel)?.Upstream);
     }
+
+    /// <summary>The provider and upstream model a client-facing model name reaches by the aliases; null when no alias serves it.</summary>
+    public (string Provider, string Upstream)? Resolve(string model) =>
+        _aliases.TryResolve(model, out var target) ? (_aliases.Providers[target.ProviderIndex], target.UpstreamModel ?? model) : null;
 }

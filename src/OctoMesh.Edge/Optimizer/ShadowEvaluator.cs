@@ -24,12 +24,15 @@ internal sealed class ShadowEvaluator : IAsyncDisposable
     private const int Backlog = 256;
 
     private readonly string _token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+    private readonly byte[] _tokenBytes;
     private readonly Channel<Job> _queue = Channel.CreateBounded<Job>(new BoundedChannelOptions(Backlog) { SingleReader = true });
     private readonly Lock _gate = new();
     private readonly Dictionary<string, (DateOnly Day, long Micros)> _spent = new(StringComparer.Ordinal);
     private HttpClient? _self;
     private Task _worker = Task.CompletedTask;
     private long _dropped;
+
+    public ShadowEvaluator() => _tokenBytes = Encoding.ASCII.GetBytes(_token);
 
     private sealed record Job(string Route, ShadowPolicy Policy, string Judge, string Id, string Task, string Request, string Question, string Answer, PriceTable Prices);
 
@@ -44,9 +47,15 @@ internal sealed class ShadowEvaluator : IAsyncDisposable
     }
 
     /// <summary>Whether the request is one of the mirrored ones (its credential compared in constant time).</summary>
-    public bool IsShadow(IHeaderDictionary headers) =>
-        headers.TryGetValue(Header, out var value) && value.Count == 1 && value[0] is { Length: 64 } given
-        && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(given), Encoding.ASCII.GetBytes(_token));
+    public bool IsShadow(IHeaderDictionary headers)
+    {
+        if (!headers.TryGetValue(Header, out var value) || value.Count != 1 || value[0] is not { Length: 64 } given)
+        {
+            return false;
+        }
+        Span<byte> bytes = stackalloc byte[64];
+        return Encoding.ASCII.GetBytes(given, bytes) == 64 && CryptographicOperations.FixedTimeEquals(bytes, _tokenBytes);
+    }
 
     /// <summary>Draws whether this request of <paramref name="route"/> is mirrored: its share, while today's spend is under the cap.</summary>
     public bool Sample(string route, ShadowPolicy policy)

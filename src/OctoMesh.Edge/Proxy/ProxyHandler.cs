@@ -71,7 +71,7 @@ internal sealed class ProxyHandler
     public async Task ListModelsAsync(HttpContext context)
     {
         var runtime = _runtimes.Current;
-        if ((await AdmitAsync(runtime, context, ApiOperation.ChatCompletions)).Admitted)
+        if ((await AdmitAsync(runtime, _tenancy.View(runtime.Config), context, ApiOperation.ChatCompletions)).Admitted)
         {
             context.Response.ContentType = "application/json";
             context.Response.ContentLength = runtime.ModelList.Length;
@@ -83,9 +83,10 @@ internal sealed class ProxyHandler
     /// Checks the client key when there are keys (in the file or made through the admin API); answers 401 and returns
     /// false when it is wrong, revoked or expired. The key (with its workspace) comes back.
     /// </summary>
-    private async ValueTask<(bool Admitted, ClientKeyConfig? Key)> AdmitAsync(GatewayRuntime runtime, HttpContext context, ApiOperation operation)
+    private static async ValueTask<(bool Admitted, ClientKeyConfig? Key)> AdmitAsync(GatewayRuntime runtime, TenantView tenants, HttpContext context,
+        ApiOperation operation)
     {
-        var keys = _tenancy.View(runtime.Config).Keys;
+        var keys = tenants.Keys;
         if (!keys.IsEnabled && !runtime.Config.Tenancy.RequireKeys)
         {
             return (true, null);
@@ -214,14 +215,16 @@ internal sealed class ProxyHandler
         // Step 2: admission.
         // A request this gateway mirrors to itself for shadow evaluation carries its own credential and no workspace.
         exchange.Shadow = _shadow.IsShadow(request.Headers);
-        var (admitted, key) = exchange.Shadow ? (true, null) : await AdmitAsync(runtime, context, operation);
+        // One view of keys and workspaces for the whole request.
+        var tenants = _tenancy.View(runtime.Config);
+        var (admitted, key) = exchange.Shadow ? (true, null) : await AdmitAsync(runtime, tenants, context, operation);
         if (!admitted)
         {
             return;
         }
         var workspace = key?.Workspace;
         // Without keys there are no workspaces: the cache is the operator's choice alone.
-        var content = workspace is null ? ContentPolicy.Cache : _tenancy.View(runtime.Config).ContentOf(workspace);
+        var content = workspace is null ? ContentPolicy.Cache : tenants.ContentOf(workspace);
         // A forget while this request runs means its exchange is not kept (what it started under is gone).
         var generation = content == ContentPolicy.Full ? _vault.Generation(workspace!) : 0;
         exchange.Workspace = workspace;
@@ -289,7 +292,9 @@ internal sealed class ProxyHandler
                         "model", "model_not_found");
                     return;
                 }
-                if (key is not null && !Allows(key, RequestInspector.ModelName(body.Span, inspected), runtime, route, order, candidates, aliasTarget))
+                // Most keys are not limited: only a limited one pays for reading the model's name.
+                if (key is { Models.IsEmpty: false } or { Routes.IsEmpty: false }
+                    && !Allows(key, RequestInspector.ModelName(body.Span, inspected), runtime, route, order, candidates, aliasTarget))
                 {
                     await ClientError.WriteAsync(response, operation, StatusCodes.Status403Forbidden,
                         $"This API key may not use the model '{RequestInspector.ModelName(body.Span, inspected)}'{(route is null ? "" : $" (route '{route.Name}')")}.",

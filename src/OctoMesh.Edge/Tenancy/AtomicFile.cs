@@ -12,16 +12,11 @@ internal static class AtomicFile
     public static void WriteJson(string path, Action<Utf8JsonWriter> write)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var temporary = path + ".tmp";
-        using (var file = new FileStream(temporary, Private(FileMode.Create)))
+        Replace(path, Private(FileMode.Create), file =>
         {
-            using (var json = new Utf8JsonWriter(file, new JsonWriterOptions { Indented = true }))
-            {
-                write(json);
-            }
-            file.Flush(flushToDisk: true);
-        }
-        File.Move(temporary, path, overwrite: true);
+            using var json = new Utf8JsonWriter(file, new JsonWriterOptions { Indented = true });
+            write(json);
+        });
     }
 
     /// <summary>
@@ -31,17 +26,25 @@ internal static class AtomicFile
     public static void WriteText(string path, string text)
     {
         var target = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
-        var temporary = target + ".tmp";
-        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+        UnixFileMode? mode = !OperatingSystem.IsWindows() && File.Exists(target) ? File.GetUnixFileMode(target) : null;
+        Replace(target, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write },
+            file => file.Write(System.Text.Encoding.UTF8.GetBytes(text)), mode);
+    }
+
+    /// <summary>Written beside, flushed to the disk, given <paramref name="mode"/> when one is said, renamed over.</summary>
+    private static void Replace(string path, FileStreamOptions options, Action<Stream> write, UnixFileMode? mode = null)
+    {
+        var temporary = path + ".tmp";
+        using (var file = new FileStream(temporary, options))
         {
-            file.Write(System.Text.Encoding.UTF8.GetBytes(text));
+            write(file);
             file.Flush(flushToDisk: true);
         }
-        if (!OperatingSystem.IsWindows() && File.Exists(target))
+        if (mode is { } kept && !OperatingSystem.IsWindows())
         {
-            File.SetUnixFileMode(temporary, File.GetUnixFileMode(target));
+            File.SetUnixFileMode(temporary, kept);
         }
-        File.Move(temporary, target, overwrite: true);
+        File.Move(temporary, path, overwrite: true);
     }
 
     /// <summary>Options to write a file only this user can read or write (0600) when it is created.</summary>

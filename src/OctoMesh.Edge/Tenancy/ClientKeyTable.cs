@@ -16,6 +16,7 @@ internal sealed class ClientKeyTable
     private const int MaxKeyChars = 512;
     private readonly FrozenDictionary<ulong, ClientKeyConfig[]> _byPrefix;
     private readonly FrozenDictionary<string, ClientKeyConfig> _byId;
+    private readonly FrozenDictionary<string, ClientKeyConfig>.AlternateLookup<ReadOnlySpan<char>> _byIdSpan;
 
     public ClientKeyTable(IEnumerable<ClientKeyConfig> keys)
     {
@@ -26,6 +27,7 @@ internal sealed class ClientKeyTable
         // One key per id; should the file and the store both hold one (a record copied by hand), the store's wins.
         _byId = all.Where(k => k.Id is not null).GroupBy(k => k.Id!, StringComparer.Ordinal)
             .ToFrozenDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
+        _byIdSpan = _byId.GetAlternateLookup<ReadOnlySpan<char>>();
         IsEnabled = all.Length > 0;
     }
 
@@ -35,21 +37,24 @@ internal sealed class ClientKeyTable
     /// <summary>Issued keys by id, revoked and expired ones too.</summary>
     public IEnumerable<ClientKeyConfig> Issued => _byId.Values;
 
+    /// <summary>The issued key with this id, if any.</summary>
+    public ClientKeyConfig? Find(string id) => _byId.GetValueOrDefault(id);
+
     public ClientKeyConfig? Authenticate(ReadOnlySpan<char> presented)
     {
         if (presented.IsEmpty || presented.Length > MaxKeyChars)
         {
             return null;
         }
-        Span<byte> utf8 = stackalloc byte[MaxKeyChars * 3];
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         if (IssuedKeys.TrySplit(presented, out var id, out var secret))
         {
-            var found = _byId.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(id, out var issued);
+            var found = _byIdSpan.TryGetValue(id, out var issued);
             // An unknown id costs the same hash as a known one.
             IssuedKeys.Hash(found ? issued!.Salt : s_noSalt, secret, hash);
             return found && CryptographicOperations.FixedTimeEquals(issued!.Sha256, hash) ? issued : null;
         }
+        Span<byte> utf8 = stackalloc byte[MaxKeyChars * 3];
         var length = Encoding.UTF8.GetBytes(presented, utf8);
         SHA256.HashData(utf8[..length], hash);
         utf8[..length].Clear();

@@ -77,16 +77,9 @@ public static partial class ConfigLoader
             }
             var fields = Fields(element, path, s_metricsFields);
             var metrics = new MetricsConfig();
-            if (fields.TryGetValue("workspaceLabel", out var label))
+            if (Flag(fields, "workspaceLabel", path, "write true to label requests and cost by workspace") is { } label)
             {
-                if (label.ValueKind is JsonValueKind.True or JsonValueKind.False)
-                {
-                    metrics = metrics with { WorkspaceLabel = label.GetBoolean() };
-                }
-                else
-                {
-                    Error($"{path}.workspaceLabel", $"expected true or false, got {Describe(label)}", "write true to label requests and cost by workspace");
-                }
+                metrics = metrics with { WorkspaceLabel = label };
             }
             if (fields.TryGetValue("maxSeries", out var max) && Integer(max, $"{path}.maxSeries", 10, 1_000_000, "a whole number of series per metric from 10 to 1000000") is { } series)
             {
@@ -103,16 +96,9 @@ public static partial class ConfigLoader
             }
             var fields = Fields(element, path, s_traceFields);
             var trace = new TraceConfig();
-            if (fields.TryGetValue("enabled", out var enabled))
+            if (Flag(fields, "enabled", path, "write false only where no billing export is needed") is { } enabled)
             {
-                if (enabled.ValueKind is JsonValueKind.True or JsonValueKind.False)
-                {
-                    trace = trace with { Enabled = enabled.GetBoolean() };
-                }
-                else
-                {
-                    Error($"{path}.enabled", $"expected true or false, got {Describe(enabled)}", "write false only where no billing export is needed");
-                }
+                trace = trace with { Enabled = enabled };
             }
             if (fields.TryGetValue("directory", out var directory))
             {
@@ -214,19 +200,7 @@ public static partial class ConfigLoader
             }
             var fields = Fields(element, path, s_cacheFields);
             var cache = new CacheConfig();
-            bool? Flag(string name, string fix)
-            {
-                if (!fields.TryGetValue(name, out var value))
-                {
-                    return null;
-                }
-                if (value.ValueKind is JsonValueKind.True or JsonValueKind.False)
-                {
-                    return value.GetBoolean();
-                }
-                Error($"{path}.{name}", $"expected true or false, got {Describe(value)}", fix);
-                return null;
-            }
+            bool? Flag(string name, string fix) => this.Flag(fields, name, path, fix);
             cache = cache with
             {
                 Exact = Flag("exact", "write true to answer repeated requests from the cache") ?? cache.Exact,

@@ -36,8 +36,11 @@ public static partial class ConfigLoader
                 var content = ContentPolicy.None;
                 if (fields.TryGetValue("content", out var policy))
                 {
-                    content = policy.ValueKind == JsonValueKind.String && ContentPolicies.Parse(policy.GetString()) is { } parsed ? parsed : ContentPolicy.None;
-                    if (policy.ValueKind != JsonValueKind.String || ContentPolicies.Parse(policy.GetString()) is null)
+                    if (policy.ValueKind == JsonValueKind.String && ContentPolicies.Parse(policy.GetString()) is { } parsed)
+                    {
+                        content = parsed;
+                    }
+                    else
                     {
                         Error($"{here}.content", $"{Describe(policy)} is not a content policy", "write \"none\", \"cache\" or \"full\"");
                     }
@@ -101,18 +104,7 @@ public static partial class ConfigLoader
                 Error($"{path}.{name}", $"{Describe(value)} is not a path", "write a file system path");
                 return null;
             }
-            var require = false;
-            if (fields.TryGetValue("requireKeys", out var flag))
-            {
-                if (flag.ValueKind is JsonValueKind.True or JsonValueKind.False)
-                {
-                    require = flag.GetBoolean();
-                }
-                else
-                {
-                    Error($"{path}.requireKeys", $"expected true or false, got {Describe(flag)}", "write true when every key is made through the admin API");
-                }
-            }
+            var require = Flag(fields, "requireKeys", path, "write true when every key is made through the admin API") ?? false;
             return new TenancyConfig(Text("directory") ?? TenancyConfig.DefaultDirectory, Text("keyring"), require);
         }
 
@@ -135,8 +127,7 @@ public static partial class ConfigLoader
                 }
                 var errorsBefore = _errors.Count;
                 var fields = Fields(item, here, s_budgetFields);
-                string? Text(string name) => fields.TryGetValue(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text
-                    ? text : null;
+                string? Text(string name) => OptionalText(fields, name);
                 var name = Text("name");
                 if (name is null)
                 {
@@ -176,18 +167,7 @@ public static partial class ConfigLoader
                     Error($"{here}.period", $"'{other}' is not a period", "write \"day\" or \"month\"");
                     return BudgetPeriod.Day;
                 }
-                var hard = true;
-                if (fields.TryGetValue("hard", out var h))
-                {
-                    if (h.ValueKind is JsonValueKind.True or JsonValueKind.False)
-                    {
-                        hard = h.GetBoolean();
-                    }
-                    else
-                    {
-                        Error($"{here}.hard", $"expected true or false, got {Describe(h)}", "write false for a budget that only warns");
-                    }
-                }
+                var hard = Flag(fields, "hard", here, "write false for a budget that only warns") ?? true;
                 if (_errors.Count == errorsBefore)
                 {
                     budgets.Add(new BudgetConfig(name!, workspace, key, micros, period, hard));
@@ -215,8 +195,7 @@ public static partial class ConfigLoader
                 }
                 var errorsBefore = _errors.Count;
                 var fields = Fields(item, here, s_rateLimitFields);
-                string? Text(string name) => fields.TryGetValue(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text
-                    ? text : null;
+                string? Text(string name) => OptionalText(fields, name);
                 var name = Text("name");
                 if (name is null)
                 {

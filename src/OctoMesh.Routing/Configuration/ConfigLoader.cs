@@ -296,15 +296,7 @@ public static partial class ConfigLoader
                     apiVersion = v.GetString();
                 }
             }
-            var streamUsage = true;
-            if (fields.TryGetValue("streamUsage", out var su))
-            {
-                if (su.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-                {
-                    Error($"{path}.streamUsage", $"expected true or false, got {Describe(su)}", "write false for servers that reject stream_options, else leave it out");
-                }
-                streamUsage = su.ValueKind != JsonValueKind.False;
-            }
+            var streamUsage = Flag(fields, "streamUsage", path, "write false for servers that reject stream_options, else leave it out") ?? true;
 
             return kind is { } k && _errors.Count == errorsBefore
                 ? new ProviderConfig(name, k, baseUrl, apiKey, http, timeouts, maxTokens, apiVersion, streamUsage)
@@ -577,8 +569,8 @@ public static partial class ConfigLoader
                     Error($"{path}.maxUsdPerDay", $"{Describe(u)} is not an amount", "write US dollars per day, e.g. 1.5");
                 }
             }
-            string? Text(string name) => fields.TryGetValue(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text ? text : null;
-            return new Table.ShadowPolicy(models, share, (long)(usd * 1_000_000), Text("judge"), Text("results") ?? "data/shadow/results.jsonl");
+            return new Table.ShadowPolicy(models, share, (long)(usd * 1_000_000), OptionalText(fields, "judge"),
+                OptionalText(fields, "results") ?? "data/shadow/results.jsonl");
         }
 
         private ImmutableArray<Table.TaskRule> ReadTasks(JsonElement element, string path)
@@ -623,18 +615,7 @@ public static partial class ConfigLoader
                         default: Error($"{here}.in", $"unknown place {Describe(s)}", "use any, system or user"); break;
                     }
                 }
-                bool? tools = null;
-                if (fields.TryGetValue("tools", out var tl))
-                {
-                    if (tl.ValueKind is JsonValueKind.True or JsonValueKind.False)
-                    {
-                        tools = tl.GetBoolean();
-                    }
-                    else
-                    {
-                        Error($"{here}.tools", $"expected true or false, got {Describe(tl)}", "write true or false, or leave it out");
-                    }
-                }
+                var tools = Flag(fields, "tools", here, "write true or false, or leave it out");
                 var min = fields.TryGetValue("minChars", out var lo) ? (int?)Integer(lo, $"{here}.minChars", 0, int.MaxValue, "a whole number of characters") : null;
                 var max = fields.TryGetValue("maxChars", out var hi) ? (int?)Integer(hi, $"{here}.maxChars", 0, int.MaxValue, "a whole number of characters") : null;
                 if (name is not null && _errors.Count == errorsBefore)
@@ -721,19 +702,7 @@ public static partial class ConfigLoader
                 Error($"{path}.{name}", $"expected a non-empty string, got {Describe(value)}", "write a string, or leave the field out to match any");
                 return null;
             }
-            bool? Flag(string name)
-            {
-                if (!fields.TryGetValue(name, out var value))
-                {
-                    return null;
-                }
-                if (value.ValueKind is JsonValueKind.True or JsonValueKind.False)
-                {
-                    return value.GetBoolean();
-                }
-                Error($"{path}.{name}", $"expected true or false, got {Describe(value)}", "write true or false, or leave the field out to match either");
-                return null;
-            }
+            bool? Flag(string name) => this.Flag(fields, name, path, "write true or false, or leave the field out to match either");
             var model = Text("model");
             var star = model?.IndexOf('*') ?? -1;
             if (model is not null && star >= 0 && star != model.Length - 1)
@@ -1013,6 +982,25 @@ public static partial class ConfigLoader
         }
 
         // ---- helpers -------------------------------------------------------------------------
+
+        /// <summary>The field as true or false; null when it is absent, or (the error reported with <paramref name="fix"/>) not a boolean.</summary>
+        private bool? Flag(Dictionary<string, JsonElement> fields, string name, string path, string fix)
+        {
+            if (!fields.TryGetValue(name, out var value))
+            {
+                return null;
+            }
+            if (value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+            {
+                return value.GetBoolean();
+            }
+            Error($"{path}.{name}", $"expected true or false, got {Describe(value)}", fix);
+            return null;
+        }
+
+        /// <summary>The field when it is a non-empty string; null otherwise (a caller that must have one says so).</summary>
+        private static string? OptionalText(Dictionary<string, JsonElement> fields, string name) =>
+            fields.TryGetValue(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text ? text : null;
 
         private string? RequiredString(Dictionary<string, JsonElement> fields, string name, string path, string what)
         {

@@ -139,7 +139,7 @@ public sealed class OptimizerTests : IDisposable
             { "providers": { "sim": { "kind": "sim" } }, "models": { "*": { "provider": "sim" } } }
             """)!, OptimizeReport.Routes(choices, s_config, "sim-large")))), _ => null);
         Assert.True(loaded.Succeeded, string.Join("\n", loaded.Errors));
-        Assert.Equal("sim-pro", RouteOptimizer.CurrentModel(loaded.Config! with { Routes = [.. loaded.Config!.Routes.Select(r => r with { Name = "kept" })] }, "sim-large", "math"));
+        Assert.Equal("sim-pro", new CurrentRouting(loaded.Config! with { Routes = [.. loaded.Config!.Routes.Select(r => r with { Name = "kept" })] }).For("sim-large", "math").Model);
     }
 
     [Fact]
