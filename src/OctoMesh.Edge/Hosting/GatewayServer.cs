@@ -156,11 +156,11 @@ public sealed class GatewayServer : IAsyncDisposable
         // A workspace forgotten on another replica is forgotten here too: its content keys, kept exchanges and cached answers.
         var store = app.Services.GetRequiredService<Tenancy.TenancyStore>();
         var vault = app.Services.GetRequiredService<Privacy.ContentVault>();
-        store.Forgotten += workspace =>
+        store.Start(workspace =>
         {
             vault.Forget(workspace);
             cache.PurgeHere(workspace);
-        };
+        });
         app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.content.dropped", "{exchange}",
             "Exchanges of full-content workspaces not kept because the writer was behind or the disk failed.", () => [new Measurement<long>(vault.Dropped)], counter: true);
         var shadow = app.Services.GetRequiredService<Optimizer.ShadowEvaluator>();

@@ -53,7 +53,9 @@ internal sealed class TenancyStore : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly string _path;
     private readonly RespClient? _redis;
-    private readonly RespSubscriber? _subscriber;
+    private readonly RedisConfig? _redisConfig;
+    private RespSubscriber? _subscriber;
+    private Action<string>? _forgotten;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _firstSync = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -69,21 +71,28 @@ internal sealed class TenancyStore : IAsyncDisposable
     {
         _path = Path.Combine(config.Directory, "store.json");
         _redis = redis;
+        _redisConfig = redisConfig;
         _logger = logger;
         Load();
-        if (redis is not null && redisConfig is not null)
+    }
+
+    /// <summary>
+    /// Starts hearing from the other replicas (with Redis). <paramref name="forgotten"/> is called with a workspace's
+    /// name when it is forgotten, here or on another replica; it is in place before the first resync can apply anything.
+    /// </summary>
+    public void Start(Action<string> forgotten)
+    {
+        _forgotten = forgotten;
+        if (_redis is not null && _redisConfig is not null)
         {
-            var (host, port) = RespClient.SplitAddress(redisConfig.Address);
-            _subscriber = new RespSubscriber(host, port, new Dictionary<string, Action<byte[]>> { [Channel] = OnMessage }, redisConfig.Auth,
+            var (host, port) = RespClient.SplitAddress(_redisConfig.Address);
+            _subscriber = new RespSubscriber(host, port, new Dictionary<string, Action<byte[]>> { [Channel] = OnMessage }, _redisConfig.Auth,
                 onSubscribed: () => _ = ResyncUntilDoneAsync());
         }
     }
 
     /// <summary>Completes after the first resync with Redis (at once without Redis).</summary>
     public Task FirstSync => _redis is null ? Task.CompletedTask : _firstSync.Task;
-
-    /// <summary>Called with a workspace's name when it is forgotten, here or on another replica.</summary>
-    public event Action<string>? Forgotten;
 
     /// <summary>Redis calls that failed; the change was kept here and reaches the others at their next resync.</summary>
     public long RedisErrors => Interlocked.Read(ref _redisErrors);
@@ -333,7 +342,7 @@ internal sealed class TenancyStore : IAsyncDisposable
     {
         if (record.Forgotten is { } workspace)
         {
-            Forgotten?.Invoke(workspace);
+            _forgotten?.Invoke(workspace);
         }
     }
 

@@ -1,7 +1,10 @@
+using System.Runtime.Versioning;
 using OctoMesh.Edge.Privacy;
 
 namespace OctoMesh.Edge.Tests.Privacy;
 
+/// <summary>File modes are checked as the gateway runs: on Linux.</summary>
+[SupportedOSPlatform("linux")]
 public sealed class ContentVaultTests : IDisposable
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), $"octomesh-vault-{Guid.NewGuid():N}");
