@@ -8,7 +8,6 @@ internal static class Programs
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(dir => Path.Combine(dir, program)).FirstOrDefault(File.Exists)
         ?? throw new InvalidOperationException($"'{program}' is not installed: run `bash .ci/run` once (it installs what the tests need).");
 
-    /// <summary>The repository's root: the directory above the test binaries that holds OctoMesh.sln.</summary>
     /// <summary>Runs a tool to its end; its exit code and everything it printed.</summary>
     public static async Task<(int ExitCode, string Output)> RunAsync(string program, IEnumerable<string> arguments, string? workingDirectory = null)
     {
@@ -24,6 +23,15 @@ internal static class Programs
         return (process.ExitCode, await output + await errors);
     }
 
+    /// <summary>A port free on 127.0.0.1 a moment ago, for servers that must be told their port.</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>The repository's root: the directory above the test binaries that holds OctoMesh.sln.</summary>
     public static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

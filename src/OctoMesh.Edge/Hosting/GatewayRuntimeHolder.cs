@@ -97,6 +97,10 @@ public sealed class GatewayRuntimeHolder : IDisposable
                 {
                     errors.Add(new ConfigError("$.metrics.maxSeries", "the series limit cannot change while the gateway runs", "restart the gateway for a new limit"));
                 }
+                if (!config.Metrics.Urls.SequenceEqual(old.Config.Metrics.Urls))
+                {
+                    errors.Add(new ConfigError("$.metrics.urls", "the management listener cannot change while the gateway runs", "restart the gateway to listen elsewhere"));
+                }
                 if (_simulatorUrl is null && EmbeddedDefaults.NeedsInProcessSimulator(config))
                 {
                     errors.Add(new ConfigError("$.providers", "a sim provider without baseUrl needs the in-process simulator, which is not running",

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using System.Collections.Frozen;
 using System.Diagnostics.Metrics;
 using OctoMesh.Edge.Metering;
 using OctoMesh.Edge.Proxy;
@@ -75,7 +76,13 @@ public sealed class GatewayServer : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(logLevel);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.WebHost.UseUrls([.. urls ?? config.Urls]);
+        var api = urls ?? config.Urls;
+        var management = config.Metrics.Urls.Select(url => new Uri(url).Port).ToFrozenSet();
+        if (api.FirstOrDefault(url => management.Contains(new Uri(url).Port)) is { } shared)
+        {
+            throw new InvalidOperationException($"{shared} has the port of a management listener (metrics.urls); give each its own port.");
+        }
+        builder.WebHost.UseUrls([.. api, .. config.Metrics.Urls]);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -172,6 +179,14 @@ public sealed class GatewayServer : IAsyncDisposable
         // A replica that starts knows the keys and revocations the others made before it serves (2 s at most: Redis
         // may be down, and then what this replica's own store holds stands until it is back).
         await Task.WhenAny(store.FirstSync, Task.Delay(TimeSpan.FromSeconds(2), cancellationToken));
+        if (management.Count > 0)
+        {
+            // A management listener serves /metrics, /healthz and /readyz; the API stays on its own listeners.
+            app.Use((context, next) => management.Contains(context.Connection.LocalPort) && !MetricsConfig.IsManagementPath(context.Request.Path.Value ?? "")
+                ? OpenAIError.WriteAsync(context.Response, StatusCodes.Status404NotFound, "This listener serves /metrics, /healthz and /readyz only.",
+                    OpenAIError.InvalidRequest, code: "unknown_url")
+                : next(context));
+        }
         if (config.Limits.MaxRequestsPerConnectionPerSecond is { } perSecond)
         {
             app.Use(ConnectionRate.Middleware(perSecond, context => shadow.IsShadow(context.Request.Headers)));
@@ -186,18 +201,20 @@ public sealed class GatewayServer : IAsyncDisposable
         await app.StartAsync(cancellationToken);
         var runtimes = app.Services.GetRequiredService<GatewayRuntimeHolder>();
         // Shadow evaluation mirrors requests to this gateway itself, over loopback.
-        var listening = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        var listening = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses
+            .Select(Listening).First(address => !management.Contains(address.Port));
         shadow.Start(Loopback(listening));
         var reloader = configPath is null ? null : new ConfigReloader(runtimes, configPath, listenForSignal: !embedded);
         return new GatewayServer(app, runtimes, simulator, reloader);
     }
 
     /// <summary>A listening address to call this gateway at: the same port on 127.0.0.1 when it listens on every address.</summary>
-    private static Uri Loopback(string listening)
-    {
-        var address = new Uri(listening.Replace("://+", "://0.0.0.0", StringComparison.Ordinal).Replace("://*", "://0.0.0.0", StringComparison.Ordinal));
-        return address.Host is "0.0.0.0" or "[::]" or "::" or "localhost" ? new UriBuilder(address) { Host = "127.0.0.1" }.Uri : address;
-    }
+    private static Uri Loopback(Uri address) =>
+        address.Host is "0.0.0.0" or "[::]" or "::" or "localhost" ? new UriBuilder(address) { Host = "127.0.0.1" }.Uri : address;
+
+    /// <summary>A listening address as Kestrel reports it (<c>+</c> and <c>*</c> for every address).</summary>
+    private static Uri Listening(string address) =>
+        new(address.Replace("://+", "://0.0.0.0", StringComparison.Ordinal).Replace("://*", "://0.0.0.0", StringComparison.Ordinal));
 
     private static void MapEndpoints(WebApplication app)
     {

@@ -10,7 +10,7 @@ public static partial class ConfigLoader
     private sealed partial class ConfigReader
     {
         private static readonly string[] s_priceFields = ["input", "output", "cachedInput", "cacheWrite", "reasoning"];
-        private static readonly string[] s_metricsFields = ["workspaceLabel", "maxSeries"];
+        private static readonly string[] s_metricsFields = ["workspaceLabel", "maxSeries", "urls"];
         private static readonly string[] s_traceFields = ["enabled", "directory", "commitMs", "maxBacklog", "retentionDays"];
         private static readonly string[] s_cacheFields = ["exact", "ttlSeconds", "maxMegabytes", "sharedAcrossWorkspaces", "redis", "redisTimeoutMs", "redisUser", "redisPassword", "semantic"];
         private static readonly string[] s_semanticFields = ["embedder", "threshold", "maxEntries", "vectors", "provider", "model", "dimensions", "timeoutMs"];
@@ -84,6 +84,14 @@ public static partial class ConfigLoader
             if (fields.TryGetValue("maxSeries", out var max) && Integer(max, $"{path}.maxSeries", 10, 1_000_000, "a whole number of series per metric from 10 to 1000000") is { } series)
             {
                 metrics = metrics with { MaxSeries = (int)series };
+            }
+            if (fields.TryGetValue("urls", out var urls))
+            {
+                metrics = metrics with { Urls = ReadUrls(urls, $"{path}.urls") };
+                if (metrics.Urls.Any(url => new Uri(url).Port == 0))
+                {
+                    Error($"{path}.urls", "a management listener needs a fixed port (it is told apart from the API's by its port)", "write e.g. \"http://0.0.0.0:9464\"");
+                }
             }
             return metrics;
         }

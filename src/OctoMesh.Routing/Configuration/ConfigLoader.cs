@@ -105,7 +105,7 @@ public static partial class ConfigLoader
                 Error("$.models", "no models are configured", "add at least one, e.g. \"models\": { \"*\": { \"provider\": \"sim\" } }");
             }
             var clientKeys = fields.TryGetValue("clientKeys", out var k) ? ReadClientKeys(k, "$.clientKeys") : [];
-            return config with
+            config = config with
             {
                 Providers = providers,
                 Models = models,
@@ -127,6 +127,11 @@ public static partial class ConfigLoader
                 Tracing = fields.TryGetValue("tracing", out var tg) ? ReadTracing(tg, "$.tracing") : new TracingConfig(),
                 Cache = fields.TryGetValue("cache", out var ca) ? ReadCache(ca, "$.cache", providers) : new CacheConfig(),
             };
+            foreach (var port in config.Metrics.Urls.Select(url => new Uri(url).Port).Intersect(config.Urls.Select(url => new Uri(url).Port)))
+            {
+                Error("$.metrics.urls", $"port {port} is also one of the API's (urls)", "give the management listener a port of its own, e.g. 9464");
+            }
+            return config;
         }
 
         private ImmutableArray<string> ReadUrls(JsonElement element, string path)

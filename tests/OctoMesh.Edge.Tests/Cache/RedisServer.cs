@@ -23,7 +23,7 @@ internal sealed class RedisServer : IAsyncDisposable
     /// <param name="password">Asked of every client (<c>requirepass</c>), or none.</param>
     public static async Task<RedisServer> StartAsync(string? password = null)
     {
-        var port = FreePort();
+        var port = Programs.FreePort();
         return new RedisServer(await LaunchAsync(port, password), port, password);
     }
 
@@ -81,13 +81,6 @@ internal sealed class RedisServer : IAsyncDisposable
             }
         }
         throw new TimeoutException("redis-server did not listen within 4 s");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()

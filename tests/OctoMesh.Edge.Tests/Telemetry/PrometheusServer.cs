@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 
 namespace OctoMesh.Edge.Tests.Telemetry;
@@ -32,7 +30,7 @@ internal sealed class PrometheusServer : IAsyncDisposable
                 static_configs:
                   - targets: ["{target.Authority}"]
             """);
-        var port = FreePort();
+        var port = Programs.FreePort();
         var process = Process.Start(new ProcessStartInfo(Programs.Find("prometheus"),
             [$"--config.file={config}", $"--storage.tsdb.path={Path.Combine(directory, "data")}", $"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"])
         {
@@ -76,13 +74,6 @@ internal sealed class PrometheusServer : IAsyncDisposable
             await Task.Delay(200);
         }
         Assert.Fail(failure);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()
