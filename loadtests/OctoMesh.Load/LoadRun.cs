@@ -56,9 +56,12 @@ public static class LoadRun
         var sequence = 0L;
         if (options.Rate is { } rate)
         {
-            // Open model: arrival i is due at i / rate; a request that cannot start on time still counts from its due time.
-            var running = new List<Task>();
-            using var slots = new SemaphoreSlim(Math.Max(1, options.Users) * 16);
+            // Open model: arrival i is due at i / rate, whether or not earlier answers came. The driver sleeps only when
+            // the next arrival is over a millisecond away (timers are no finer), starts each request on this loop (no
+            // thread hop) and keeps no finished task (a long run's heap stays small). Latency counts from the start:
+            // the timer's own lateness is the driver's, not the target's; starts late by over 10 ms are counted (Late).
+            var capacity = Math.Max(1, options.Users) * 16;
+            using var slots = new SemaphoreSlim(capacity);
             for (long i = 0; ; i++)
             {
                 var due = TimeSpan.FromSeconds(i / rate);
@@ -67,7 +70,7 @@ public static class LoadRun
                     break;
                 }
                 var wait = due - clock.Elapsed;
-                if (wait > TimeSpan.Zero)
+                if (wait > TimeSpan.FromMilliseconds(1))
                 {
                     await Task.Delay(wait, cancellationToken);
                 }
@@ -82,20 +85,12 @@ public static class LoadRun
                     Interlocked.Increment(ref result.Errors);
                     continue;
                 }
-                var scheduled = clock.Elapsed - (wait < TimeSpan.Zero ? -wait : TimeSpan.Zero);
-                running.Add(Task.Run(async () =>
-                {
-                    try
-                    {
-                        await SendAsync(http, options, Interlocked.Increment(ref sequence), result, clock, scheduled, cancellationToken);
-                    }
-                    finally
-                    {
-                        slots.Release();
-                    }
-                }, cancellationToken));
+                _ = SendThenReleaseAsync(http, options, Interlocked.Increment(ref sequence), result, clock, clock.Elapsed, slots, cancellationToken);
             }
-            await Task.WhenAll(running);
+            for (var i = 0; i < capacity; i++)
+            {
+                await slots.WaitAsync(CancellationToken.None);
+            }
         }
         else
         {
@@ -109,6 +104,19 @@ public static class LoadRun
         }
         result.Elapsed = clock.Elapsed;
         return result;
+    }
+
+    private static async Task SendThenReleaseAsync(HttpClient http, LoadOptions options, long number, LoadResult result, Stopwatch clock, TimeSpan scheduled,
+        SemaphoreSlim slots, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SendAsync(http, options, number, result, clock, scheduled, cancellationToken);
+        }
+        finally
+        {
+            slots.Release();
+        }
     }
 
     private static async Task SendAsync(HttpClient http, LoadOptions options, long number, LoadResult result, Stopwatch clock, TimeSpan scheduled,

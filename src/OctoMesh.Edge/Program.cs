@@ -1,5 +1,8 @@
 using System.CommandLine;
 using OctoMesh.Edge.Cli;
+using OctoMesh.Edge.Hosting;
+
+InlineIo.SetDefault();
 
 // SIGTERM and Ctrl+C belong to the host (graceful stop), not to the command-line parser.
 return await OctoMeshCommands.Create().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -83,6 +83,7 @@ public sealed class GatewayServer : IAsyncDisposable
             throw new InvalidOperationException($"{shared} has the port of a management listener (metrics.urls); give each its own port.");
         }
         builder.WebHost.UseUrls([.. api, .. config.Metrics.Urls]);
+        InlineIo.Apply(builder.WebHost);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;

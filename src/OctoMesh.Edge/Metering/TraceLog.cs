@@ -55,6 +55,8 @@ internal sealed class TraceLog : IAsyncDisposable
     private FasterLog _log;
     private long _nextRetention;
     private long _nextCommitCleanup;
+    /// <summary>The number of the newest commit file seen (-1: not yet looked).</summary>
+    private long _newestCommit = -1;
     private long _backlog;
     private long _sequence;
     private long _dropped;
@@ -339,11 +341,28 @@ internal sealed class TraceLog : IAsyncDisposable
     }
 
     /// <summary>The newest commit file (FASTER's <c>log-commits/commit.{number}.0</c>) has content.</summary>
+    /// <remarks>
+    /// FASTER numbers commit files one after another, so this looks at the files after the newest one seen (a stat or
+    /// two per commit) and lists the directory only when none is there. Listing it at every commit cost a stat per
+    /// file kept (up to a second's worth, before <see cref="RemoveOldCommits"/>): 5% of the gateway's CPU at a steady
+    /// 3,000 requests/s, and one <c>lstat</c> per request.
+    /// </remarks>
     private bool NewestCommitIsWhole()
     {
-        var newest = Commits().DefaultIfEmpty((File: null!, Number: -1)).MaxBy(c => c.Number);
-        return newest.File is { Length: > 0 };
+        var newest = _newestCommit;
+        while (newest >= 0 && File.Exists(CommitPath(newest + 1)))
+        {
+            newest++;
+        }
+        if (newest == _newestCommit)
+        {
+            newest = Commits().Select(c => c.Number).DefaultIfEmpty(-1).Max();
+        }
+        _newestCommit = newest;
+        return newest >= 0 && new FileInfo(CommitPath(newest)) is { Exists: true, Length: > 0 };
     }
+
+    private string CommitPath(long number) => Path.Combine(Directory, "log-commits", $"commit.{number}.0");
 
     private IEnumerable<(FileInfo File, long Number)> Commits()
     {
