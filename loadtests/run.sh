@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
 # The load suite in one command: the simulator, then nginx (reverse proxy) and the native gateway in front of it,
-# each pinned to CPU 1 in turn (the simulator and the driver share CPU 0), the same LLM-aware load against each,
-# and a table of the gateway against nginx (throughput, p99, time to first token, CPU per request, RSS) written
-# between the load-suite markers of docs/performance.md.
+# each pinned to CPU 1 in turn (the simulator and the driver share CPU 0), the same LLM-aware load against each, and
+# a table of the gateway against nginx written between the load-suite markers of docs/performance.md. Per target:
+#   throughput: 64 connections, closed model, JSON then streamed answers (rps, CPU per request at full load);
+#   latency: a fixed arrival rate well below either's capacity (open model, 8 connections), JSON at $RATE/s and
+#   streams at $STREAM_RATE/s (percentiles, time to first token, CPU per request at that load), and the gateway's
+#   own overhead histogram (arrival to first byte less upstream waits) over the JSON run.
 #   bash loadtests/run.sh [seconds per run, default 10]
+#   RATE=2000 STREAM_RATE=1000 bash loadtests/run.sh
 #   SOAK=600 bash loadtests/run.sh    # also: the gateway under the mixed load for 600 s, RSS sampled every 5 s,
 #                                     # flat when the last third's mean is within 10% of the first third's
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seconds=${1:-10}
-command -v nginx >/dev/null || { sudo=""; [[ $(id -u) -eq 0 ]] || sudo=sudo; $sudo apt-get update -qq && $sudo apt-get install -y -qq nginx-light || $sudo apt-get install -y -qq nginx; }
+rate=${RATE:-2000} stream_rate=${STREAM_RATE:-1000}
+missing=()
+command -v nginx >/dev/null || missing+=(nginx)
+command -v python3 >/dev/null || missing+=(python3)
+if ((${#missing[@]})); then
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo=sudo
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+  $sudo service nginx stop >/dev/null 2>&1 || true   # the package starts one on port 80; the suite runs its own
+fi
 bin=${OCTOMESH_BIN:-artifacts/native/octomesh}
 [[ -x $bin ]] || dotnet publish src/OctoMesh.Edge -c Release -r linux-x64 -o artifacts/native >/dev/null
 dotnet build -c Release loadtests/OctoMesh.Load -nologo -v quiet >/dev/null
@@ -48,18 +60,31 @@ JSON
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
-# run NAME PID PORT ARGS...: one driver run against the target; prints "rps p99_ms ttft_p99_ms cpu_us_per_request rss_mb".
+# run PID PORT ARGS...: one driver run against the target; prints
+# "rps p50 p99 p999 ttft_p50 ttft_p99 cpu_us_per_request rss_mb errors" (milliseconds).
 run() {
-  local pid=$2 port=$3; shift 3
+  local pid=$1 port=$2; shift 2
   local before; before=$(cpu_ticks "$pid")
+  rm -f "$work/out.json"
   taskset -c 0 $driver --target "http://127.0.0.1:$port" --seconds "$seconds" "$@" --json "$work/out.json" >/dev/null || true
   local after; after=$(cpu_ticks "$pid")
+  [[ -s $work/out.json ]] || { echo "the driver wrote no result for: $*" >&2; exit 1; }
   python3 - "$work/out.json" "$before" "$after" "$(getconf CLK_TCK)" "$(rss_kb "$pid")" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); ticks = int(sys.argv[3]) - int(sys.argv[2]); hz = int(sys.argv[4])
+if r["requests"] == 0: sys.exit("the driver sent no request")
+if r["late"]: print(f'{r["late"]} starts were over 10 ms late (the driver fell behind)', file=sys.stderr)
 cpu_us = ticks / hz * 1e6 / max(1, r["requests"])
-print(f'{r["rps"]:.0f} {r["latency_us"]["p99"]/1000:.2f} {r["ttft_us"]["p99"]/1000:.2f} {cpu_us:.0f} {int(sys.argv[5])/1024:.0f} {r["errors"]}')
+ms = lambda h, q: r[h][q] / 1000
+print(f'{r["rps"]:.0f} {ms("latency_us", "p50"):.3f} {ms("latency_us", "p99"):.3f} {ms("latency_us", "p99.9"):.3f} '
+      f'{ms("ttft_us", "p50"):.3f} {ms("ttft_us", "p99"):.3f} {cpu_us:.0f} {int(sys.argv[5]) / 1024:.0f} {r["errors"]}')
 PY
+}
+
+# The gateway's overhead histogram (summed over operations) as "le count" lines.
+overhead() {
+  { curl -sf "http://127.0.0.1:$1/metrics" || echo "the gateway's /metrics did not answer" >&2; } | sed -n 's/^octomesh_gateway_overhead_seconds_bucket{.*le="\([^"]*\)".*} \([0-9.e+]*\)$/\1 \2/p' \
+    | awk '{sum[$1] += $2} END {for (le in sum) print le, sum[le]}'
 }
 
 declare -A results
@@ -74,8 +99,12 @@ for target in nginx gateway; do
     until curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null; do sleep 0.05; done
   fi
   taskset -c 0 $driver --target "http://127.0.0.1:$port" --seconds 2 --users 64 >/dev/null || true   # warm-up
-  results[$target,json]=$(run "$target" "$pid" "$port" --users 64)
-  results[$target,stream]=$(run "$target" "$pid" "$port" --users 64 --stream 1)
+  results[$target,json]=$(run "$pid" "$port" --users 64)
+  results[$target,stream]=$(run "$pid" "$port" --users 64 --stream 1)
+  [[ $target == gateway ]] && overhead "$port" >"$work/overhead.before"
+  results[$target,json_rate]=$(run "$pid" "$port" --users 8 --rate "$rate")
+  [[ $target == gateway ]] && overhead "$port" >"$work/overhead.after"
+  results[$target,stream_rate]=$(run "$pid" "$port" --users 8 --rate "$stream_rate" --stream 1)
   if [[ $target == nginx ]]; then kill "$(cat "$work/nginx.pid")"; rm -f "$work/nginx.pid"; else kill "$pid"; wait "$pid" 2>/dev/null || true; fi
 done
 
@@ -101,20 +130,44 @@ PY
 )
 fi
 
-table=$(python3 - "${results[nginx,json]}" "${results[gateway,json]}" "${results[nginx,stream]}" "${results[gateway,stream]}" "$seconds" <<'PY'
+table=$(python3 - "$seconds" "$rate" "$stream_rate" "$work/overhead.before" "$work/overhead.after" \
+  "${results[nginx,json]}" "${results[gateway,json]}" "${results[nginx,stream]}" "${results[gateway,stream]}" \
+  "${results[nginx,json_rate]}" "${results[gateway,json_rate]}" "${results[nginx,stream_rate]}" "${results[gateway,stream_rate]}" <<'PY'
 import sys
-def parse(s): return dict(zip(["rps", "p99", "ttft", "cpu", "rss", "errors"], map(float, s.split())))
-nj, gj, ns, gs = (parse(a) for a in sys.argv[1:5])
-rows = [f"Measured by `bash loadtests/run.sh {sys.argv[5]}` (64 connections, closed model, {sys.argv[5]} s per run; nginx and the gateway each pinned to CPU 1 in turn, the simulator and the driver on CPU 0).", "",
-        "| scenario | target | rps | p99 | TTFT p99 | CPU per request | RSS | errors |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-for name, n, g in (("JSON", nj, gj), ("stream", ns, gs)):
+seconds, rate, stream_rate, before, after = sys.argv[1:6]
+fields = ["rps", "p50", "p99", "p999", "ttft50", "ttft99", "cpu", "rss", "errors"]
+runs = [dict(zip(fields, map(float, a.split()))) for a in sys.argv[6:14]]
+(nj, gj, ns, gs, njr, gjr, nsr, gsr) = runs
+def buckets(path):
+    return {float(le): float(n) for le, n in (line.split() for line in open(path) if line.strip())}
+b, a = buckets(before), buckets(after)
+counts = sorted((le, a[le] - b.get(le, 0)) for le in a)
+total = counts[-1][1] if counts else 0
+def bound(q):
+    for le, n in counts:
+        if total and n >= q * total:
+            return "≤ " + (f"{le * 1e6:.0f} µs" if le < 0.001 else f"{le * 1e3:g} ms") if le != float("inf") else "> 100 ms"
+    return "n/a"
+rows = [f"Measured by `bash loadtests/run.sh {seconds}` ({seconds} s per run; nginx and the gateway each pinned to CPU 1 in turn, the simulator and the driver on CPU 0). "
+        f"Throughput: 64 connections, closed model. Latency: open model at a fixed rate (JSON {rate}/s, streams {stream_rate}/s), 8 connections.", "",
+        "| scenario | target | rps | p50 | p99 | p99.9 | TTFT p50 | TTFT p99 | CPU per request | RSS | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+scenarios = (("JSON, 64 connections", nj, gj, False), ("stream, 64 connections", ns, gs, True),
+             (f"JSON at {rate}/s", njr, gjr, False), (f"stream at {stream_rate}/s", nsr, gsr, True))
+for name, n, g, stream in scenarios:
     for target, r in (("nginx", n), ("gateway", g)):
-        ttft = f'{r["ttft"]:.2f} ms' if name == "stream" else ""
-        rows.append(f'| {name} | {target} | {r["rps"]:.0f} | {r["p99"]:.2f} ms | {ttft} | {r["cpu"]:.0f} µs | {r["rss"]:.0f} MB | {r["errors"]:.0f} |')
-rows.append("")
-for name, n, g in (("JSON", nj, gj), ("stream", ns, gs)):
-    extra = f', added TTFT p99 {g["ttft"] - n["ttft"]:+.2f} ms' if name == "stream" else ""
-    rows.append(f'- {name}: throughput {g["rps"] / n["rps"]:.0%} of nginx\'s (aim ≥ 80%), added p99 {g["p99"] - n["p99"]:+.2f} ms (aim ≤ 1 ms), CPU per request {g["cpu"] / n["cpu"]:.1f}× nginx\'s (aim ≤ 2×){extra}; gateway RSS {g["rss"]:.0f} MB (aim ≤ 60 MB).')
+        ttft = (f'{r["ttft50"]:.2f} ms', f'{r["ttft99"]:.2f} ms') if stream else ("", "")
+        rows.append(f'| {name} | {target} | {r["rps"]:.0f} | {r["p50"]:.2f} ms | {r["p99"]:.2f} ms | {r["p999"]:.2f} ms | {ttft[0]} | {ttft[1]} | {r["cpu"]:.0f} µs | {r["rss"]:.0f} MB | {r["errors"]:.0f} |')
+rss = max(g["rss"] for g in (gj, gs, gjr, gsr))
+rows += ["",
+    f'- Throughput at 64 connections: JSON {gj["rps"] / nj["rps"]:.0%} of nginx\'s, streams {gs["rps"] / ns["rps"]:.0%} (aim ≥ 80%).',
+    f'- CPU per request, gateway ÷ nginx: at 64 connections JSON {gj["cpu"] / nj["cpu"]:.1f}×, streams {gs["cpu"] / ns["cpu"]:.1f}×; '
+    f'at the fixed rate JSON {gjr["cpu"] / njr["cpu"]:.1f}×, streams {gsr["cpu"] / nsr["cpu"]:.1f}× (aim ≤ 2×).',
+    f'- Added latency at {rate}/s: p50 {gjr["p50"] - njr["p50"]:+.2f} ms, p99 {gjr["p99"] - njr["p99"]:+.2f} ms (aim ≤ 1 ms); '
+    f'added time to first token at {stream_rate}/s: p50 {gsr["ttft50"] - nsr["ttft50"]:+.2f} ms, p99 {gsr["ttft99"] - nsr["ttft99"]:+.2f} ms (aim ≤ 0.5 ms).',
+    f'- The gateway\'s own overhead over the JSON run at {rate}/s (its `octomesh_gateway_overhead_seconds` histogram, {total:.0f} requests): '
+    f'p50 {bound(0.5)}, p99 {bound(0.99)}, p99.9 {bound(0.999)}.',
+    f'- Gateway RSS: {rss:.0f} MB at most (aim ≤ 60 MB).']
 print("\n".join(rows))
 PY
 )

@@ -107,7 +107,7 @@ internal sealed class TenancyEndpoints(GatewayRuntimeHolder runtimes, TenancySto
     public Task ForgetWorkspaceAsync(HttpContext context, string name) => AdminAsync(context, AuditAction.ForgetWorkspace, name, null, async () =>
     {
         var destroyed = vault.Forget(name);
-        await cache.PurgeAsync(name);
+        await cache.PurgeAsync(name).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         // Recorded for every replica: those away now forget it when they are back.
         var shared = await store.ForgetAsync(name);
         await WriteJsonAsync(context, StatusCodes.Status200OK, json =>
@@ -180,7 +180,8 @@ internal sealed class TenancyEndpoints(GatewayRuntimeHolder runtimes, TenancySto
                 json.WriteEndObject();
             });
         }
-        foreach (var answer in await cache.HeldForAsync(name))
+        // Back on the thread pool after Redis (inline I/O): the trace log is read below.
+        foreach (var answer in await cache.HeldForAsync(name).ConfigureAwait(ConfigureAwaitOptions.ForceYielding))
         {
             Line(json =>
             {
@@ -392,7 +393,9 @@ internal sealed class TenancyEndpoints(GatewayRuntimeHolder runtimes, TenancySto
         }
         try
         {
-            var document = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            // Back on the thread pool after the body (inline I/O): the handlers go on to write files.
+            var document = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted)
+                .ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
             if (document.RootElement.ValueKind == JsonValueKind.Object)
             {
                 return document;

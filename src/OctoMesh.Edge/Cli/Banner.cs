@@ -8,8 +8,14 @@ internal static class Banner
 {
     public static void Print(TextWriter output, GatewayServer server, GatewayConfig config, bool isEmbeddedDefault)
     {
-        var address = server.Addresses[0].ToString().TrimEnd('/');
-        output.WriteLine($"OctoMesh Edge {OctoMeshCommands.VersionText} listening on {string.Join(", ", server.Addresses.Select(a => a.ToString().TrimEnd('/')))}");
+        var management = new ManagementListener([], config.Metrics.Urls);
+        var addresses = server.Addresses.Select(a => a.ToString().TrimEnd('/')).ToLookup(management.Owns);
+        var address = addresses[false].First();
+        output.WriteLine($"OctoMesh Edge {OctoMeshCommands.VersionText} listening on {string.Join(", ", addresses[false])}");
+        if (management.IsEnabled)
+        {
+            output.WriteLine($"  /metrics, /healthz and /readyz only on {string.Join(", ", addresses[true])}");
+        }
         foreach (var provider in config.Providers.Values.OrderBy(p => p.Name, StringComparer.Ordinal))
         {
             var where = provider.BaseUrl?.ToString() ?? $"built-in simulator at {server.Simulator?.OpenAIBaseUrl}";

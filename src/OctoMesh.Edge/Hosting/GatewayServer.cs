@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using System.Collections.Frozen;
 using System.Diagnostics.Metrics;
 using OctoMesh.Edge.Metering;
 using OctoMesh.Edge.Proxy;
@@ -77,11 +76,7 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.Logging.SetMinimumLevel(logLevel);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         var api = urls ?? config.Urls;
-        var management = config.Metrics.Urls.Select(url => new Uri(url).Port).ToFrozenSet();
-        if (api.FirstOrDefault(url => management.Contains(new Uri(url).Port)) is { } shared)
-        {
-            throw new InvalidOperationException($"{shared} has the port of a management listener (metrics.urls); give each its own port.");
-        }
+        var management = new ManagementListener(api, config.Metrics.Urls);
         builder.WebHost.UseUrls([.. api, .. config.Metrics.Urls]);
         InlineIo.Apply(builder.WebHost);
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -180,13 +175,9 @@ public sealed class GatewayServer : IAsyncDisposable
         // A replica that starts knows the keys and revocations the others made before it serves (2 s at most: Redis
         // may be down, and then what this replica's own store holds stands until it is back).
         await Task.WhenAny(store.FirstSync, Task.Delay(TimeSpan.FromSeconds(2), cancellationToken));
-        if (management.Count > 0)
+        if (management.IsEnabled)
         {
-            // A management listener serves /metrics, /healthz and /readyz; the API stays on its own listeners.
-            app.Use((context, next) => management.Contains(context.Connection.LocalPort) && !MetricsConfig.IsManagementPath(context.Request.Path.Value ?? "")
-                ? OpenAIError.WriteAsync(context.Response, StatusCodes.Status404NotFound, "This listener serves /metrics, /healthz and /readyz only.",
-                    OpenAIError.InvalidRequest, code: "unknown_url")
-                : next(context));
+            app.Use(management.Middleware());
         }
         if (config.Limits.MaxRequestsPerConnectionPerSecond is { } perSecond)
         {
@@ -203,8 +194,8 @@ public sealed class GatewayServer : IAsyncDisposable
         var runtimes = app.Services.GetRequiredService<GatewayRuntimeHolder>();
         // Shadow evaluation mirrors requests to this gateway itself, over loopback.
         var listening = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses
-            .Select(Listening).First(address => !management.Contains(address.Port));
-        shadow.Start(Loopback(listening));
+            .First(address => !management.Owns(address));
+        shadow.Start(Loopback(ManagementListener.Parse(listening)));
         var reloader = configPath is null ? null : new ConfigReloader(runtimes, configPath, listenForSignal: !embedded);
         return new GatewayServer(app, runtimes, simulator, reloader);
     }
@@ -213,9 +204,6 @@ public sealed class GatewayServer : IAsyncDisposable
     private static Uri Loopback(Uri address) =>
         address.Host is "0.0.0.0" or "[::]" or "::" or "localhost" ? new UriBuilder(address) { Host = "127.0.0.1" }.Uri : address;
 
-    /// <summary>A listening address as Kestrel reports it (<c>+</c> and <c>*</c> for every address).</summary>
-    private static Uri Listening(string address) =>
-        new(address.Replace("://+", "://0.0.0.0", StringComparison.Ordinal).Replace("://*", "://0.0.0.0", StringComparison.Ordinal));
 
     private static void MapEndpoints(WebApplication app)
     {
@@ -233,21 +221,22 @@ public sealed class GatewayServer : IAsyncDisposable
             context.Response.ContentType = PrometheusExporter.ContentType;
             return context.Response.WriteAsync(exporter.Scrape());
         });
-        app.MapGet("/admin/routes", app.Services.GetRequiredService<Admin.RoutesEndpoint>().HandleAsync);
-        app.MapGet("/admin/usage", app.Services.GetRequiredService<Admin.UsageEndpoint>().HandleAsync);
-        app.MapDelete("/admin/cache", app.Services.GetRequiredService<Admin.CacheEndpoint>().HandleAsync);
+        // Admin calls read and write files (the usage scan, the tenancy store's fsync, exports): off the I/O threads.
+        app.MapGet("/admin/routes", OffIo(app.Services.GetRequiredService<Admin.RoutesEndpoint>().HandleAsync));
+        app.MapGet("/admin/usage", OffIo(app.Services.GetRequiredService<Admin.UsageEndpoint>().HandleAsync));
+        app.MapDelete("/admin/cache", OffIo(app.Services.GetRequiredService<Admin.CacheEndpoint>().HandleAsync));
         var tenancy = app.Services.GetRequiredService<Admin.TenancyEndpoints>();
-        app.MapGet("/admin/workspaces", tenancy.ListWorkspacesAsync);
-        app.MapPost("/admin/workspaces", tenancy.CreateWorkspaceAsync);
-        app.MapGet("/admin/workspaces/{name}", (HttpContext context, string name) => tenancy.GetWorkspaceAsync(context, name));
-        app.MapPatch("/admin/workspaces/{name}", (HttpContext context, string name) => tenancy.UpdateWorkspaceAsync(context, name));
-        app.MapPost("/admin/workspaces/{name}/forget", (HttpContext context, string name) => tenancy.ForgetWorkspaceAsync(context, name));
-        app.MapPost("/admin/workspaces/{name}/rotate", (HttpContext context, string name) => tenancy.RotateAsync(context, name));
-        app.MapGet("/admin/workspaces/{name}/export", (HttpContext context, string name) => tenancy.ExportWorkspaceAsync(context, name));
-        app.MapGet("/admin/keys", tenancy.ListKeysAsync);
-        app.MapPost("/admin/keys", tenancy.CreateKeyAsync);
-        app.MapGet("/admin/keys/{id}", (HttpContext context, string id) => tenancy.GetKeyAsync(context, id));
-        app.MapDelete("/admin/keys/{id}", (HttpContext context, string id) => tenancy.RevokeKeyAsync(context, id));
+        app.MapGet("/admin/workspaces", OffIo(tenancy.ListWorkspacesAsync));
+        app.MapPost("/admin/workspaces", OffIo(tenancy.CreateWorkspaceAsync));
+        app.MapGet("/admin/workspaces/{name}", (HttpContext context, string name) => Task.Run(() => tenancy.GetWorkspaceAsync(context, name)));
+        app.MapPatch("/admin/workspaces/{name}", (HttpContext context, string name) => Task.Run(() => tenancy.UpdateWorkspaceAsync(context, name)));
+        app.MapPost("/admin/workspaces/{name}/forget", (HttpContext context, string name) => Task.Run(() => tenancy.ForgetWorkspaceAsync(context, name)));
+        app.MapPost("/admin/workspaces/{name}/rotate", (HttpContext context, string name) => Task.Run(() => tenancy.RotateAsync(context, name)));
+        app.MapGet("/admin/workspaces/{name}/export", (HttpContext context, string name) => Task.Run(() => tenancy.ExportWorkspaceAsync(context, name)));
+        app.MapGet("/admin/keys", OffIo(tenancy.ListKeysAsync));
+        app.MapPost("/admin/keys", OffIo(tenancy.CreateKeyAsync));
+        app.MapGet("/admin/keys/{id}", (HttpContext context, string id) => Task.Run(() => tenancy.GetKeyAsync(context, id)));
+        app.MapDelete("/admin/keys/{id}", (HttpContext context, string id) => Task.Run(() => tenancy.RevokeKeyAsync(context, id)));
         app.MapGet("/healthz", static context => WriteStatusAsync(context.Response, 200, "ok"));
         // Not ready while stopping, so a load balancer stops sending before the listener closes.
         var traceLog = app.Services.GetRequiredService<RequestMeter>().TraceLog;
@@ -260,6 +249,9 @@ public sealed class GatewayServer : IAsyncDisposable
             $"Unknown request URL: {context.Request.Method} {context.Request.Path}. This gateway serves /v1/chat/completions, /v1/embeddings, /v1/models, /v1/messages and /v1/messages/count_tokens.",
             OpenAIError.InvalidRequest, code: "unknown_url"));
     }
+
+    /// <summary>Runs the handler on the thread pool, not on the socket thread that received the request (inline I/O).</summary>
+    private static RequestDelegate OffIo(RequestDelegate handler) => context => Task.Run(() => handler(context));
 
     /// <summary>Gauges read at each scrape from the running configuration: breaker states and reloads.</summary>
     private static void ObserveRuntime(GatewayMetrics metrics, GatewayRuntimeHolder runtimes)

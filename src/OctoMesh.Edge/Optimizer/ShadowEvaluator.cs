@@ -114,7 +114,9 @@ internal sealed class ShadowEvaluator : IAsyncDisposable
                 var before = runner.Spent;
                 try
                 {
-                    var result = await runner.ShadowAsync(job.Id, job.Task, job.Request, job.Question, model, job.Answer, CancellationToken.None);
+                    var result = await runner.ShadowAsync(job.Id, job.Task, job.Request, job.Question, model, job.Answer, CancellationToken.None)
+                        .ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+                    // On the thread pool (forced above): with inline I/O the answer's socket thread would otherwise write the file.
                     Append(job.Policy.Results, result);
                 }
                 catch (Exception)

@@ -24,7 +24,8 @@ internal sealed class TenantView(ClientKeyTable keys, FrozenDictionary<string, W
 /// (written beside, flushed to disk, renamed over: after a crash the file is the old one or the new one, never half).
 /// With Redis, every record is also in the hash <c>octomesh:tenancy</c> and each change is announced on the channel
 /// of the same name, so every replica applies it at once (revocations within milliseconds); a replica whose
-/// subscription breaks reads the whole hash again when it is back.
+/// subscription breaks reads the whole hash again when it is back. Work after a Redis reply that writes the file moves
+/// to the thread pool first (<c>ForceYielding</c>): with inline I/O the reply's socket thread serves requests too.
 /// </summary>
 internal sealed class TenancyStore : IAsyncDisposable
 {
@@ -82,6 +83,10 @@ internal sealed class TenancyStore : IAsyncDisposable
     /// </summary>
     public void Start(Action<string> forgotten)
     {
+        if (_forgotten is not null)
+        {
+            throw new InvalidOperationException("The tenancy store is started once.");
+        }
         _forgotten = forgotten;
         if (_redis is not null && _redisConfig is not null)
         {
@@ -179,7 +184,7 @@ internal sealed class TenancyStore : IAsyncDisposable
         {
             try
             {
-                counter = (await _redis.ExecuteAsync(["INCR", RevisionKey])).Integer;
+                counter = (await _redis.ExecuteAsync(["INCR", RevisionKey]).ConfigureAwait(ConfigureAwaitOptions.ForceYielding)).Integer;
             }
             catch (Exception e) when (e is RedisUnavailableException or RedisErrorException)
             {
@@ -230,7 +235,7 @@ internal sealed class TenancyStore : IAsyncDisposable
     {
         try
         {
-            var reply = await _redis!.ExecuteAsync(["HGET", Channel, field]);
+            var reply = await _redis!.ExecuteAsync(["HGET", Channel, field]).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
             if (reply.Bytes is { } bytes && Parse(bytes) is { } record)
             {
                 Apply(record);
@@ -274,7 +279,7 @@ internal sealed class TenancyStore : IAsyncDisposable
         }
         try
         {
-            var reply = await _redis.ExecuteAsync(["HGETALL", Channel]);
+            var reply = await _redis.ExecuteAsync(["HGETALL", Channel]).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
             var remote = new Dictionary<string, TenancyRecord>(StringComparer.Ordinal);
             for (var i = 0; reply.Items is { } items && i + 1 < items.Length; i += 2)
             {

@@ -88,9 +88,9 @@ public static partial class ConfigLoader
             if (fields.TryGetValue("urls", out var urls))
             {
                 metrics = metrics with { Urls = ReadUrls(urls, $"{path}.urls") };
-                if (metrics.Urls.Any(url => new Uri(url).Port == 0))
+                foreach (var url in metrics.Urls.Where(url => new Uri(url).Port == 0))
                 {
-                    Error($"{path}.urls", "a management listener needs a fixed port (it is told apart from the API's by its port)", "write e.g. \"http://0.0.0.0:9464\"");
+                    Error($"{path}.urls", $"{url} has port 0; a management listener needs a fixed port (it is told apart from the API's by its port)", "write e.g. \"http://0.0.0.0:9464\"");
                 }
             }
             return metrics;

@@ -127,9 +127,9 @@ public static partial class ConfigLoader
                 Tracing = fields.TryGetValue("tracing", out var tg) ? ReadTracing(tg, "$.tracing") : new TracingConfig(),
                 Cache = fields.TryGetValue("cache", out var ca) ? ReadCache(ca, "$.cache", providers) : new CacheConfig(),
             };
-            foreach (var port in config.Metrics.Urls.Select(url => new Uri(url).Port).Intersect(config.Urls.Select(url => new Uri(url).Port)))
+            foreach (var url in config.Metrics.Urls.Where(url => config.Urls.Any(api => new Uri(api).Port == new Uri(url).Port)))
             {
-                Error("$.metrics.urls", $"port {port} is also one of the API's (urls)", "give the management listener a port of its own, e.g. 9464");
+                Error("$.metrics.urls", $"{url} has port {new Uri(url).Port}, one of the API's (urls)", "give the management listener a port of its own, e.g. 9464");
             }
             return config;
         }

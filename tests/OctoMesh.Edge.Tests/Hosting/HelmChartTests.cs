@@ -1,4 +1,4 @@
-using static OctoMesh.Edge.Tests.Hosting.DeployTools;
+using static OctoMesh.Edge.Tests.Hosting.ManifestChecks;
 
 namespace OctoMesh.Edge.Tests.Hosting;
 
@@ -37,8 +37,8 @@ public class HelmChartTests
             Assert.True(lintExit == 0, lint);
             var objects = await CheckAsync(rendered);
 
-            Drain.AssertAgrees(objects);
-            Drain.AssertServicesSelectOnlyTheirPods(objects);
+            PodInvariants.AssertHold(objects);
+            PodInvariants.AssertServicesSelectOnlyTheirPods(objects);
             var config = GatewayConfig(objects);
             var redis = !settings.Contains("redis.enabled=false");
             Assert.Equal(redis, config.Redis is not null);
@@ -53,6 +53,10 @@ public class HelmChartTests
                 Assert.Equal(32, secret[0].GetProperty("stringData").GetProperty("REDIS_PASSWORD").GetString()!.Length);
             }
             Assert.Equal(settings.Contains("config.tenancy.requireKeys=true"), config.Tenancy.RequireKeys);
+            // Every pod that reads the Secret rolls with it: the gateway's and Redis's carry the same checksum.
+            var checksums = objects.OfKind("Deployment").Select(d => d.GetProperty("spec").GetProperty("template").GetProperty("metadata")
+                .GetProperty("annotations").GetProperty("checksum/secret").GetString()).Distinct();
+            Assert.Single(checksums);
         }
         finally
         {
@@ -66,9 +70,11 @@ public class HelmChartTests
     [InlineData("replicas=3", "additional properties 'replicas' not allowed")]
     [InlineData("config.urls[0]=http://0.0.0.0:9", "/config/urls")]
     [InlineData("secrets.OPENAI_API_KEY=", "secrets.OPENAI_API_KEY is empty")]
-    public async Task TheChartRefusesSettingsThatCannotWork(string setting, string message)
+    [InlineData("secrets.bad-name=x", "invalid propertyName 'bad-name'")]
+    [InlineData("autoscaling.enabled=false;replicaCount=2", "or no node could ever be drained")]
+    public async Task TheChartRefusesSettingsThatCannotWork(string settings, string message)
     {
-        var (exitCode, output) = await HelmAsync(["template", "edge", s_chart, .. Set(["secrets.OPENAI_API_KEY=sk-test", setting])]);
+        var (exitCode, output) = await HelmAsync(["template", "edge", s_chart, .. Set(["secrets.OPENAI_API_KEY=sk-test", .. settings.Split(';')])]);
         Assert.NotEqual(0, exitCode);
         Assert.Contains(message, output);
     }

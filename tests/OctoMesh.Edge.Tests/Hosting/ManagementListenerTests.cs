@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using OctoMesh.Routing.Configuration;
+using OctoMesh.Edge.Hosting;
 
 namespace OctoMesh.Edge.Tests.Hosting;
 
@@ -39,17 +39,14 @@ public class ManagementListenerTests
     }
 
     [Fact]
-    public void AManagementListenerNeedsAPortOfItsOwn()
+    public void PortsAreReadFromEveryFormKestrelTakesAndAnApiUrlCannotShareOne()
     {
-        var loaded = ConfigLoader.Load(Encoding.UTF8.GetBytes("""
-            { "urls": ["http://0.0.0.0:8080"], "providers": { "sim": { "kind": "sim" } }, "models": { "*": { "provider": "sim" } },
-              "metrics": { "urls": ["http://0.0.0.0:8080", "http://127.0.0.1:0", "ftp://x"] } }
-            """), _ => null);
-        Assert.Equal(
-        [
-            "$.metrics.urls[2]: 'ftp://x' is not an http(s) listen URL. Fix: write e.g. \"http://127.0.0.1:8080\" or \"http://0.0.0.0:8080\".",
-            "$.metrics.urls: a management listener needs a fixed port (it is told apart from the API's by its port). Fix: write e.g. \"http://0.0.0.0:9464\".",
-            "$.metrics.urls: port 8080 is also one of the API's (urls). Fix: give the management listener a port of its own, e.g. 9464.",
-        ], loaded.Errors.Select(e => e.ToString()));
+        var management = new ManagementListener(["http://+:8080"], ["http://*:9464"]);
+        Assert.True(management.Owns("http://[::]:9464"));
+        Assert.True(management.Owns("http://localhost:9464"));
+        Assert.False(management.Owns("http://+:8080"));
+        Assert.False(new ManagementListener(["http://+:8080"], []).IsEnabled);
+        var clash = Assert.Throws<InvalidOperationException>(() => new ManagementListener(["http://*:9464"], ["http://0.0.0.0:9464"]));
+        Assert.Contains("http://*:9464 has the port of a management listener", clash.Message);
     }
 }

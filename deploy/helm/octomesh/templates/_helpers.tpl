@@ -33,6 +33,26 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{ include "octomesh.commonLabels" . }}
 {{- end -}}
 
+{{/*
+Redis's password when the chart makes the Secret: secrets.REDIS_PASSWORD if given, else the one in the cluster's Secret,
+else a new random one, decided once per rendering (kept in .Values.secrets, so the Secret and the checksums agree).
+*/}}
+{{- define "octomesh.ensureRedisPassword" -}}
+{{- if and .Values.redis.enabled (not .Values.existingSecret) (not (hasKey .Values.secrets "REDIS_PASSWORD")) -}}
+{{- $password := randAlphaNum 32 -}}
+{{- with lookup "v1" "Secret" .Release.Namespace (include "octomesh.fullname" .) -}}
+{{- with .data -}}{{- with .REDIS_PASSWORD -}}{{- $password = b64dec . -}}{{- end -}}{{- end -}}
+{{- end -}}
+{{- $_ := set .Values.secrets "REDIS_PASSWORD" $password -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Pods that read the Secret roll when what the chart puts in it changes (Redis's password included). */}}
+{{- define "octomesh.secretChecksum" -}}
+{{- include "octomesh.ensureRedisPassword" . -}}
+{{- printf "%s %s" .Values.existingSecret (toJson .Values.secrets) | sha256sum -}}
+{{- end -}}
+
 {{- define "octomesh.secretName" -}}
 {{- .Values.existingSecret | default (include "octomesh.fullname" .) -}}
 {{- end -}}
@@ -57,8 +77,8 @@ directories on the volume, and with redis.enabled the shared tier's addresses).
 {{- $_ = set $config "tenancy" (set (default (dict) $config.tenancy) "directory" "/data/tenancy") -}}
 {{- if .Values.redis.enabled -}}
 {{- $address := printf "%s-redis:6379" (include "octomesh.fullname" .) -}}
-{{- $_ = set $config "redis" (merge (default (dict) $config.redis) (dict "address" $address "password" "${REDIS_PASSWORD}")) -}}
-{{- $_ = set $config "cache" (merge (default (dict) $config.cache) (dict "redis" $address "redisPassword" "${REDIS_PASSWORD}")) -}}
+{{- $_ = set $config "redis" (mergeOverwrite (default (dict) $config.redis) (dict "address" $address "password" "${REDIS_PASSWORD}")) -}}
+{{- $_ = set $config "cache" (mergeOverwrite (default (dict) $config.cache) (dict "redis" $address "redisPassword" "${REDIS_PASSWORD}")) -}}
 {{- end -}}
 {{- toPrettyJson $config -}}
 {{- end -}}

