@@ -59,6 +59,19 @@ public class ReloadTests
     }
 
     [Fact]
+    public async Task ListenersAreFixedAtStart()
+    {
+        await using var test = await TestGateway.StartFromFileAsync(s => Config(s, "sim-small"));
+        await File.WriteAllTextAsync(test.ConfigPath!, Config(test.Simulator, "sim-large")
+            .Replace("\"routes\"", "\"metrics\": { \"urls\": [\"http://127.0.0.1:9464\"] }, \"routes\"", StringComparison.Ordinal));
+        var errors = test.Gateway.Runtimes.Reload(test.ConfigPath!, TestGateway.Environment);
+
+        Assert.Equal(["$.metrics.urls: the management listener cannot change while the gateway runs. Fix: restart the gateway to listen elsewhere."],
+            errors.Select(e => e.ToString()));
+        Assert.Equal((HttpStatusCode.OK, "sim-small"), await Ask(test));
+    }
+
+    [Fact]
     public async Task AChangedFileIsPickedUp()
     {
         await using var test = await TestGateway.StartFromFileAsync(s => Config(s, "sim-small"));
