@@ -204,7 +204,6 @@ public sealed class GatewayServer : IAsyncDisposable
     private static Uri Loopback(Uri address) =>
         address.Host is "0.0.0.0" or "[::]" or "::" or "localhost" ? new UriBuilder(address) { Host = "127.0.0.1" }.Uri : address;
 
-
     private static void MapEndpoints(WebApplication app)
     {
         var proxy = app.Services.GetRequiredService<ProxyHandler>();
