@@ -12,34 +12,26 @@ public sealed class NativeManagementListenerTests
     {
         await using var simulator = await OctoMeshProcess.StartAsync("sim", "--urls", "http://127.0.0.1:0");
         var management = FreePort();
-        var work = OctoMeshProcess.NewWorkingDirectory();
-        var config = Path.Combine(work, "octomesh.json");
-        await File.WriteAllTextAsync(config, $$"""
+        using var work = new WorkDirectory();
+        var config = await work.WriteConfigAsync($$"""
             { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{{simulator.Address}}v1" } }, "models": { "*": { "provider": "sim" } },
               "metrics": { "urls": ["http://127.0.0.1:{{management}}"] } }
             """);
-        try
-        {
-            await using var gateway = await OctoMeshProcess.StartInAsync(work, [], "serve", "--config", config, "--urls", "http://127.0.0.1:0");
-            Assert.NotEqual(management, gateway.Address.Port);
-            using var api = new HttpClient { BaseAddress = gateway.Address };
-            using var probes = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{management}") };
+        await using var gateway = await OctoMeshProcess.StartInAsync(work.Path, [], "serve", "--config", config, "--urls", "http://127.0.0.1:0");
+        Assert.NotEqual(management, gateway.Address.Port);
+        using var api = new HttpClient { BaseAddress = gateway.Address };
+        using var probes = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{management}") };
 
-            using var answer = await api.PostAsync("/v1/chat/completions",
-                new StringContent("""{"model":"sim-small","messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"));
-            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
-            Assert.Equal(0, (await OctoMeshProcess.RunAsync("health", "--url", probes.BaseAddress!.ToString())).ExitCode);
-            Assert.Contains("octomesh_requests_total", await probes.GetStringAsync("/metrics"));
-            using var refused = await probes.PostAsync("/v1/chat/completions",
-                new StringContent("""{"model":"sim-small","messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"));
-            Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
-            Assert.Contains("\"unknown_url\"", await refused.Content.ReadAsStringAsync());
-            Assert.Contains($"/metrics, /healthz and /readyz only on http://127.0.0.1:{management}", gateway.Output);
-        }
-        finally
-        {
-            Directory.Delete(work, recursive: true);
-        }
+        using var answer = await api.PostAsync("/v1/chat/completions",
+            new StringContent("""{"model":"sim-small","messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.Equal(0, (await OctoMeshProcess.RunAsync("health", "--url", probes.BaseAddress!.ToString())).ExitCode);
+        Assert.Contains("octomesh_requests_total", await probes.GetStringAsync("/metrics"));
+        using var refused = await probes.PostAsync("/v1/chat/completions",
+            new StringContent("""{"model":"sim-small","messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+        Assert.Contains("\"unknown_url\"", await refused.Content.ReadAsStringAsync());
+        Assert.Contains($"/metrics, /healthz and /readyz only on http://127.0.0.1:{management}", gateway.Output);
     }
 
     private static int FreePort()

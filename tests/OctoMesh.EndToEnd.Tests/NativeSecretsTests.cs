@@ -22,9 +22,8 @@ public sealed class NativeSecretsTests
     {
         await using var redis = await RedisServer.StartAsync(RedisSecret);
         await using var simulator = await OctoMeshProcess.StartAsync("sim", "--urls", "http://127.0.0.1:0");
-        var work = OctoMeshProcess.NewWorkingDirectory();
-        var config = Path.Combine(work, "octomesh.json");
-        await File.WriteAllTextAsync(config, $$"""
+        using var work = new WorkDirectory();
+        var config = await work.WriteConfigAsync($$"""
             { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{{simulator.Address}}v1", "apiKey": "${PROVIDER_KEY}" },
                              "anthro": { "kind": "anthropic", "baseUrl": "{{simulator.Address}}v1", "apiKey": "${PROVIDER_KEY}" } },
               "models": { "claude": { "provider": "anthro", "model": "sim-large" }, "*": { "provider": "sim" } },
@@ -37,70 +36,63 @@ public sealed class NativeSecretsTests
               "redis": { "address": "127.0.0.1:{{redis.Port}}", "password": "${REDIS_PASSWORD}" } }
             """);
         var seen = new StringBuilder();
-        try
+        await using (var gateway = await OctoMeshProcess.StartInAsync(work.Path,
+            [new("PROVIDER_KEY", ProviderSecret), new("REDIS_PASSWORD", RedisSecret)],
+            "serve", "--config", config, "--urls", "http://127.0.0.1:0", "--log-level", "Trace"))
         {
-            await using (var gateway = await OctoMeshProcess.StartInAsync(work,
-                [new("PROVIDER_KEY", ProviderSecret), new("REDIS_PASSWORD", RedisSecret)],
-                "serve", "--config", config, "--urls", "http://127.0.0.1:0", "--log-level", "Trace"))
+            using var client = new HttpClient { BaseAddress = gateway.Address };
+            async Task Send(HttpMethod method, string path, string? body, string? key, params (string, string)[] headers)
             {
-                using var client = new HttpClient { BaseAddress = gateway.Address };
-                async Task Send(HttpMethod method, string path, string? body, string? key, params (string, string)[] headers)
+                using var request = new HttpRequestMessage(method, path);
+                if (body is not null)
                 {
-                    using var request = new HttpRequestMessage(method, path);
-                    if (body is not null)
-                    {
-                        request.Content = new StringContent(body, Encoding.UTF8, "application/json");
-                    }
-                    if (key is not null)
-                    {
-                        request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + key);
-                        request.Headers.TryAddWithoutValidation("x-api-key", key);
-                    }
-                    foreach (var (name, value) in headers)
-                    {
-                        request.Headers.TryAddWithoutValidation(name, value);
-                    }
-                    using var response = await client.SendAsync(request);
-                    seen.AppendLine(response.ToString()).AppendLine(await response.Content.ReadAsStringAsync());
+                    request.Content = new StringContent(body, Encoding.UTF8, "application/json");
                 }
-                const string Chat = """{"model":"sim-small","max_tokens":20,"messages":[{"role":"user","content":"Hello there"}]}""";
-                await Send(HttpMethod.Post, "/v1/chat/completions", Chat, ClientSecret);
-                await Send(HttpMethod.Post, "/v1/chat/completions", Chat, ClientSecret);                       // a cache hit
-                await Send(HttpMethod.Post, "/v1/chat/completions", Chat.Replace("Hello there", "hello there!"), ClientSecret);  // semantic
-                await Send(HttpMethod.Post, "/v1/chat/completions", Chat.Replace("sim-small", "sim-medium").Replace("20", "20,\"stream\":true"), ClientSecret);
-                await Send(HttpMethod.Post, "/v1/messages", """{"model":"claude","max_tokens":20,"messages":[{"role":"user","content":"Hi"}]}""", ClientSecret);
-                await Send(HttpMethod.Post, "/v1/chat/completions", Chat, WrongSecret);                         // 401
-                await Send(HttpMethod.Post, "/v1/chat/completions", Chat, null);                                // 401
-                await Send(HttpMethod.Post, "/v1/chat/completions", Chat.Replace("Hello", "Refused"), ClientSecret, ("x-sim-fault", "401"));
-                await Send(HttpMethod.Post, "/v1/chat/completions", "{not json", ClientSecret);
-                await Send(HttpMethod.Post, "/v1/chat/completions", Chat.Replace("sim-small", "fail-500"), ClientSecret);
-                await Send(HttpMethod.Post, "/v1/embeddings", """{"model":"text-embedding-3-small","input":"hi"}""", ClientSecret);
-                await Send(HttpMethod.Get, "/admin/usage", null, AdminSecret);
-                await Send(HttpMethod.Get, "/admin/routes", null, WrongSecret);
-                await Send(HttpMethod.Delete, "/admin/cache?workspace=team", null, AdminSecret);
-                await Send(HttpMethod.Get, "/metrics", null, null);
-                await Send(HttpMethod.Get, "/v1/models", null, ClientSecret);
-                Assert.Equal(0, await gateway.StopAsync());
-                seen.AppendLine(gateway.Output);
+                if (key is not null)
+                {
+                    request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + key);
+                    request.Headers.TryAddWithoutValidation("x-api-key", key);
+                }
+                foreach (var (name, value) in headers)
+                {
+                    request.Headers.TryAddWithoutValidation(name, value);
+                }
+                using var response = await client.SendAsync(request);
+                seen.AppendLine(response.ToString()).AppendLine(await response.Content.ReadAsStringAsync());
             }
-            var export = Path.Combine(work, "export.jsonl");
-            var (code, text) = await OctoMeshProcess.RunAsync("export", "--trace", Path.Combine(work, "data", "trace"), "--format", "jsonl", "--out", export);
-            Assert.True(code == 0, text);
-            seen.AppendLine(text).AppendLine(await File.ReadAllTextAsync(export));
-            // The admin calls are audited (who by key name, never the key), apart from billing.
-            var (auditCode, audit) = await OctoMeshProcess.RunAsync("export", "--trace", Path.Combine(work, "data", "trace"), "--audit", "--format", "jsonl");
-            Assert.True(auditCode == 0, audit);
-            Assert.Contains("\"admin\":\"ops\",\"action\":\"purge_cache\",\"workspace\":\"team\",\"subject\":\"\",\"status\":200", audit);
-            Assert.Contains("\"action\":\"read_usage\"", audit);
-            seen.AppendLine(audit);
-            foreach (var file in Directory.EnumerateFiles(Path.Combine(work, "data", "trace"), "*.tsv"))
-            {
-                seen.AppendLine(await File.ReadAllTextAsync(file));
-            }
+            const string Chat = """{"model":"sim-small","max_tokens":20,"messages":[{"role":"user","content":"Hello there"}]}""";
+            await Send(HttpMethod.Post, "/v1/chat/completions", Chat, ClientSecret);
+            await Send(HttpMethod.Post, "/v1/chat/completions", Chat, ClientSecret);                       // a cache hit
+            await Send(HttpMethod.Post, "/v1/chat/completions", Chat.Replace("Hello there", "hello there!"), ClientSecret);  // semantic
+            await Send(HttpMethod.Post, "/v1/chat/completions", Chat.Replace("sim-small", "sim-medium").Replace("20", "20,\"stream\":true"), ClientSecret);
+            await Send(HttpMethod.Post, "/v1/messages", """{"model":"claude","max_tokens":20,"messages":[{"role":"user","content":"Hi"}]}""", ClientSecret);
+            await Send(HttpMethod.Post, "/v1/chat/completions", Chat, WrongSecret);                         // 401
+            await Send(HttpMethod.Post, "/v1/chat/completions", Chat, null);                                // 401
+            await Send(HttpMethod.Post, "/v1/chat/completions", Chat.Replace("Hello", "Refused"), ClientSecret, ("x-sim-fault", "401"));
+            await Send(HttpMethod.Post, "/v1/chat/completions", "{not json", ClientSecret);
+            await Send(HttpMethod.Post, "/v1/chat/completions", Chat.Replace("sim-small", "fail-500"), ClientSecret);
+            await Send(HttpMethod.Post, "/v1/embeddings", """{"model":"text-embedding-3-small","input":"hi"}""", ClientSecret);
+            await Send(HttpMethod.Get, "/admin/usage", null, AdminSecret);
+            await Send(HttpMethod.Get, "/admin/routes", null, WrongSecret);
+            await Send(HttpMethod.Delete, "/admin/cache?workspace=team", null, AdminSecret);
+            await Send(HttpMethod.Get, "/metrics", null, null);
+            await Send(HttpMethod.Get, "/v1/models", null, ClientSecret);
+            Assert.Equal(0, await gateway.StopAsync());
+            seen.AppendLine(gateway.Output);
         }
-        finally
+        var export = work.Combine("export.jsonl");
+        var (code, text) = await OctoMeshProcess.RunAsync("export", "--trace", work.Trace, "--format", "jsonl", "--out", export);
+        Assert.True(code == 0, text);
+        seen.AppendLine(text).AppendLine(await File.ReadAllTextAsync(export));
+        // The admin calls are audited (who by key name, never the key), apart from billing.
+        var (auditCode, audit) = await OctoMeshProcess.RunAsync("export", "--trace", work.Trace, "--audit", "--format", "jsonl");
+        Assert.True(auditCode == 0, audit);
+        Assert.Contains("\"admin\":\"ops\",\"action\":\"purge_cache\",\"workspace\":\"team\",\"subject\":\"\",\"status\":200", audit);
+        Assert.Contains("\"action\":\"read_usage\"", audit);
+        seen.AppendLine(audit);
+        foreach (var file in Directory.EnumerateFiles(work.Trace, "*.tsv"))
         {
-            Directory.Delete(work, recursive: true);
+            seen.AppendLine(await File.ReadAllTextAsync(file));
         }
         var everything = seen.ToString();
         // The run did happen: served, refused, logged and exported.

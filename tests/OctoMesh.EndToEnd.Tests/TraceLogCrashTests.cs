@@ -11,93 +11,78 @@ public sealed class TraceLogCrashTests
     public async Task CommittedRecordsSurviveKill9AndAreExportedExactlyOnce()
     {
         await using var simulator = await OctoMeshProcess.StartAsync("sim", "--urls", "http://127.0.0.1:0");
-        var work = OctoMeshProcess.NewWorkingDirectory();
-        var config = Path.Combine(work, "octomesh.json");
-        await File.WriteAllTextAsync(config, $$"""
+        using var work = new WorkDirectory();
+        var config = await work.WriteConfigAsync($$"""
             { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{{simulator.Address}}v1" } }, "models": { "*": { "provider": "sim" } } }
             """);
-        var trace = Path.Combine(work, "data", "trace");
-        try
+        var trace = work.Trace;
+        long committedBeforeCrash;
+        await using (var gateway = await OctoMeshProcess.StartInAsync(work.Path, [], "serve", "--config", config, "--urls", "http://127.0.0.1:0"))
         {
-            long committedBeforeCrash;
-            await using (var gateway = await OctoMeshProcess.StartInAsync(work, [], "serve", "--config", config, "--urls", "http://127.0.0.1:0"))
+            using var client = new HttpClient { BaseAddress = gateway.Address };
+            for (var i = 0; i < 40; i++)
             {
-                using var client = new HttpClient { BaseAddress = gateway.Address };
-                for (var i = 0; i < 40; i++)
-                {
-                    await ChatAsync(client, i);
-                }
-                // Wait for the 40 to be durable, then crash in the middle of more traffic.
-                await WaitAsync(async () => await MetricAsync(client, "octomesh_trace_committed_records_total") >= 40);
-                var load = Enumerable.Range(40, 200).Select(i => ChatAsync(client, i, tolerateFailure: true)).ToList();
-                await Task.Delay(50);
-                committedBeforeCrash = (long)await MetricAsync(client, "octomesh_trace_committed_records_total");
-                await gateway.CrashAsync();
-                await Task.WhenAll(load);
+                await ChatAsync(client, i);
             }
-
-            // Every committed record reads back, each whole (a row that parses, with a unique id).
-            var crashed = await ExportAsync(trace);
-            Assert.InRange(crashed.Count, Math.Max(40, committedBeforeCrash), 240);
-            Assert.Equal(crashed.Count, crashed.Select(r => r.GetProperty("id").GetString()).Distinct().Count());
-            Assert.All(crashed, r => Assert.True(r.GetProperty("status").GetInt32() == 200 && r.GetProperty("prompt_tokens").GetInt32() > 0, r.ToString()));
-
-            // The next run recovers the log and goes on after it; a graceful stop commits everything.
-            await using (var gateway = await OctoMeshProcess.StartInAsync(work, [], "serve", "--config", config, "--urls", "http://127.0.0.1:0"))
-            {
-                using var client = new HttpClient { BaseAddress = gateway.Address };
-                for (var i = 0; i < 10; i++)
-                {
-                    await ChatAsync(client, 1000 + i);
-                }
-                Assert.Equal(0, await gateway.StopAsync());
-            }
-            var all = await ExportAsync(trace);
-            Assert.Equal(crashed.Count + 10, all.Count);
-
-            // A follow cursor run twice exports every record once.
-            var billing = Path.Combine(work, "billing.csv");
-            var (first, firstOutput) = await OctoMeshProcess.RunAsync("export", "--trace", trace, "--follow", "billing", "--once", "--out", billing);
-            Assert.True(first == 0, firstOutput);
-            var (second, secondOutput) = await OctoMeshProcess.RunAsync("export", "--trace", trace, "--follow", "billing", "--once", "--out", billing);
-            Assert.True(second == 0, secondOutput);
-            Assert.Contains($"exported {all.Count} records", firstOutput);
-            Assert.Contains("exported 0 records", secondOutput);
-            Assert.Equal(all.Count + 1, File.ReadAllLines(billing).Length);
+            // Wait for the 40 to be durable, then crash in the middle of more traffic.
+            await WaitAsync(async () => await MetricAsync(client, "octomesh_trace_committed_records_total") >= 40);
+            var load = Enumerable.Range(40, 200).Select(i => ChatAsync(client, i, tolerateFailure: true)).ToList();
+            await Task.Delay(50);
+            committedBeforeCrash = (long)await MetricAsync(client, "octomesh_trace_committed_records_total");
+            await gateway.CrashAsync();
+            await Task.WhenAll(load);
         }
-        finally
+
+        // Every committed record reads back, each whole (a row that parses, with a unique id).
+        var crashed = await ExportAsync(trace);
+        Assert.InRange(crashed.Count, Math.Max(40, committedBeforeCrash), 240);
+        Assert.Equal(crashed.Count, crashed.Select(r => r.GetProperty("id").GetString()).Distinct().Count());
+        Assert.All(crashed, r => Assert.True(r.GetProperty("status").GetInt32() == 200 && r.GetProperty("prompt_tokens").GetInt32() > 0, r.ToString()));
+
+        // The next run recovers the log and goes on after it; a graceful stop commits everything.
+        await using (var gateway = await OctoMeshProcess.StartInAsync(work.Path, [], "serve", "--config", config, "--urls", "http://127.0.0.1:0"))
         {
-            Directory.Delete(work, recursive: true);
+            using var client = new HttpClient { BaseAddress = gateway.Address };
+            for (var i = 0; i < 10; i++)
+            {
+                await ChatAsync(client, 1000 + i);
+            }
+            Assert.Equal(0, await gateway.StopAsync());
         }
+        var all = await ExportAsync(trace);
+        Assert.Equal(crashed.Count + 10, all.Count);
+
+        // A follow cursor run twice exports every record once.
+        var billing = work.Combine("billing.csv");
+        var (first, firstOutput) = await OctoMeshProcess.RunAsync("export", "--trace", trace, "--follow", "billing", "--once", "--out", billing);
+        Assert.True(first == 0, firstOutput);
+        var (second, secondOutput) = await OctoMeshProcess.RunAsync("export", "--trace", trace, "--follow", "billing", "--once", "--out", billing);
+        Assert.True(second == 0, secondOutput);
+        Assert.Contains($"exported {all.Count} records", firstOutput);
+        Assert.Contains("exported 0 records", secondOutput);
+        Assert.Equal(all.Count + 1, File.ReadAllLines(billing).Length);
     }
 
     [Fact]
     public async Task AFullDiskIsCountedAndShownWhileTrafficIsStillServed()
     {
-        var work = OctoMeshProcess.NewWorkingDirectory();
+        using var work = new WorkDirectory();
         // The log's first segment file is /dev/full: every write to it fails with ENOSPC, as on a full disk.
-        Directory.CreateDirectory(Path.Combine(work, "data", "trace"));
-        File.CreateSymbolicLink(Path.Combine(work, "data", "trace", "fasterlog.log.0"), "/dev/full");
-        try
+        Directory.CreateDirectory(work.Trace);
+        File.CreateSymbolicLink(work.Combine("data", "trace", "fasterlog.log.0"), "/dev/full");
+        await using var gateway = await OctoMeshProcess.StartInAsync(work.Path, [], "serve", "--urls", "http://127.0.0.1:0");
+        using var client = new HttpClient { BaseAddress = gateway.Address };
+        for (var i = 0; i < 20; i++)
         {
-            await using var gateway = await OctoMeshProcess.StartInAsync(work, [], "serve", "--urls", "http://127.0.0.1:0");
-            using var client = new HttpClient { BaseAddress = gateway.Address };
-            for (var i = 0; i < 20; i++)
-            {
-                await ChatAsync(client, i);
-            }
-            await WaitAsync(async () => await MetricAsync(client, "octomesh_trace_commit_failures_total") > 0);
-            using var ready = await client.GetAsync("/readyz");
-            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, ready.StatusCode);
-            Assert.Contains("trace-log-failing", await ready.Content.ReadAsStringAsync());
-            Assert.Equal(0, await MetricAsync(client, "octomesh_trace_committed_records_total"));
-            await gateway.WaitForOutputAsync("failed to commit");
-            Assert.Equal(0, await gateway.StopAsync());
+            await ChatAsync(client, i);
         }
-        finally
-        {
-            Directory.Delete(work, recursive: true);
-        }
+        await WaitAsync(async () => await MetricAsync(client, "octomesh_trace_commit_failures_total") > 0);
+        using var ready = await client.GetAsync("/readyz");
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Contains("trace-log-failing", await ready.Content.ReadAsStringAsync());
+        Assert.Equal(0, await MetricAsync(client, "octomesh_trace_committed_records_total"));
+        await gateway.WaitForOutputAsync("failed to commit");
+        Assert.Equal(0, await gateway.StopAsync());
     }
 
     [Fact]
@@ -107,11 +92,10 @@ public sealed class TraceLogCrashTests
         var mount = Directory.CreateTempSubdirectory("octomesh-full-").FullName;
         var (mounted, mountOutput) = await RunAsync("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mount);
         Assert.True(mounted == 0, $"this test mounts a small tmpfs (root needed): {mountOutput}");
-        var work = OctoMeshProcess.NewWorkingDirectory();
+        using var work = new WorkDirectory();
         try
         {
-            var config = Path.Combine(work, "octomesh.json");
-            await File.WriteAllTextAsync(config, $$"""
+            var config = await work.WriteConfigAsync($$"""
                 { "providers": { "sim": { "kind": "sim" } }, "models": { "*": { "provider": "sim" } }, "trace": { "directory": "{{mount}}/trace" } }
                 """);
             await using (var gateway = await OctoMeshProcess.StartAsync("serve", "--config", config, "--urls", "http://127.0.0.1:0"))
@@ -167,7 +151,6 @@ public sealed class TraceLogCrashTests
         {
             await RunAsync("umount", mount);
             Directory.Delete(mount, recursive: true);
-            Directory.Delete(work, recursive: true);
         }
     }
 
