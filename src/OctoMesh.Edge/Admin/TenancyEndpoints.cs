@@ -180,7 +180,7 @@ internal sealed class TenancyEndpoints(GatewayRuntimeHolder runtimes, TenancySto
                 json.WriteEndObject();
             });
         }
-        // Back on the thread pool after Redis (inline I/O): the trace log is read below.
+        // On the thread pool whichever thread Redis's reply or failure came back on (inline I/O): the trace log is read below.
         foreach (var answer in await cache.HeldForAsync(name).ConfigureAwait(ConfigureAwaitOptions.ForceYielding))
         {
             Line(json =>

@@ -55,6 +55,8 @@ internal sealed class TraceLog : IAsyncDisposable
     private FasterLog _log;
     private long _nextRetention;
     private long _nextCommitCleanup;
+    /// <summary>FASTER's commit files: <c>log-commits/commit.{number}.0</c>.</summary>
+    private readonly string _commits;
     /// <summary>The number of the newest commit file seen (-1: not yet looked).</summary>
     private long _newestCommit = -1;
     private long _backlog;
@@ -68,6 +70,7 @@ internal sealed class TraceLog : IAsyncDisposable
     public TraceLog(TraceConfig config, GatewayMetrics metrics, ILogger logger, bool discardRecords = false)
     {
         Directory = Path.GetFullPath(config.Directory);
+        _commits = Path.Combine(Directory, "log-commits");
         System.IO.Directory.CreateDirectory(Directory);
         _names = TraceNames.OpenForWriting(Directory);
         _discardRecords = discardRecords;
@@ -324,7 +327,7 @@ internal sealed class TraceLog : IAsyncDisposable
         }
         // A commit that failed on a full disk can leave an empty commit file, which FASTER's recovery would take for the
         // latest commit (and start the log afresh from). Only whole commit files stay.
-        foreach (var commit in new DirectoryInfo(Path.Combine(Directory, "log-commits")).EnumerateFiles())
+        foreach (var commit in new DirectoryInfo(_commits).EnumerateFiles())
         {
             if (commit.Length == 0)
             {
@@ -362,11 +365,11 @@ internal sealed class TraceLog : IAsyncDisposable
         return newest >= 0 && new FileInfo(CommitPath(newest)) is { Exists: true, Length: > 0 };
     }
 
-    private string CommitPath(long number) => Path.Combine(Directory, "log-commits", $"commit.{number}.0");
+    private string CommitPath(long number) => Path.Combine(_commits, $"commit.{number}.0");
 
     private IEnumerable<(FileInfo File, long Number)> Commits()
     {
-        var commits = new DirectoryInfo(Path.Combine(Directory, "log-commits"));
+        var commits = new DirectoryInfo(_commits);
         return commits.Exists
             ? commits.EnumerateFiles("commit.*")
                 .Select(f => (File: f, Number: long.TryParse(f.Name.Split('.')[1], System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : -1))

@@ -24,8 +24,9 @@ internal sealed class TenantView(ClientKeyTable keys, FrozenDictionary<string, W
 /// (written beside, flushed to disk, renamed over: after a crash the file is the old one or the new one, never half).
 /// With Redis, every record is also in the hash <c>octomesh:tenancy</c> and each change is announced on the channel
 /// of the same name, so every replica applies it at once (revocations within milliseconds); a replica whose
-/// subscription breaks reads the whole hash again when it is back. Work after a Redis reply that writes the file moves
-/// to the thread pool first (<c>ForceYielding</c>): with inline I/O the reply's socket thread serves requests too.
+/// subscription breaks reads the whole hash again when it is back. Work after a Redis call that writes the file moves to
+/// the thread pool first (<c>ForceYielding</c>): replies already resume there (RespClient), but a failed connect or
+/// write may come back on a socket thread, which with inline I/O serves requests too.
 /// </summary>
 internal sealed class TenancyStore : IAsyncDisposable
 {
