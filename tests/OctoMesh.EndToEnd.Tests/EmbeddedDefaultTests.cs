@@ -26,4 +26,34 @@ public sealed class EmbeddedDefaultTests
         Assert.StartsWith("The answer is", document.RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
         Assert.Equal(0, await gateway.StopAsync());
     }
+
+    /// <summary>
+    /// The gateway and its in-process simulator watch no file of the working directory (ASP.NET's default watch for
+    /// <c>appsettings.json</c> is one inotify watch per directory below it, woken by every trace log write); a config
+    /// file's own watch is the one the gateway keeps.
+    /// </summary>
+    [Fact]
+    public async Task NothingBelowTheWorkingDirectoryIsWatched()
+    {
+        using var work = new WorkDirectory();
+        for (var i = 0; i < 20; i++)
+        {
+            Directory.CreateDirectory(work.Combine("tree", $"{i}"));
+        }
+        await using (var gateway = await OctoMeshProcess.StartInAsync(work.Path, [], "serve", "--urls", "http://127.0.0.1:0"))
+        {
+            await gateway.WaitForOutputAsync("curl ");
+            Assert.Equal(0, InotifyWatches(gateway.ProcessId));
+        }
+        var config = await work.WriteConfigAsync("""{ "providers": { "sim": { "kind": "sim" } }, "models": { "*": { "provider": "sim" } } }""");
+        await using (var gateway = await OctoMeshProcess.StartInAsync(work.Path, [], "serve", "--config", config, "--urls", "http://127.0.0.1:0"))
+        {
+            Assert.Equal(1, InotifyWatches(gateway.ProcessId));
+        }
+    }
+
+    /// <summary>The process's inotify watches (a <c>inotify wd:</c> line each in its descriptors' fdinfo).</summary>
+    private static int InotifyWatches(int processId) =>
+        Directory.EnumerateFiles($"/proc/{processId}/fdinfo")
+            .Sum(fd => { try { return File.ReadLines(fd).Count(line => line.StartsWith("inotify wd:", StringComparison.Ordinal)); } catch (IOException) { return 0; } });
 }

@@ -72,7 +72,7 @@ public sealed class GatewayServer : IAsyncDisposable
             ThreadPool.GetMinThreads(out var workers, out var completionPorts);
             ThreadPool.SetMinThreads(Math.Max(workers, MinThreadsWithTraceLog), completionPorts);
         }
-        var builder = WebApplication.CreateSlimBuilder();
+        var builder = SlimHost.CreateBuilder();
         builder.Logging.SetMinimumLevel(logLevel);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         var api = urls ?? config.Urls;

@@ -42,7 +42,7 @@ public sealed class SimulatorServer : IAsyncDisposable
     public static async Task<SimulatorServer> StartAsync(string urls, bool embedded, LogLevel logLevel = LogLevel.Warning,
         bool h2c = false, CancellationToken cancellationToken = default)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        var builder = Hosting.SlimHost.CreateBuilder();
         builder.Logging.SetMinimumLevel(logLevel);
         builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Hosting.InlineIo.Apply(builder.WebHost);
