@@ -6,7 +6,7 @@ namespace OctoMesh.Routing.Configuration;
 /// <param name="CommitMs">Group commit interval: a record is durable at most about this long after its request ends.</param>
 /// <param name="MaxBacklog">Records held in memory while the disk is slow or failing; past this, records are dropped and counted.</param>
 /// <param name="RetentionDays">Records older than this are truncated away (a whole number of days; 0 keeps everything).</param>
-public sealed record TraceConfig(bool Enabled = true, string Directory = TraceConfig.DefaultDirectory, int CommitMs = 20, int MaxBacklog = 65_536, int RetentionDays = 400)
+public sealed record TraceConfig(bool Enabled = true, string Directory = TraceConfig.DefaultDirectory, int CommitMs = 100, int MaxBacklog = 65_536, int RetentionDays = 400)
 {
     public const string DefaultDirectory = "data/trace";
 }
