@@ -94,11 +94,11 @@ internal sealed class TraceLog : IAsyncDisposable
         _writer = Task.Run(WriteAsync);
     }
 
-    /// <summary>The log's settings: 1 MiB pages, 4 MiB in memory, 64 MiB segment files, a checksum per entry.</summary>
+    /// <summary>The log's settings: 1 MiB pages (fixed: the page size is part of the format on disk), 2 MiB in memory, 64 MiB segment files, a checksum per entry.</summary>
     internal static FasterLogSettings Settings(string directory, bool readOnly) => new(directory)
     {
         PageSizeBits = 20,
-        MemorySizeBits = 22,
+        MemorySizeBits = 21,
         SegmentSizeBits = 26,
         LogChecksum = LogChecksumType.PerEntry,
         ReadOnlyMode = readOnly,
