@@ -94,7 +94,7 @@ for target in nginx gateway; do
     until [[ -s $work/nginx.pid ]]; do sleep 0.05; done
     pid=$(cat "$work/nginx.pid"); pid=$(pgrep -P "$pid" | head -1 || echo "$pid"); port=$ngx_port
   else
-    DOTNET_GCgen0size=400000 taskset -c 1 "$bin" serve --config "$work/config.json" --urls "http://127.0.0.1:$gw_port" --log-level Warning >"$work/gw.log" 2>&1 &
+    DOTNET_GCgen0size=400000 DOTNET_GCRegionSize=100000 taskset -c 1 "$bin" serve --config "$work/config.json" --urls "http://127.0.0.1:$gw_port" --log-level Warning >"$work/gw.log" 2>&1 &
     pid=$!; port=$gw_port
     until curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null; do sleep 0.05; done
   fi
@@ -110,7 +110,7 @@ done
 
 soak=""
 if [[ ${SOAK:-0} -gt 0 ]]; then
-  DOTNET_GCgen0size=400000 taskset -c 1 "$bin" serve --config "$work/config.json" --urls "http://127.0.0.1:$gw_port" --log-level Warning >"$work/gw.log" 2>&1 &
+  DOTNET_GCgen0size=400000 DOTNET_GCRegionSize=100000 taskset -c 1 "$bin" serve --config "$work/config.json" --urls "http://127.0.0.1:$gw_port" --log-level Warning >"$work/gw.log" 2>&1 &
   pid=$!
   until curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null; do sleep 0.05; done
   taskset -c 0 $driver --target "http://127.0.0.1:$gw_port" --seconds "$SOAK" --users 64 --stream 0.5 --cache 0.3 --faults 0.05 --anthropic 0.2 >/dev/null &
