@@ -43,17 +43,28 @@ public sealed class EmbeddedDefaultTests
         await using (var gateway = await OctoMeshProcess.StartInAsync(work.Path, [], "serve", "--urls", "http://127.0.0.1:0"))
         {
             await gateway.WaitForOutputAsync("curl ");
-            Assert.Equal(0, InotifyWatches(gateway.ProcessId));
+            Assert.Empty(InotifyWatches(gateway.ProcessId));
         }
         var config = await work.WriteConfigAsync("""{ "providers": { "sim": { "kind": "sim" } }, "models": { "*": { "provider": "sim" } } }""");
         await using (var gateway = await OctoMeshProcess.StartInAsync(work.Path, [], "serve", "--config", config, "--urls", "http://127.0.0.1:0"))
         {
-            Assert.Equal(1, InotifyWatches(gateway.ProcessId));
+            Assert.Single(InotifyWatches(gateway.ProcessId));
         }
     }
 
-    /// <summary>The process's inotify watches (a <c>inotify wd:</c> line each in its descriptors' fdinfo).</summary>
-    private static int InotifyWatches(int processId) =>
-        Directory.EnumerateFiles($"/proc/{processId}/fdinfo")
-            .Sum(fd => { try { return File.ReadLines(fd).Count(line => line.StartsWith("inotify wd:", StringComparison.Ordinal)); } catch (IOException) { return 0; } });
+    /// <summary>The process's inotify watches: the <c>inotify wd:</c> lines of its descriptors' fdinfo (shown when a check fails).</summary>
+    private static List<string> InotifyWatches(int processId) =>
+        [.. Directory.EnumerateFiles($"/proc/{processId}/fdinfo").SelectMany(WatchLines)];
+
+    private static IEnumerable<string> WatchLines(string fdinfo)
+    {
+        try
+        {
+            return File.ReadAllLines(fdinfo).Where(line => line.StartsWith("inotify wd:", StringComparison.Ordinal));
+        }
+        catch (IOException)
+        {
+            return []; // closed while being read
+        }
+    }
 }

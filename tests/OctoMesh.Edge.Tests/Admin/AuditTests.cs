@@ -30,7 +30,7 @@ public class AuditTests
         Assert.Equal(HttpStatusCode.OK, await Call(HttpMethod.Get, "/admin/routes"));
         Assert.Equal(HttpStatusCode.Unauthorized, await Call(HttpMethod.Get, "/admin/routes", "wrong"));
 
-        // Read while the gateway runs, once the group commit (every few ms) has them.
+        // Read while the gateway runs, once the group commit (every 100 ms) has them.
         using var output = new MemoryStream();
         for (var i = 0; i < 100; i++)
         {

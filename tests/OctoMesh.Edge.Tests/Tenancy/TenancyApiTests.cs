@@ -247,7 +247,7 @@ public class TenancyApiTests
 
     private static async Task<List<JsonElement>> Export(HttpClient client, string workspace)
     {
-        // The trace log commits every few ms: wait until the records of the requests so far are readable.
+        // The trace log commits every 100 ms: wait until the records of the requests so far are readable.
         for (var i = 0; ; i++)
         {
             var request = new HttpRequestMessage(HttpMethod.Get, $"/admin/workspaces/{workspace}/export");
