@@ -236,11 +236,8 @@ public class GatewayServerTests
         Assert.Equal(HttpStatusCode.BadGateway, reset.StatusCode);
         Assert.Equal("upstream_unreachable", (await ErrorOf(reset)).GetProperty("code").GetString());
 
-        // A port nothing listens on: bind one, then free it.
-        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        // A port nothing listens on.
+        var port = Programs.FreePort();
         await using var dead = await TestGateway.StartAsync($$"""
             { "providers": { "gone": { "kind": "openai-compatible", "baseUrl": "http://127.0.0.1:{{port}}/v1" } }, "models": { "*": { "provider": "gone" } } }
             """);

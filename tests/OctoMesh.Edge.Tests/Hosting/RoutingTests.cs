@@ -40,10 +40,7 @@ public class RoutingTests
     [Fact]
     public async Task UnreachableTargetGivesWayAndTheLastFailureIsTheAnswer()
     {
-        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        var port = Programs.FreePort();
         await using var test = await TestGateway.StartAsync($$"""
             { "providers": { "gone": { "kind": "openai-compatible", "baseUrl": "http://127.0.0.1:{{port}}/v1" }, "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } },
               "routes": [
