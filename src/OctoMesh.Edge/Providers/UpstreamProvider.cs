@@ -40,18 +40,22 @@ internal sealed class UpstreamProvider : IDisposable
             ? (HttpVersion.Version20, baseUrl.Scheme == "https" ? HttpVersionPolicy.RequestVersionOrLower : HttpVersionPolicy.RequestVersionExact)
             : (HttpVersion.Version11, HttpVersionPolicy.RequestVersionOrLower);
 
-        Invoker = new HttpMessageInvoker(new SocketsHttpHandler
-        {
-            ConnectTimeout = config.Timeouts.Connect,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
-            // Re-resolve DNS now and then, so a moved upstream is followed without a restart.
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            AutomaticDecompression = DecompressionMethods.None,
-            AllowAutoRedirect = false,
-            UseCookies = false,
-            UseProxy = false,
-            EnableMultipleHttp2Connections = true,
-        }, disposeHandler: true);
+        // Plain-http HTTP/1.1 upstreams get the gateway's own lean client; TLS and h2c, SocketsHttpHandler.
+        HttpMessageHandler handler = baseUrl.Scheme == Uri.UriSchemeHttp && config.Http != UpstreamHttpVersion.Http2
+            ? new Http11.Http11Handler(baseUrl, config.Timeouts.Connect)
+            : new SocketsHttpHandler
+            {
+                ConnectTimeout = config.Timeouts.Connect,
+                PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
+                // Re-resolve DNS now and then, so a moved upstream is followed without a restart.
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                AutomaticDecompression = DecompressionMethods.None,
+                AllowAutoRedirect = false,
+                UseCookies = false,
+                UseProxy = false,
+                EnableMultipleHttp2Connections = true,
+            };
+        Invoker = new HttpMessageInvoker(handler, disposeHandler: true);
     }
 
     /// <summary>Speaks this provider's wire format to OpenAI-format clients.</summary>
