@@ -5,7 +5,8 @@
 #   throughput: 64 connections, closed model, JSON then streamed answers (rps, CPU per request at full load);
 #   latency: a fixed arrival rate well below either's capacity (open model, 8 connections), JSON at $RATE/s and
 #   streams at $STREAM_RATE/s (percentiles, time to first token, CPU per request at that load), and the gateway's
-#   own overhead histogram (arrival to first byte less upstream waits) over the JSON run.
+#   own overhead histogram (arrival to first byte less upstream waits) over the JSON run;
+#   then CPU per request at the fixed rates with both targets side by side (same window, three rounds).
 #   bash loadtests/run.sh [seconds per run, default 10]
 #   RATE=2000 STREAM_RATE=1000 bash loadtests/run.sh
 #   SOAK=600 bash loadtests/run.sh    # also: the gateway under the mixed load for 600 s, RSS sampled every 5 s,
@@ -108,6 +109,37 @@ for target in nginx gateway; do
   if [[ $target == nginx ]]; then kill "$(cat "$work/nginx.pid")"; rm -f "$work/nginx.pid"; else kill "$pid"; wait "$pid" 2>/dev/null || true; fi
 done
 
+# Side by side: nginx and the gateway on CPU 1 at once, each under the same fixed-rate load from its own driver, CPU
+# per request read for both over the same window. The machine's own speed drifts by 10–20% within minutes (one
+# target's runs a minute apart differ by as much), so the ratios above, from runs 40 s apart, swing with it; within
+# one window the drift is the same for both. Three rounds each of JSON and streams, "nginx_us gateway_us" per round.
+taskset -c 1 nginx -c "$work/nginx.conf" -p "$work"
+until [[ -s $work/nginx.pid ]]; do sleep 0.05; done
+npid=$(cat "$work/nginx.pid"); npid=$(pgrep -P "$npid" | head -1 || echo "$npid")
+DOTNET_GCgen0size=400000 DOTNET_GCRegionSize=100000 taskset -c 1 "$bin" serve --config "$work/config.json" --urls "http://127.0.0.1:$gw_port" --log-level Warning >"$work/gw.log" 2>&1 &
+gpid=$!
+until curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null; do sleep 0.05; done
+both() {
+  local n0 g0 other
+  n0=$(cpu_ticks "$npid"); g0=$(cpu_ticks "$gpid")
+  taskset -c 0 $driver --target "http://127.0.0.1:$ngx_port" "$@" --json "$work/n.json" >/dev/null &
+  other=$!
+  taskset -c 0 $driver --target "http://127.0.0.1:$gw_port" "$@" --json "$work/g.json" >/dev/null || true
+  wait "$other" || true
+  python3 - "$work/n.json" "$work/g.json" "$(($(cpu_ticks "$npid") - n0))" "$(($(cpu_ticks "$gpid") - g0))" "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+n, g = (json.load(open(path)) for path in sys.argv[1:3]); hz = int(sys.argv[5])
+print(" ".join(f"{int(ticks) / hz * 1e6 / max(1, r['requests']):.0f}" for r, ticks in ((n, sys.argv[3]), (g, sys.argv[4]))))
+PY
+}
+both --seconds 2 --users 64 >/dev/null   # warm-up
+side_json="" side_stream=""
+for round in 1 2 3; do
+  side_json+="$(both --seconds "$seconds" --users 8 --rate "$rate");"
+  side_stream+="$(both --seconds "$seconds" --users 8 --rate "$stream_rate" --stream 1);"
+done
+kill "$(cat "$work/nginx.pid")"; rm -f "$work/nginx.pid"; kill "$gpid"; wait "$gpid" 2>/dev/null || true
+
 soak=""
 if [[ ${SOAK:-0} -gt 0 ]]; then
   DOTNET_GCgen0size=400000 DOTNET_GCRegionSize=100000 taskset -c 1 "$bin" serve --config "$work/config.json" --urls "http://127.0.0.1:$gw_port" --log-level Warning >"$work/gw.log" 2>&1 &
@@ -130,13 +162,13 @@ PY
 )
 fi
 
-table=$(python3 - "$seconds" "$rate" "$stream_rate" "$work/overhead.before" "$work/overhead.after" \
+table=$(python3 - "$seconds" "$rate" "$stream_rate" "$work/overhead.before" "$work/overhead.after" "$side_json" "$side_stream" \
   "${results[nginx,json]}" "${results[gateway,json]}" "${results[nginx,stream]}" "${results[gateway,stream]}" \
   "${results[nginx,json_rate]}" "${results[gateway,json_rate]}" "${results[nginx,stream_rate]}" "${results[gateway,stream_rate]}" <<'PY'
 import sys
-seconds, rate, stream_rate, before, after = sys.argv[1:6]
+seconds, rate, stream_rate, before, after, side_json, side_stream = sys.argv[1:8]
 fields = ["rps", "p50", "p99", "p999", "ttft50", "ttft99", "cpu", "rss", "errors"]
-runs = [dict(zip(fields, map(float, a.split()))) for a in sys.argv[6:14]]
+runs = [dict(zip(fields, map(float, a.split()))) for a in sys.argv[8:16]]
 (nj, gj, ns, gs, njr, gjr, nsr, gsr) = runs
 def buckets(path):
     return {float(le): float(n) for le, n in (line.split() for line in open(path) if line.strip())}
@@ -159,10 +191,18 @@ for name, n, g, stream in scenarios:
         ttft = (f'{r["ttft50"]:.2f} ms', f'{r["ttft99"]:.2f} ms') if stream else ("", "")
         rows.append(f'| {name} | {target} | {r["rps"]:.0f} | {r["p50"]:.2f} ms | {r["p99"]:.2f} ms | {r["p999"]:.2f} ms | {ttft[0]} | {ttft[1]} | {r["cpu"]:.0f} µs | {r["rss"]:.0f} MB | {r["errors"]:.0f} |')
 rss = max(g["rss"] for g in (gj, gs, gjr, gsr))
+def side(rounds):
+    pairs = [tuple(map(float, r.split())) for r in rounds.split(";") if r.strip()]
+    ratios = sorted(g / n for n, g in pairs)
+    spread = f"{ratios[0]:.1f}" if f"{ratios[0]:.1f}" == f"{ratios[-1]:.1f}" else f"{ratios[0]:.1f}–{ratios[-1]:.1f}"
+    return (f"{spread}× (median {ratios[len(ratios) // 2]:.1f}×; nginx {min(n for n, _ in pairs):.0f}–{max(n for n, _ in pairs):.0f} µs, "
+            f"gateway {min(g for _, g in pairs):.0f}–{max(g for _, g in pairs):.0f} µs)")
 rows += ["",
     f'- Throughput at 64 connections: JSON {gj["rps"] / nj["rps"]:.0%} of nginx\'s, streams {gs["rps"] / ns["rps"]:.0%} (aim ≥ 80%).',
     f'- CPU per request, gateway ÷ nginx: at 64 connections JSON {gj["cpu"] / nj["cpu"]:.1f}×, streams {gs["cpu"] / ns["cpu"]:.1f}×; '
     f'at the fixed rate JSON {gjr["cpu"] / njr["cpu"]:.1f}×, streams {gsr["cpu"] / nsr["cpu"]:.1f}× (aim ≤ 2×).',
+    f'- The same, side by side (both targets on CPU 1 at once under the fixed rates, each with its own driver, three rounds of {seconds} s; '
+    f'in one window the machine\'s drift is the same for both): JSON {side(side_json)}; streams {side(side_stream)} (aim ≤ 2×).',
     f'- Added latency at {rate}/s: p50 {gjr["p50"] - njr["p50"]:+.2f} ms, p99 {gjr["p99"] - njr["p99"]:+.2f} ms (aim ≤ 1 ms); '
     f'added time to first token at {stream_rate}/s: p50 {gsr["ttft50"] - nsr["ttft50"]:+.2f} ms, p99 {gsr["ttft99"] - nsr["ttft99"]:+.2f} ms (aim ≤ 0.5 ms).',
     f'- The gateway\'s own overhead over the JSON run at {rate}/s (its `octomesh_gateway_overhead_seconds` histogram, {total:.0f} requests): '

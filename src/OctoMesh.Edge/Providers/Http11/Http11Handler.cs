@@ -7,8 +7,8 @@ namespace OctoMesh.Edge.Providers.Http11;
 /// HTTP/1.1 over plain TCP to one upstream (a simulator, vLLM, Ollama, an in-cluster OpenAI-compatible server), in place
 /// of <c>SocketsHttpHandler</c> for <c>http://</c> providers: a stack of keep-alive connections and a request and answer
 /// read and written on the connection's own buffer. It does the little a gateway's upstream needs and nothing else
-/// (no proxy, redirects, cookies, decompression or TLS: <c>https://</c> providers keep <c>SocketsHttpHandler</c>): 5%
-/// less CPU per proxied request at 2,000 requests/s (docs/performance.md).
+/// (no proxy, redirects, cookies, decompression or TLS: <c>https://</c> providers keep <c>SocketsHttpHandler</c>): 3–6%
+/// less CPU per proxied JSON request at 2,000 requests/s, streams the same (docs/performance.md).
 /// <para>
 /// Pooling as <c>SocketsHttpHandler</c> does it: a connection idle for 90 s, or open for 5 minutes (so a moved upstream's
 /// new address is followed), is closed instead of reused; one idle for over a second is polled first, since servers
