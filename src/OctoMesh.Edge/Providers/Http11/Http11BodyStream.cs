@@ -83,7 +83,7 @@ internal sealed class Http11BodyStream(Http11Connection connection) : Stream
                                 break;
                             }
                         }
-                        else if (total > 0 && connection.Unread.IsEmpty)
+                        if (total > 0 && connection.Unread.IsEmpty)
                         {
                             // What has arrived is given now; the rest is not waited for.
                             break;
@@ -218,10 +218,12 @@ internal sealed class Http11BodyStream(Http11Connection connection) : Stream
 
     private void Finish(bool reusable)
     {
-        var connection = _connection!;
-        _connection = null;
-        // Bytes past the answer's end are not another answer of ours: such a connection is not reused.
-        connection.Release(reusable && connection.Unread.IsEmpty);
+        // Taken once, by the end of the body or by Dispose, whichever comes first.
+        if (Interlocked.Exchange(ref _connection, null) is { } connection)
+        {
+            // Bytes past the answer's end are not another answer of ours: such a connection is not reused.
+            connection.Release(reusable && connection.Unread.IsEmpty);
+        }
     }
 
     [StackTraceHidden]
@@ -232,10 +234,9 @@ internal sealed class Http11BodyStream(Http11Connection connection) : Stream
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing && _connection is { } connection)
+        if (disposing && Interlocked.Exchange(ref _connection, null) is { } connection)
         {
             // Disposed before its end: what is left of the answer would be read as the next one. Closed instead.
-            _connection = null;
             connection.Dispose();
         }
         base.Dispose(disposing);

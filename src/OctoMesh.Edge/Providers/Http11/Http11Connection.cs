@@ -43,6 +43,13 @@ internal sealed class Http11Connection : IDisposable
     /// <summary>The characters of a header name (RFC 9110 §5.1, <c>token</c>).</summary>
     private static readonly SearchValues<byte> s_tokenBytes = SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
 
+    /// <summary>
+    /// What a header value may hold on the wire: visible ASCII, space and tab. CR, LF or NUL would end the head early
+    /// (a value from a secret file with a trailing newline is enough) and let the rest be read as another request;
+    /// SocketsHttpHandler refuses them too, and non-ASCII unless told an encoding.
+    /// </summary>
+    private static readonly SearchValues<char> s_fieldValueChars = SearchValues.Create("\t" + string.Concat(Enumerable.Range(' ', '~' - ' ' + 1).Select(c => (char)c)));
+
     private readonly Http11Handler _pool;
     private readonly Socket _socket;
     private byte[] _buffer = GC.AllocateUninitializedArray<byte>(BufferBytes);
@@ -71,7 +78,7 @@ internal sealed class Http11Connection : IDisposable
         {
             return !_socket.Poll(0, SelectMode.SelectRead);
         }
-        catch (SocketException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
             return false;
         }
@@ -85,9 +92,18 @@ internal sealed class Http11Connection : IDisposable
     {
         _start = _end = 0;
         AnswerStarted = false;
+        Exception? sendFailed = null;
         try
         {
             await WriteRequestAsync(request, cancellationToken);
+        }
+        catch (Exception e) when (e is SocketException or IOException)
+        {
+            // The upstream may have answered and stopped reading (a 413 for a body too large): its answer is still read.
+            sendFailed = e;
+        }
+        try
+        {
             // The answer's head (and any interim 1xx before it), read here rather than in a method of its own: the
             // receive almost always waits, and each async frame that waits is an allocation and a resumption.
             while (true)
@@ -103,7 +119,9 @@ internal sealed class Http11Connection : IDisposable
                     var read = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken);
                     if (read == 0)
                     {
-                        throw new HttpRequestException(HttpRequestError.ResponseEnded, "The upstream closed the connection before it answered.");
+                        throw sendFailed is null
+                            ? new HttpRequestException(HttpRequestError.ResponseEnded, "The upstream closed the connection before it answered.")
+                            : new HttpRequestException(HttpRequestError.ConnectionError, $"The connection to the upstream failed: {sendFailed.Message}", sendFailed);
                     }
                     AnswerStarted = true;
                     _end += read;
@@ -111,7 +129,7 @@ internal sealed class Http11Connection : IDisposable
                 }
                 var head = _buffer.AsSpan(_start, headLength + 2);
                 _start += headLength + 4;
-                if (ParseHead(request, head) is { } response)
+                if (ParseHead(request, head, reusable: sendFailed is null) is { } response)
                 {
                     return response;
                 }
@@ -119,7 +137,7 @@ internal sealed class Http11Connection : IDisposable
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
-            throw new HttpRequestException(HttpRequestError.ConnectionError, $"The connection to the upstream failed: {e.Message}", e);
+            throw new HttpRequestException(HttpRequestError.ConnectionError, $"The connection to the upstream failed: {(sendFailed ?? e).Message}", sendFailed ?? e);
         }
     }
 
@@ -132,11 +150,16 @@ internal sealed class Http11Connection : IDisposable
         WriteHead(request, length);
         if (content is not null)
         {
-            var body = new RequestBodyStream(this, chunked: length is null);
+            var body = new RequestBodyStream(this, length);
             await content.CopyToAsync(body, cancellationToken);
             if (length is null)
             {
                 Append("0\r\n\r\n"u8);
+            }
+            else if (body.Written != length)
+            {
+                // Fewer bytes than declared: the upstream would take the next request's for the rest.
+                throw BodyLengthMismatch();
             }
         }
         await FlushAsync(cancellationToken);
@@ -185,6 +208,11 @@ internal sealed class Http11Connection : IDisposable
             }
             foreach (var value in values)
             {
+                if (value.AsSpan().ContainsAnyExcept(s_fieldValueChars))
+                {
+                    throw new HttpRequestException(HttpRequestError.Unknown,
+                        $"The request header '{name}' has a value with CR, LF, NUL or non-ASCII characters; the request was not sent.");
+                }
                 AppendLatin1(name);
                 Append(": "u8);
                 AppendLatin1(value);
@@ -227,15 +255,31 @@ internal sealed class Http11Connection : IDisposable
         _end = 0;
     }
 
-    /// <summary>The request body, written into the connection's buffer and sent when it is full (in chunks when its length is unknown).</summary>
-    private sealed class RequestBodyStream(Http11Connection connection, bool chunked) : Stream
+    [StackTraceHidden]
+    private static HttpRequestException BodyLengthMismatch() =>
+        new(HttpRequestError.Unknown, "The request body's length is not the Content-Length it declared; the request was not completed.");
+
+    /// <summary>
+    /// The request body, written into the connection's buffer and sent when it is full: in chunks when its length is
+    /// unknown, else held to the length it declared.
+    /// </summary>
+    private sealed class RequestBodyStream(Http11Connection connection, long? length) : Stream
     {
+        /// <summary>Body bytes written so far.</summary>
+        public long Written { get; private set; }
+
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
         {
             if (data.IsEmpty)
             {
                 return;
             }
+            if (Written + data.Length > length)
+            {
+                throw BodyLengthMismatch();
+            }
+            Written += data.Length;
+            var chunked = length is null;
             if (chunked)
             {
                 connection.Reserve(10);
@@ -291,7 +335,7 @@ internal sealed class Http11Connection : IDisposable
     /// Status line and header fields (RFC 9112 §4, §5), and the body's framing from them (§6.3): the answer, or null
     /// for an interim 1xx answer (skipped; the real one follows).
     /// </summary>
-    private HttpResponseMessage? ParseHead(HttpRequestMessage request, ReadOnlySpan<byte> head)
+    private HttpResponseMessage? ParseHead(HttpRequestMessage request, ReadOnlySpan<byte> head, bool reusable)
     {
         var lineEnd = head.IndexOf("\r\n"u8);
         var statusLine = head[..lineEnd];
@@ -311,7 +355,7 @@ internal sealed class Http11Connection : IDisposable
             throw Invalid("it switched protocols, which was not asked for");
         }
         var http10 = statusLine[7] == '0';
-        var keepAlive = !http10;
+        bool close = false, keepAliveAsked = false;
         long? contentLength = null;
         var chunked = false;
         var transferEncoding = false;
@@ -347,18 +391,23 @@ internal sealed class Http11Connection : IDisposable
             }
             else if (Ascii.EqualsIgnoreCase(nameBytes, "transfer-encoding"u8))
             {
+                // The last coding decides (several lines make one list, the last line's last token ends it).
                 transferEncoding = true;
-                chunked = valueBytes.Length >= 7 && Ascii.EqualsIgnoreCase(valueBytes[^7..], "chunked"u8);
+                chunked = Ascii.EqualsIgnoreCase(valueBytes[(valueBytes.LastIndexOf((byte)',') + 1)..].Trim(" \t"u8), "chunked"u8);
             }
             else if (Ascii.EqualsIgnoreCase(nameBytes, "connection"u8))
             {
-                keepAlive = ContainsToken(valueBytes, "keep-alive"u8) || (keepAlive && !ContainsToken(valueBytes, "close"u8));
+                close |= ContainsToken(valueBytes, "close"u8);
+                keepAliveAsked |= ContainsToken(valueBytes, "keep-alive"u8);
             }
             var name = NameOf(nameBytes);
             var headers = s_contentHeaders.Contains(name) ? (HttpHeaders)content.Headers : response.Headers;
             headers.TryAddWithoutValidation(name, Encoding.Latin1.GetString(valueBytes));
         }
 
+        // Reused only when nothing says otherwise: close wins; HTTP/1.0 must ask; Transfer-Encoding with Content-Length, or
+        // in an HTTP/1.0 answer, closes after the answer (RFC 9112 §6.1, §6.3); and never after a request that failed to go out.
+        var keepAlive = reusable && !close && (!http10 || keepAliveAsked) && !(transferEncoding && (contentLength is not null || http10));
         if (status is 204 or 304 || request.Method == HttpMethod.Head)
         {
             body.Start(Http11BodyStream.Framing.Length, 0, keepAlive);
@@ -427,6 +476,10 @@ internal sealed class Http11Connection : IDisposable
     /// <summary>Room at the buffer's end: what is unread moved to its start, or the buffer grown when it is all unread.</summary>
     private void MakeRoom()
     {
+        if (_start == _end)
+        {
+            _start = _end = 0;
+        }
         if (_end < _buffer.Length)
         {
             return;

@@ -13,7 +13,9 @@ namespace OctoMesh.Edge.Providers.Http11;
 /// Pooling as <c>SocketsHttpHandler</c> does it: a connection idle for 90 s, or open for 5 minutes (so a moved upstream's
 /// new address is followed), is closed instead of reused; one idle for over a second is polled first, since servers
 /// close idle connections (uvicorn after 5 s); and a request whose reused connection fails before any of the answer
-/// arrived is sent again on another, since the upstream had closed that connection and never saw it.
+/// arrived is sent once more, on a new connection: the upstream had closed the old one as the request went out. (As
+/// with <c>SocketsHttpHandler</c>, an upstream that took the whole request and then died without a byte of answer would
+/// see it twice; a fresh connection is never resent on.)
 /// </para>
 /// </summary>
 internal sealed class Http11Handler : HttpMessageHandler
@@ -23,12 +25,13 @@ internal sealed class Http11Handler : HttpMessageHandler
     private readonly EndPoint _endPoint;
     private readonly string _authority;
     private readonly TimeSpan _connectTimeout;
-    private readonly long _idleMs, _lifetimeMs;
+    private readonly long _idleMs, _lifetimeMs, _pollAfterIdleMs;
     private readonly Stack<Http11Connection> _idle = new();
     private readonly Timer _sweeper;
     private bool _disposed;
 
-    public Http11Handler(Uri baseUrl, TimeSpan connectTimeout, TimeSpan? idleTimeout = null, TimeSpan? lifetime = null)
+    /// <param name="pollAfterIdle">A pooled connection idle longer than this is polled before use (1 s).</param>
+    public Http11Handler(Uri baseUrl, TimeSpan connectTimeout, TimeSpan? idleTimeout = null, TimeSpan? lifetime = null, TimeSpan? pollAfterIdle = null)
     {
         if (baseUrl.Scheme != Uri.UriSchemeHttp)
         {
@@ -42,6 +45,7 @@ internal sealed class Http11Handler : HttpMessageHandler
         _connectTimeout = connectTimeout;
         _idleMs = (long)(idleTimeout ?? TimeSpan.FromSeconds(90)).TotalMilliseconds;
         _lifetimeMs = (long)(lifetime ?? TimeSpan.FromMinutes(5)).TotalMilliseconds;
+        _pollAfterIdleMs = (long)(pollAfterIdle ?? TimeSpan.FromSeconds(1)).TotalMilliseconds;
         _sweeper = new Timer(static state => ((Http11Handler)state!).Sweep(), this, s_sweepEvery, s_sweepEvery);
     }
 
@@ -60,26 +64,33 @@ internal sealed class Http11Handler : HttpMessageHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        while (true)
+        if (Rent() is { } pooled)
         {
-            var connection = Rent();
-            var reused = connection is not null;
-            connection ??= await ConnectAsync(cancellationToken);
             try
             {
-                return await connection.SendAsync(request, cancellationToken);
+                return await pooled.SendAsync(request, cancellationToken);
             }
-            catch (HttpRequestException e) when (reused && !connection.AnswerStarted && !cancellationToken.IsCancellationRequested
+            catch (HttpRequestException e) when (!pooled.AnswerStarted && !cancellationToken.IsCancellationRequested
                 && e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.ResponseEnded)
             {
-                // The upstream closed this idle connection as the request went out: it never saw it. Sent again on another.
-                connection.Dispose();
+                // The upstream closed this idle connection as the request went out: it never saw it. Once more, below.
+                pooled.Dispose();
             }
             catch
             {
-                connection.Dispose();
+                pooled.Dispose();
                 throw;
             }
+        }
+        var connection = await ConnectAsync(cancellationToken);
+        try
+        {
+            return await connection.SendAsync(request, cancellationToken);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
         }
     }
 
@@ -99,7 +110,7 @@ internal sealed class Http11Handler : HttpMessageHandler
                 }
             }
             var now = Environment.TickCount64;
-            if (IsFresh(connection, now) && (now - connection.IdleSince < 1000 || connection.LooksOpen()))
+            if (IsFresh(connection, now) && (now - connection.IdleSince <= _pollAfterIdleMs || connection.LooksOpen()))
             {
                 return connection;
             }

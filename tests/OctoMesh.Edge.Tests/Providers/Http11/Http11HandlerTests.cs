@@ -97,16 +97,43 @@ public sealed class Http11HandlerTests
         Assert.Equal(0, ((Http11Handler)HandlerOf(client)).IdleConnections);
     }
 
-    [Fact]
-    public async Task ConnectionCloseIsHonoured()
+    [Theory]
+    [InlineData("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", false)]
+    [InlineData("HTTP/1.1 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 2\r\n\r\nok", false)]
+    [InlineData("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", false)]
+    [InlineData("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", true)]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true)]
+    public async Task AConnectionIsKeptOnlyWhenTheAnswerAllowsIt(string answer, bool kept)
     {
-        await using var upstream = new ScriptedUpstream(Answer(200, Json, "Connection: close"));
+        await using var upstream = new ScriptedUpstream(answer);
         using var client = Client(upstream);
         using (var response = await client.SendAsync(Post(upstream, Json), CancellationToken.None))
         {
-            Assert.Equal(Json, await response.Content.ReadAsStringAsync());
+            Assert.Equal("ok", await response.Content.ReadAsStringAsync());
+        }
+        Assert.Equal(kept ? 1 : 0, ((Http11Handler)HandlerOf(client)).IdleConnections);
+    }
+
+    [Fact]
+    public async Task TransferEncodingWinsOverContentLengthAndTheConnectionIsNotKept()
+    {
+        await using var upstream = new ScriptedUpstream("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+        using var client = Client(upstream);
+        using (var response = await client.SendAsync(Post(upstream, Json), CancellationToken.None))
+        {
+            Assert.Null(response.Content.Headers.ContentLength);
+            Assert.Equal("hello", await response.Content.ReadAsStringAsync());
         }
         Assert.Equal(0, ((Http11Handler)HandlerOf(client)).IdleConnections);
+    }
+
+    [Fact]
+    public async Task ACodingOtherThanChunkedLastRunsToTheClose()
+    {
+        await using var upstream = new ScriptedUpstream("HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello", closeAfterAnswer: true);
+        using var client = Client(upstream);
+        using var response = await client.SendAsync(Post(upstream, Json), CancellationToken.None);
+        Assert.Equal("5\r\nhello", await response.Content.ReadAsStringAsync());
     }
 
     [Fact]
@@ -120,13 +147,17 @@ public sealed class Http11HandlerTests
         Assert.Equal("", await response.Content.ReadAsStringAsync());
     }
 
-    [Fact]
-    public async Task ARequestOnAConnectionTheUpstreamClosedWhileIdleIsSentAgainOnANewOne()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ARequestOnAConnectionTheUpstreamClosedWhileIdleGoesOutOnANewOne(bool poll)
     {
         // The upstream answers once per connection, then closes it without saying so (as servers with a short
-        // keep-alive timeout do); the next request finds the pooled connection dead.
+        // keep-alive timeout do). Not polled, the request is written to the dead connection, finds it closed and is
+        // sent once more on a new one; polled, the dead connection is seen before use.
         await using var upstream = new ScriptedUpstream(Answer(200, Json), closeAfterAnswer: true);
-        using var client = Client(upstream);
+        using var client = new HttpMessageInvoker(new Http11Handler(upstream.BaseUrl, TimeSpan.FromSeconds(5),
+            pollAfterIdle: poll ? TimeSpan.Zero : TimeSpan.MaxValue));
         using (var first = await client.SendAsync(Post(upstream, Json), CancellationToken.None))
         {
             Assert.Equal(Json, await first.Content.ReadAsStringAsync());
@@ -136,6 +167,52 @@ public sealed class Http11HandlerTests
         using var second = await client.SendAsync(Post(upstream, Json), CancellationToken.None);
         Assert.Equal(Json, await second.Content.ReadAsStringAsync());
         Assert.Equal(2, upstream.Accepted);
+    }
+
+    [Fact]
+    public async Task AnAnswerBeforeTheWholeBodyIsRead()
+    {
+        // As a proxy refusing a body too large does: 413 after the head, then the rest of the body drained.
+        await using var upstream = new ScriptedUpstream("HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", answerEarly: true);
+        using var client = Client(upstream);
+        using var request = Post(upstream, new string('x', 1 << 20));
+        using var response = await client.SendAsync(request, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal(0, ((Http11Handler)HandlerOf(client)).IdleConnections);
+    }
+
+    [Theory]
+    [InlineData("a\r\nx-injected: 1")]
+    [InlineData("a\nb")]
+    [InlineData("a\0b")]
+    [InlineData("café")]
+    public async Task AHeaderValueThatWouldBreakTheHeadIsNotSent(string value)
+    {
+        await using var upstream = new ScriptedUpstream(Answer(200, Json));
+        using var client = Client(upstream);
+        using var request = Post(upstream, Json);
+        request.Headers.TryAddWithoutValidation("x-custom", value);
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.SendAsync(request, CancellationToken.None));
+        Assert.Contains("x-custom", error.Message);
+        Assert.DoesNotContain(value, error.Message);
+        await upstream.WaitForClosedAsync(1);
+        Assert.Empty(upstream.Requests);
+    }
+
+    [Theory]
+    [InlineData(20)]
+    [InlineData(5)]
+    public async Task ABodyThatIsNotTheLengthItDeclaredIsNotSent(long declared)
+    {
+        await using var upstream = new ScriptedUpstream(Answer(200, Json));
+        using var client = Client(upstream);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(upstream.BaseUrl, "v1/chat/completions"))
+        {
+            Content = new MisdeclaredContent("""{"model":"m"}"""u8.ToArray(), declared),
+        };
+        await Assert.ThrowsAsync<HttpRequestException>(() => client.SendAsync(request, CancellationToken.None));
+        await upstream.WaitForClosedAsync(1);
+        Assert.Empty(upstream.Requests);
     }
 
     [Fact]
@@ -307,6 +384,18 @@ public sealed class Http11HandlerTests
         return request;
     }
 
+    /// <summary>A body that declares a length other than the bytes it writes.</summary>
+    private sealed class MisdeclaredContent(byte[] body, long declared) : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => stream.WriteAsync(body).AsTask();
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = declared;
+            return true;
+        }
+    }
+
     /// <summary>A body whose length is not known before it is written.</summary>
     private sealed class UnknownLengthContent(byte[] body) : HttpContent
     {
@@ -329,13 +418,16 @@ public sealed class Http11HandlerTests
         private readonly byte[]? _answer;
         private readonly int _bytesPerWrite;
         private readonly bool _closeAfterAnswer;
+        private readonly bool _answerEarly;
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _accepting;
         private readonly SemaphoreSlim _requestSeen = new(0);
         private int _accepted, _closed;
 
-        public ScriptedUpstream(string? answer, int bytesPerWrite = int.MaxValue, bool closeAfterAnswer = false)
+        /// <param name="answerEarly">Answer after the request's head, then drain its body and close.</param>
+        public ScriptedUpstream(string? answer, int bytesPerWrite = int.MaxValue, bool closeAfterAnswer = false, bool answerEarly = false)
         {
+            _answerEarly = answerEarly;
             _answer = answer is null ? null : Encoding.Latin1.GetBytes(answer);
             _bytesPerWrite = bytesPerWrite;
             _closeAfterAnswer = closeAfterAnswer;
@@ -377,6 +469,8 @@ public sealed class Http11HandlerTests
                     return;
                 }
                 Interlocked.Increment(ref _accepted);
+                // Each scripted write goes out on its own, not merged with the next by Nagle's algorithm.
+                socket.NoDelay = true;
                 _ = ServeAsync(socket);
             }
         }
@@ -386,6 +480,13 @@ public sealed class Http11HandlerTests
             try
             {
                 await using var stream = new NetworkStream(socket, ownsSocket: true);
+                if (_answerEarly)
+                {
+                    Requests.Enqueue(await ReadRequestAsync(stream, headOnly: true) ?? "");
+                    await stream.WriteAsync(_answer!, _stop.Token);
+                    await stream.CopyToAsync(Stream.Null, _stop.Token);
+                    return;
+                }
                 while (await ReadRequestAsync(stream) is { } request)
                 {
                     Requests.Enqueue(request);
@@ -415,7 +516,7 @@ public sealed class Http11HandlerTests
         }
 
         /// <summary>One request as text: its head and its body (as sent, chunk framing included); null at the end of the stream.</summary>
-        private static async Task<string?> ReadRequestAsync(Stream stream)
+        private static async Task<string?> ReadRequestAsync(Stream stream, bool headOnly = false)
         {
             var bytes = new List<byte>();
             var one = new byte[1];
@@ -428,6 +529,10 @@ public sealed class Http11HandlerTests
                 bytes.Add(one[0]);
             }
             var head = Encoding.Latin1.GetString(bytes.ToArray());
+            if (headOnly)
+            {
+                return head;
+            }
             var length = head.Split("\r\n").FirstOrDefault(line => line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase)) is { } line
                 ? int.Parse(line["Content-Length:".Length..].Trim()) : 0;
             if (head.Contains("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase))
