@@ -102,6 +102,8 @@ internal sealed class Http11Connection : IDisposable
             // The upstream may have answered and stopped reading (a 413 for a body too large): its answer is still read.
             sendFailed = e;
         }
+        // What a failed send left in the buffer is the request's, not the answer's.
+        _start = _end = 0;
         try
         {
             // The answer's head (and any interim 1xx before it), read here rather than in a method of its own: the
