@@ -348,13 +348,13 @@ internal sealed class Http11Connection : IDisposable
         {
             throw Invalid("its status line is not HTTP/1.x");
         }
-        if (status < 200 && status != 101)
-        {
-            return null;
-        }
         if (status == 101)
         {
             throw Invalid("it switched protocols, which was not asked for");
+        }
+        if (status < 200)
+        {
+            return null;
         }
         var http10 = statusLine[7] == '0';
         bool close = false, keepAliveAsked = false;
@@ -531,7 +531,6 @@ internal sealed class Http11Connection : IDisposable
     /// <summary>The answer has been read to its end: back to the pool if it may carry another request, else closed.</summary>
     public void Release(bool reusable)
     {
-        _start = _end = 0;
         if (reusable)
         {
             _pool.Return(this);

@@ -170,19 +170,27 @@ internal sealed class Http11Handler : HttpMessageHandler
     private void Sweep()
     {
         var now = Environment.TickCount64;
-        List<Http11Connection>? stale = null;
+        Http11Connection[] idle;
         lock (_idle)
         {
-            if (_idle.Count == 0 || _idle.All(connection => IsFresh(connection, now)))
-            {
-                return;
-            }
-            var keep = _idle.Where(connection => IsFresh(connection, now)).Reverse().ToList();
-            stale = _idle.Where(connection => !IsFresh(connection, now)).ToList();
+            // Taken out whole and the fresh ones pushed back, oldest first, so the stack keeps its order.
+            idle = [.. _idle];
             _idle.Clear();
-            keep.ForEach(_idle.Push);
+            for (var i = idle.Length - 1; i >= 0; i--)
+            {
+                if (IsFresh(idle[i], now))
+                {
+                    _idle.Push(idle[i]);
+                }
+            }
         }
-        stale.ForEach(connection => connection.Dispose());
+        foreach (var connection in idle)
+        {
+            if (!IsFresh(connection, now))
+            {
+                connection.Dispose();
+            }
+        }
     }
 
     protected override void Dispose(bool disposing)
