@@ -4,8 +4,8 @@
 #   docker run -p 8080:8080 -v $PWD/octomesh.json:/etc/octomesh/octomesh.json:ro \
 #     -e OPENAI_API_KEY octomesh-edge serve --config /etc/octomesh/octomesh.json --urls http://0.0.0.0:8080
 
-# Stage 1: the SDK publishes the AOT binary (src/ targets net9.0, the NativeAOT pack in the registry).
-FROM mcr.microsoft.com/dotnet/sdk:9.0-bookworm-slim AS build
+# Stage 1: the SDK publishes the AOT binary (src/ targets net10.0).
+FROM mcr.microsoft.com/dotnet/sdk:10.0-noble AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends clang zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -16,7 +16,7 @@ RUN dotnet publish src/OctoMesh.Edge -c Release -r linux-x64 -o /out \
  && mkdir /data
 
 # Stage 2: runtime-deps only (no .NET runtime needed), chiseled: no shell, no package manager, non-root.
-FROM mcr.microsoft.com/dotnet/runtime-deps:9.0-noble-chiseled
+FROM mcr.microsoft.com/dotnet/runtime-deps:10.0-noble-chiseled
 # A 4 MB gen0 budget (the default took RSS under load to about 62 MB) and 1 MB GC regions instead of 4 (about 4 MB
 # less under load) keep RSS down at no measured CPU cost (docs/performance.md). NativeAOT reads these GC settings only
 # from the environment (hex).

@@ -6,7 +6,7 @@ namespace OctoMesh.Edge.Tests.Load;
 public class LoadDriverTests
 {
     [Fact]
-    public void TheHistogramIsExactBelow256MicrosecondsAndWithinOnePercentAbove()
+    public void TheHistogramIsExactBelow2048MicrosecondsAndWithinOnePerMilleAbove()
     {
         var histogram = new Histogram();
         var values = Enumerable.Range(1, 100_000).Select(i => (long)i * 37 % 5_000_000 + 1).ToArray();
@@ -19,7 +19,7 @@ public class LoadDriverTests
         {
             var exact = values[(int)Math.Ceiling(p / 100 * values.Length) - 1];
             var measured = histogram.Percentile(p);
-            Assert.InRange(measured, exact, exact * 1.008 + 1);
+            Assert.InRange(measured, exact, exact * 1.001 + 1);
         }
         Assert.Equal((values[^1], 100_000L), (histogram.Max, histogram.Count));
         var small = new Histogram();
@@ -39,7 +39,7 @@ public class LoadDriverTests
         }
         Assert.Equal(new Slo("p99", 50_000), Slo.Parse("p99=50ms"));
         Assert.False(Slo.Parse("p99=50ms").Check(result).Met);
-        // Percentiles are their bucket's upper edge (never under the true value, at most 0.8% over).
+        // Percentiles are their bucket's highest equivalent value (never under the true value, at most 0.1% over).
         Assert.True(Slo.Parse("p50=51ms").Check(result).Met);
         Assert.Equal((0.02, false), Slo.Parse("errors=1%").Check(result));
         Assert.True(Slo.Parse("rps=100").Check(result).Met);
