@@ -13,6 +13,7 @@ public sealed class Histogram
 
     public long Count => _values.TotalCount;
 
+    /// <summary>The largest value recorded, to the histogram's precision (never under it, at most 0.1% over).</summary>
     public long Max => _values.TotalCount == 0 ? 0 : _values.GetMaxValue();
 
     public void Record(long micros) => _values.RecordValue(Math.Clamp(micros, 0, Highest));

@@ -1,23 +1,32 @@
 using System.Text;
-using OctoMesh.Edge.Tests.Cache;
+using System.Net.Http.Headers;
+using OctoMesh.Edge.Tests.Redis;
 
 namespace OctoMesh.EndToEnd.Tests;
 
-/// <summary>Two native gateway processes and one real Redis: an answer cached through one is served by the other, to the same request and to a rewording of it.</summary>
+/// <summary>
+/// Two native gateway processes and one real Redis, over TLS with a private CA and an ACL user: an answer cached through
+/// one is served by the other, to the same request and to a rewording of it, and a purge through one empties both.
+/// </summary>
 public sealed class NativeCacheTests
 {
     [Fact]
     public async Task TwoGatewayProcessesShareAnswersThroughRedis()
     {
-        await using var redis = await RedisServer.StartAsync();
+        const string Password = "redis-tls-SECRET-3d9e";
+        await using var redis = await RedisServer.StartAsync(new RedisAccess(Password, User: "octomesh", Tls: true));
         await using var simulator = await OctoMeshProcess.StartAsync("sim", "--urls", "http://127.0.0.1:0");
         using var work = new WorkDirectory();
+        var admin = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("admin-secret"u8));
         var config = await work.WriteConfigAsync($$"""
             { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{{simulator.Address}}v1" } }, "models": { "*": { "provider": "sim" } },
-              "cache": { "exact": true, "redis": "127.0.0.1:{{redis.Port}}", "redisTimeoutMs": 500, "semantic": { "embedder": "hash" } } }
+              "adminKeys": [ { "name": "ops", "sha256": "{{admin}}" } ],
+              "cache": { "exact": true, "semantic": { "embedder": "hash" } },
+              "redis": { "connection": "{{redis.Connection}}", "user": "octomesh", "password": "${REDIS_PASSWORD}", "caFile": "{{redis.CaFile}}", "timeoutMs": 500 } }
             """);
-        await using var a = await OctoMeshProcess.StartAsync("serve", "--config", config, "--urls", "http://127.0.0.1:0");
-        await using var b = await OctoMeshProcess.StartAsync("serve", "--config", config, "--urls", "http://127.0.0.1:0");
+        KeyValuePair<string, string>[] environment = [new("REDIS_PASSWORD", Password)];
+        await using var a = await OctoMeshProcess.StartInAsync(work.Path, environment, "serve", "--config", config, "--urls", "http://127.0.0.1:0");
+        await using var b = await OctoMeshProcess.StartInAsync(work.Path, environment, "serve", "--config", config, "--urls", "http://127.0.0.1:0");
         using var clientA = new HttpClient { BaseAddress = a.Address };
         using var clientB = new HttpClient { BaseAddress = b.Address };
         const string Body = """{"model":"sim-medium","stream":true,"messages":[{"role":"user","content":"How do I export my invoices as PDF?"}]}""";
@@ -27,43 +36,24 @@ public sealed class NativeCacheTests
         Assert.Equal("miss", first.Headers.GetValues("x-octomesh-cache").Single());
 
         // A writes to Redis after answering; B finds it there.
-        HttpResponseMessage? second = null;
-        for (var i = 0; i < 50; i++)
-        {
-            second?.Dispose();
-            await Task.Delay(20);
-            var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(Body, Encoding.UTF8, "application/json") };
-            // A miss on B must not fill B's own memory meanwhile: the hit has to come from Redis.
-            request.Headers.CacheControl = new System.Net.Http.Headers.CacheControlHeaderValue { NoStore = true };
-            second = await clientB.SendAsync(request);
-            if (second.Headers.GetValues("x-octomesh-cache").Single() == "hit-exact")
-            {
-                break;
-            }
-        }
-        Assert.Equal("hit-exact", second!.Headers.GetValues("x-octomesh-cache").Single());
-        Assert.Equal(firstText, await second.Content.ReadAsStringAsync());
+        var (second, secondText) = await UntilAsync(clientB, Body, "hit-exact");
+        Assert.Equal(("hit-exact", firstText), (second, secondText));
         Assert.EndsWith("data: [DONE]\n\n", firstText);
-        second.Dispose();
 
         // A rewording on B: its index gets A's question over Redis pub/sub, and the answer is A's.
-        var reworded = Body.Replace("How do I export my invoices as PDF?", "how do i export my invoice as pdf");
-        HttpResponseMessage? near = null;
-        for (var i = 0; i < 50; i++)
+        var (near, nearText) = await UntilAsync(clientB, Body.Replace("How do I export my invoices as PDF?", "how do i export my invoice as pdf"), "hit-semantic");
+        Assert.Equal(("hit-semantic", firstText), (near, nearText));
+
+        // A purge through B: gone from Redis and from A's memory, so A asks upstream again (and keeps the new answer).
+        var purge = new HttpRequestMessage(HttpMethod.Delete, "/admin/cache?all=true");
+        purge.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "admin-secret");
+        Assert.True((await clientB.SendAsync(purge)).IsSuccessStatusCode);
+        Assert.Empty((await redis.CliAsync("--scan", "--pattern", "octomesh:answer:*")).Where(key => !key.Contains("__fc:", StringComparison.Ordinal)));
+        Assert.Equal("miss", (await UntilAsync(clientA, Body, "miss")).Cache);
+        using (var refill = await clientA.PostAsync("/v1/chat/completions", new StringContent(Body, Encoding.UTF8, "application/json")))
         {
-            near?.Dispose();
-            var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(reworded, Encoding.UTF8, "application/json") };
-            request.Headers.CacheControl = new System.Net.Http.Headers.CacheControlHeaderValue { NoStore = true };
-            near = await clientB.SendAsync(request);
-            if (near.Headers.GetValues("x-octomesh-cache").Single() == "hit-semantic")
-            {
-                break;
-            }
-            await Task.Delay(20);
+            firstText = await refill.Content.ReadAsStringAsync();
         }
-        Assert.Equal("hit-semantic", near!.Headers.GetValues("x-octomesh-cache").Single());
-        Assert.Equal(firstText, await near.Content.ReadAsStringAsync());
-        near.Dispose();
 
         // Redis killed mid-run: both keep serving, repeats from their own memory, new questions upstream.
         await redis.KillAsync();
@@ -89,5 +79,25 @@ public sealed class NativeCacheTests
         var output = await NativeGatewayTests.NodeAsync("cache-smoke.mjs", gateway.Address.ToString().TrimEnd('/'));
         Assert.Equal(["ok openai json kept, stream served", "ok openai stream kept, json served", "ok openai semantic hit", "ok anthropic both ways"],
             output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    /// <summary>
+    /// Asks until the cache says <paramref name="outcome"/> (what another replica did reaches this one in milliseconds; 50
+    /// tries). The requests say <c>no-store</c>, so a miss meanwhile does not fill this replica's own memory.
+    /// </summary>
+    private static async Task<(string Cache, string Body)> UntilAsync(HttpClient client, string body, string outcome)
+    {
+        for (var i = 0; ; i++)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            request.Headers.CacheControl = new CacheControlHeaderValue { NoStore = true };
+            using var response = await client.SendAsync(request);
+            var cache = response.Headers.GetValues("x-octomesh-cache").Single();
+            if (cache == outcome || i == 49)
+            {
+                return (cache, await response.Content.ReadAsStringAsync());
+            }
+            await Task.Delay(20);
+        }
     }
 }

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using OctoMesh.Edge.Tests.Cache;
+using OctoMesh.Edge.Tests.Redis;
 
 namespace OctoMesh.EndToEnd.Tests;
 
@@ -30,10 +30,10 @@ public sealed class NativeSecretsTests
               "clientKeys": [ { "name": "client", "sha256": "{{Sha256(ClientSecret)}}", "workspace": "team" } ],
               "adminKeys": [ { "name": "ops", "sha256": "{{Sha256(AdminSecret)}}" } ],
               "workspaces": [ { "name": "team", "content": "cache" } ],
-              "cache": { "exact": true, "redis": "127.0.0.1:{{redis.Port}}", "redisPassword": "${REDIS_PASSWORD}", "semantic": { "embedder": "hash" } },
+              "cache": { "exact": true, "semantic": { "embedder": "hash" } },
               "budgets": [ { "name": "team", "workspace": "team", "usd": 1000 } ],
               "rateLimits": [ { "name": "team", "workspace": "team", "requestsPerMinute": 1000 } ],
-              "redis": { "address": "127.0.0.1:{{redis.Port}}", "password": "${REDIS_PASSWORD}" } }
+              "redis": { "connection": "127.0.0.1:{{redis.Port}}", "password": "${REDIS_PASSWORD}" } }
             """);
         var seen = new StringBuilder();
         await using (var gateway = await OctoMeshProcess.StartInAsync(work.Path,

@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using OctoMesh.Edge.Tests.Cache;
+using OctoMesh.Edge.Tests.Redis;
 
 namespace OctoMesh.EndToEnd.Tests;
 
@@ -54,14 +54,14 @@ public sealed class NativeTenancyTests(Xunit.Abstractions.ITestOutputHelper outp
     [Fact]
     public async Task KeysRevocationsAndForgettingReachEveryReplica()
     {
-        await using var redis = await RedisServer.StartAsync();
+        await using var redis = await RedisServer.StartAsync(new RedisAccess(Tls: true));
         await using var simulator = await OctoMeshProcess.StartAsync("sim", "--urls", "http://127.0.0.1:0");
         using var work = new WorkDirectory();
         var config = await work.WriteConfigAsync($$"""
             { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{{simulator.Address}}v1" } }, "models": { "*": { "provider": "sim" } },
               "adminKeys": [ { "name": "ops", "sha256": "{{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(AdminSecret)))}}" } ],
-              "cache": { "exact": true, "redis": "127.0.0.1:{{redis.Port}}" },
-              "redis": { "address": "127.0.0.1:{{redis.Port}}", "timeoutMs": 1000 } }
+              "cache": { "exact": true },
+              "redis": {{redis.Section()}} }
             """);
         // Each replica in a working directory of its own: its own store, keyring and kept content (data/tenancy).
         await using var a = await OctoMeshProcess.StartAsync("serve", "--config", config, "--urls", "http://127.0.0.1:0");
@@ -115,7 +115,7 @@ public sealed class NativeTenancyTests(Xunit.Abstractions.ITestOutputHelper outp
     [Fact]
     public async Task TwoGatewayProcessesCannotOvershootOneBudgetUnderParallelLoad()
     {
-        await using var redis = await RedisServer.StartAsync();
+        await using var redis = await RedisServer.StartAsync(new RedisAccess(Tls: true));
         await using var simulator = await OctoMeshProcess.StartAsync("sim", "--urls", "http://127.0.0.1:0");
         using var work = new WorkDirectory();
         var config = work.Combine("octomesh.json");
@@ -125,7 +125,7 @@ public sealed class NativeTenancyTests(Xunit.Abstractions.ITestOutputHelper outp
               "clientKeys": [ { "name": "team", "sha256": "{{key}}", "workspace": "team" } ],
               "prices": { "sim-small": { "input": 1, "output": 1 } },
               "budgets": [ { "name": "team-daily", "workspace": "team", "usd": {{usd}} } ],
-              "redis": { "address": "127.0.0.1:{{redis.Port}}", "timeoutMs": 1000 } }
+              "redis": {{redis.Section()}} }
             """;
         const string Body = """{"model":"sim-small","max_tokens":20,"messages":[{"role":"user","content":"Count to twenty"}]}""";
         static HttpRequestMessage Request()
@@ -169,7 +169,7 @@ public sealed class NativeTenancyTests(Xunit.Abstractions.ITestOutputHelper outp
         var config = await work.WriteConfigAsync($$"""
             { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{{simulator.Address}}v1" } }, "models": { "*": { "provider": "sim" } },
               "rateLimits": [ { "name": "everyone", "requestsPerMinute": 3 } ],
-              "redis": { "address": "127.0.0.1:{{redis.Port}}", "timeoutMs": 1000 } }
+              "redis": {{redis.Section()}} }
             """);
         await using var a = await OctoMeshProcess.StartAsync("serve", "--config", config, "--urls", "http://127.0.0.1:0");
         await using var b = await OctoMeshProcess.StartAsync("serve", "--config", config, "--urls", "http://127.0.0.1:0");

@@ -84,6 +84,6 @@ public class ExactCacheKeyBenchmarks
     public bool Lookup1K()
     {
         ExactCacheKey.Compute(s_chat1K, "team-a", "openai", "gpt-4o-mini", _key);
-        return _cache.GetAsync(ExactCacheKey.ToHex(_key), TimeSpan.FromHours(1)).Result is not null;
+        return _cache.GetAsync(ExactCacheKey.ToHex(_key)).Result is not null;
     }
 }

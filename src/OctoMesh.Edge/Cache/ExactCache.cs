@@ -1,6 +1,11 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.Memory;
-using Microsoft.Extensions.Primitives;
+using Microsoft.Extensions.Caching.StackExchangeRedis;
+using OctoMesh.Edge.Redis;
+using StackExchange.Redis;
+using ZiggyCreatures.Caching.Fusion;
+using ZiggyCreatures.Caching.Fusion.Backplane.StackExchangeRedis;
 
 namespace OctoMesh.Edge.Cache;
 
@@ -11,34 +16,73 @@ internal sealed record Flight(TaskCompletionSource<CachedAnswer?> Answer, LiveAn
 internal sealed record CachedAnswer(byte[] Body, string ContentType, bool Stream, string Provider, string Model, string Workspace);
 
 /// <summary>
-/// The exact cache's in-process level: answers by key (<see cref="ExactCacheKey"/>) in a
-/// <see cref="MemoryCache"/> bounded in bytes (least recently used first out), each for its time to live; and
-/// the misses in flight, so that concurrent identical requests make one upstream call (single-flight). With Redis
-/// configured, a shared second level (<see cref="RedisCacheLevel"/>) behind it.
+/// The exact cache: answers by key (<see cref="ExactCacheKey"/>) in FusionCache, each for its time to live and tagged with
+/// its workspace, in this process's memory (bounded in bytes, least recently used first out) and, with Redis, on Redis
+/// too, with FusionCache's backplane telling the other replicas of removals. On top of it, what FusionCache does not do:
+/// the misses in flight, so that concurrent identical requests make one upstream call (single-flight) and followers of a
+/// stream get its bytes as they come; and the index Redis keeps beside the answers (<see cref="RedisCacheIndex"/>).
+/// Fail-safe: Redis down or slow never fails a request; its failures are counted and the cache goes on in memory.
 /// </summary>
 internal sealed class ExactCache : IAsyncDisposable
 {
-    private readonly MemoryCache _entries;
+    /// <summary>What an answer takes in memory beyond its body (the entry, its key and texts).</summary>
+    private const int EntryOverhead = 256;
+    private readonly MemoryCache _memory;
+    private readonly FusionCache _answers;
+    private readonly FusionCacheEntryOptions _read;
+    private readonly FusionCacheEntryOptions _readHere;
     private readonly ConcurrentDictionary<string, Flight> _flights = new(StringComparer.Ordinal);
-    /// <summary>Per workspace, the token that evicts all its entries at once when cancelled (<see cref="Purge"/>).</summary>
-    private readonly ConcurrentDictionary<string, CancellationTokenSource> _workspaces = new(StringComparer.Ordinal);
+    private readonly CountingDistributedCache? _shared;
+    private readonly RedisCacheIndex? _index;
 
-    private readonly RedisCacheLevel? _redis;
-
-    /// <param name="redis">Redis as <c>host:port</c> for the shared level, or null for this process alone.</param>
+    /// <param name="redis">The shared Redis for a second level and its index, or null for this process alone.</param>
     /// <param name="semantic">The semantic index whose entries point at answers here, or null for the exact cache alone.</param>
-    /// <param name="redisAuth">Redis's user and password, when it asks for them.</param>
-    public ExactCache(long maxBytes, string? redis = null, TimeSpan? redisTimeout = null, Semantic.SemanticCache? semantic = null,
-        OctoMesh.Routing.Configuration.RedisCredentials? redisAuth = null)
+    public ExactCache(long maxBytes, RedisConnection? redis = null, Semantic.SemanticCache? semantic = null)
     {
         MaxBytes = maxBytes;
         Semantic = semantic;
-        _entries = new MemoryCache(new MemoryCacheOptions { SizeLimit = maxBytes, CompactionPercentage = 0.1 });
+        _memory = new MemoryCache(new MemoryCacheOptions { SizeLimit = maxBytes, CompactionPercentage = 0.1 });
+        var timeout = redis?.Timeout ?? TimeSpan.FromMilliseconds(100);
+        var options = new FusionCacheOptions
+        {
+            CacheName = "answers",
+            // A purged answer is gone, never served again as a fail-safe fallback.
+            RemoveByTagBehavior = RemoveByTagBehavior.Remove,
+            // It would try System.Text.Json's reflection at start, which a native binary does not have.
+            EnableBestPracticesAdvisor = false,
+            // After a Redis failure, memory alone for a moment instead of a timeout per request.
+            DistributedCacheCircuitBreakerDuration = TimeSpan.FromSeconds(2),
+            DefaultEntryOptions = new FusionCacheEntryOptions
+            {
+                IsFailSafeEnabled = false,
+                DistributedCacheHardTimeout = timeout,
+                AllowBackgroundDistributedCacheOperations = true,
+                AllowBackgroundBackplaneOperations = true,
+                ReThrowSerializationExceptions = false,
+                ReThrowDistributedCacheExceptions = false,
+                ReThrowBackplaneExceptions = false,
+            },
+        };
+        // Tag timestamps live in the same bounded memory, so they need a size too.
+        options.TagsDefaultEntryOptions.Size = EntryOverhead;
+        options.TagsDefaultEntryOptions.DistributedCacheHardTimeout = timeout;
+        options.TagsDefaultEntryOptions.AllowBackgroundDistributedCacheOperations = true;
+        options.TagsDefaultEntryOptions.ReThrowDistributedCacheExceptions = false;
+        _answers = new FusionCache(options, _memory);
+        _read = _answers.CreateEntryOptions();
+        _readHere = _answers.CreateEntryOptions(entry => entry.SkipDistributedCacheRead = true);
         if (redis is not null)
         {
-            var (host, port) = Redis.RespClient.SplitAddress(redis);
-            _redis = new RedisCacheLevel(host, port, redisTimeout ?? TimeSpan.FromMilliseconds(50), PurgeHere,
-                semantic is null ? null : question => AddSharedQuestion(question), redisAuth);
+            var multiplexer = Task.FromResult(redis.Multiplexer);
+            _shared = new CountingDistributedCache(new RedisCache(new RedisCacheOptions
+            {
+                ConnectionMultiplexerFactory = () => multiplexer,
+                InstanceName = "octomesh:answer:",
+            }));
+            _answers.SetupDistributedCache(_shared, new AnswerSerializer());
+            // The backplane closes the connection it uses when the cache is disposed: a connection of its own.
+            _answers.SetupBackplane(new RedisBackplane(new RedisBackplaneOptions { ConfigurationOptions = redis.Settings }));
+            _index = new RedisCacheIndex(redis, PurgeHere, semantic is null ? null : question => AddSharedQuestion(question));
         }
     }
 
@@ -48,29 +92,36 @@ internal sealed class ExactCache : IAsyncDisposable
     public Semantic.SemanticCache? Semantic { get; }
 
     /// <summary>Redis failures the cache went on without (0 without Redis).</summary>
-    public long RedisErrors => _redis?.Errors ?? 0;
+    public long RedisErrors => (_shared?.Errors ?? 0) + (_index?.Errors ?? 0);
 
     /// <summary>The answer for <paramref name="key"/>: from this process, else from Redis (then kept here too), else null.</summary>
-    public ValueTask<CachedAnswer?> GetAsync(string key, TimeSpan ttl) =>
-        _entries.TryGetValue(key, out CachedAnswer? answer) ? ValueTask.FromResult<CachedAnswer?>(answer) : GetSharedAsync([key], ttl);
+    public async ValueTask<CachedAnswer?> GetAsync(string key) =>
+        await _answers.TryGetAsync<CachedAnswer>(key, _read) is { HasValue: true } found ? found.Value : null;
 
     /// <summary>The answer for <paramref name="key"/> in this process, if any.</summary>
-    public bool TryGetHere(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out CachedAnswer? answer) => _entries.TryGetValue(key, out answer);
-
-    /// <summary>The first of <paramref name="keys"/> (in their order) that Redis has an answer for, asked in one round trip and then kept here too; null without Redis.</summary>
-    public async ValueTask<CachedAnswer?> GetSharedAsync(string[] keys, TimeSpan ttl)
+    public bool TryGetHere(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out CachedAnswer? answer)
     {
-        if (_redis is null)
+        answer = _answers.TryGet<CachedAnswer>(key, _readHere) is { HasValue: true } found ? found.Value : null;
+        return answer is not null;
+    }
+
+    /// <summary>The first of <paramref name="keys"/> (in their order) that Redis has an answer for, all asked at once, then kept here too; null without Redis.</summary>
+    public async ValueTask<CachedAnswer?> GetSharedAsync(string[] keys)
+    {
+        if (_shared is null)
         {
             return null;
         }
-        var found = await _redis.GetManyAsync(keys);
+        var lookups = new Task<ZiggyCreatures.Caching.Fusion.MaybeValue<CachedAnswer>>[keys.Length];
         for (var i = 0; i < keys.Length; i++)
         {
-            if (found[i] is { } shared)
+            lookups[i] = _answers.TryGetAsync<CachedAnswer>(keys[i], _read).AsTask();
+        }
+        foreach (var lookup in lookups)
+        {
+            if (await lookup is { HasValue: true } found)
             {
-                SetHere(keys[i], shared, ttl);
-                return shared;
+                return found.Value;
             }
         }
         return null;
@@ -79,10 +130,10 @@ internal sealed class ExactCache : IAsyncDisposable
     /// <summary>Keeps <paramref name="answer"/> here and, with Redis, for the other replicas (without waiting for Redis).</summary>
     public void Set(string key, CachedAnswer answer, TimeSpan ttl)
     {
-        SetHere(key, answer, ttl);
-        if (_redis is not null)
+        _answers.Set(key, answer, _answers.CreateEntryOptions(entry => entry.Size = answer.Body.Length + EntryOverhead, ttl), [Tag(answer.Workspace)]);
+        if (_index is not null)
         {
-            _ = _redis.SetAsync(key, answer, ttl);
+            _ = _index.AddAnswerAsync(answer.Workspace, key);
         }
     }
 
@@ -90,22 +141,22 @@ internal sealed class ExactCache : IAsyncDisposable
     public void AddQuestion(string partition, string workspace, Semantic.SemanticQuery query, string answerKey, TimeSpan ttl)
     {
         Semantic!.Add(partition, workspace, query, answerKey, ttl);
-        if (_redis is not null)
+        if (_index is not null)
         {
             var expires = DateTimeOffset.UtcNow.Add(ttl).ToUnixTimeMilliseconds();
-            _ = _redis.ShareQuestionAsync(new Semantic.SharedQuestion(Semantic.Embedder.Name, partition, workspace, answerKey, expires, query.Guards, query.Vector), ttl);
+            _ = _index.ShareQuestionAsync(new Semantic.SharedQuestion(Semantic.Embedder.Name, partition, workspace, answerKey, expires, query.Guards, query.Vector), ttl);
         }
     }
 
     /// <summary>Reads back the semantic index's entries other replicas left in Redis (at start); returns how many were added.</summary>
     public async Task<int> LoadSharedQuestionsAsync()
     {
-        if (_redis is null || Semantic is null)
+        if (_index is null || Semantic is null)
         {
             return 0;
         }
         var added = 0;
-        foreach (var question in await _redis.LoadQuestionsAsync())
+        foreach (var question in await _index.LoadQuestionsAsync())
         {
             added += AddSharedQuestion(question) ? 1 : 0;
         }
@@ -125,63 +176,87 @@ internal sealed class ExactCache : IAsyncDisposable
         return true;
     }
 
-    private void SetHere(string key, CachedAnswer answer, TimeSpan ttl)
-    {
-        var options = new MemoryCacheEntryOptions { Size = answer.Body.Length + 256, AbsoluteExpirationRelativeToNow = ttl };
-        options.ExpirationTokens.Add(new CancellationChangeToken(_workspaces.GetOrAdd(answer.Workspace, _ => new CancellationTokenSource()).Token));
-        _entries.Set(key, answer, options);
-    }
-
-    /// <summary>Removes every answer a request of <paramref name="workspace"/> put in (null: every answer), here, in Redis and on the other replicas.</summary>
+    /// <summary>
+    /// Removes every answer a request of <paramref name="workspace"/> put in (null: every answer): here, from Redis, and on
+    /// the other replicas (FusionCache's backplane marks them removed at once; the purge notice frees their memory).
+    /// </summary>
     public async Task PurgeAsync(string? workspace)
     {
         PurgeHere(workspace);
-        if (_redis is not null)
+        if (_index is null)
         {
-            await _redis.PurgeAsync(workspace);
+            return;
+        }
+        if (workspace is null)
+        {
+            await _answers.ClearAsync(allowFailSafe: false);
+        }
+        else
+        {
+            await _answers.RemoveByTagAsync(Tag(workspace));
+        }
+        // The entries themselves leave Redis now, not when they would have expired.
+        var removeShared = _answers.CreateEntryOptions(entry => entry.SkipBackplaneNotifications = true);
+        foreach (var key in await _index.PurgeAsync(workspace))
+        {
+            await _answers.RemoveAsync(key, removeShared);
         }
     }
 
     /// <summary>Every answer a request of <paramref name="workspace"/> put in that is still kept, here or on Redis (for an access request).</summary>
     public async Task<IReadOnlyList<CachedAnswer>> HeldForAsync(string workspace)
     {
-        var held = new Dictionary<string, CachedAnswer>(StringComparer.Ordinal);
-        foreach (var key in _entries.Keys)
+        var keys = new HashSet<string>(KeysHere(workspace), StringComparer.Ordinal);
+        if (_index is not null)
         {
-            if (key is string text && _entries.TryGetValue(text, out CachedAnswer? answer) && answer!.Workspace == workspace)
+            keys.UnionWith(await _index.KeysOfAsync(workspace));
+        }
+        var held = new List<CachedAnswer>();
+        foreach (var key in keys)
+        {
+            if (await GetAsync(key) is { } answer && answer.Workspace == workspace)
             {
-                held[text] = answer;
+                held.Add(answer);
             }
         }
-        if (_redis is not null && await _redis.KeysOfAsync(workspace) is { Length: > 0 } keys)
-        {
-            var shared = await _redis.GetManyAsync(keys);
-            for (var i = 0; i < keys.Length; i++)
-            {
-                if (shared[i] is { } answer && answer.Workspace == workspace)
-                {
-                    held.TryAdd(keys[i], answer);
-                }
-            }
-        }
-        return [.. held.Values];
+        return held;
     }
 
-    /// <summary>Removes the workspace's answers (null: all) from this process only: another replica purged Redis already.</summary>
+    /// <summary>
+    /// Removes the workspace's answers (null: all) and its semantic entries from this process only (another replica
+    /// purged, or forgot the workspace: Redis is done already).
+    /// </summary>
     public void PurgeHere(string? workspace)
     {
         Semantic?.Purge(workspace);
-        foreach (var name in workspace is null ? _workspaces.Keys.ToArray() : [workspace])
+        var removeHere = _answers.CreateEntryOptions(entry =>
         {
-            if (_workspaces.TryRemove(name, out var evict))
+            entry.SkipDistributedCacheWrite = true;
+            entry.SkipBackplaneNotifications = true;
+        });
+        foreach (var key in KeysHere(workspace))
+        {
+            _answers.Remove(key, removeHere);
+        }
+    }
+
+    /// <summary>The keys of the answers in this process's memory that <paramref name="workspace"/> put in (null: all).</summary>
+    private List<string> KeysHere(string? workspace)
+    {
+        var keys = new List<string>();
+        foreach (var entry in _memory.Keys)
+        {
+            // FusionCache's own entries (tags, clears) start with its prefix.
+            if (entry is string key && !key.StartsWith("__fc:", StringComparison.Ordinal) && TryGetHere(key, out var answer)
+                && (workspace is null || answer.Workspace == workspace))
             {
-                evict.Cancel();
-                evict.Dispose();
+                keys.Add(key);
             }
         }
-        // Entries whose token was cancelled leave on their next access; compact now so the memory is free now.
-        _entries.Compact(0);
+        return keys;
     }
+
+    private static string Tag(string workspace) => "workspace:" + workspace;
 
     /// <summary>
     /// The first request to miss <paramref name="key"/> leads (true): it goes upstream and must <see cref="Land"/>.
@@ -208,17 +283,11 @@ internal sealed class ExactCache : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        if (_redis is not null)
-        {
-            await _redis.DisposeAsync();
-        }
-        _entries.Dispose();
+        _answers.Dispose();
+        _memory.Dispose();
         (Semantic?.Embedder as IDisposable)?.Dispose();
-        foreach (var evict in _workspaces.Values)
-        {
-            evict.Dispose();
-        }
+        return ValueTask.CompletedTask;
     }
 }

@@ -61,10 +61,9 @@ public sealed class GatewayRuntimeHolder : IDisposable
                 {
                     errors.Add(new ConfigError("$.limits", "limits cannot change while the gateway runs", "restart the gateway for new limits"));
                 }
-                if (config.Cache.MaxMegabytes != old.Config.Cache.MaxMegabytes || config.Cache.Redis != old.Config.Cache.Redis
-                    || config.Cache.RedisTimeoutMs != old.Config.Cache.RedisTimeoutMs || config.Cache.RedisAuth != old.Config.Cache.RedisAuth)
+                if (config.Cache.MaxMegabytes != old.Config.Cache.MaxMegabytes || config.Cache.Shared != old.Config.Cache.Shared)
                 {
-                    errors.Add(new ConfigError("$.cache", "the cache's size and Redis cannot change while the gateway runs", "restart the gateway for them"));
+                    errors.Add(new ConfigError("$.cache", "the cache's size and whether it is shared on Redis cannot change while the gateway runs", "restart the gateway for them"));
                 }
                 if ((config.Cache.Semantic is { } semantic ? semantic with { Threshold = null } : null)
                     != (old.Config.Cache.Semantic is { } was ? was with { Threshold = null } : null)
@@ -75,7 +74,7 @@ public sealed class GatewayRuntimeHolder : IDisposable
                 }
                 if (config.Redis != old.Config.Redis)
                 {
-                    errors.Add(new ConfigError("$.redis", "the Redis budgets share cannot change while the gateway runs", "restart the gateway for it"));
+                    errors.Add(new ConfigError("$.redis", "the Redis replicas share cannot change while the gateway runs", "restart the gateway for it"));
                 }
                 if (config.Shutdown != old.Config.Shutdown)
                 {

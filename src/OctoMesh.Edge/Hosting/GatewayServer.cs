@@ -27,10 +27,12 @@ public sealed class GatewayServer : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly ConfigReloader? _reloader;
+    private readonly Redis.RedisConnection? _redis;
 
-    private GatewayServer(WebApplication app, GatewayRuntimeHolder runtimes, SimulatorServer? simulator, ConfigReloader? reloader)
+    private GatewayServer(WebApplication app, GatewayRuntimeHolder runtimes, SimulatorServer? simulator, ConfigReloader? reloader, Redis.RedisConnection? redis)
     {
         _app = app;
+        _redis = redis;
         Runtimes = runtimes;
         Simulator = simulator;
         _reloader = reloader;
@@ -63,6 +65,8 @@ public sealed class GatewayServer : IAsyncDisposable
             ? await SimulatorServer.StartAsync("http://127.0.0.1:0", embedded: true, cancellationToken: cancellationToken)
             : null;
         var runtime = new GatewayRuntime(config, simulator?.OpenAIBaseUrl);
+        // One connection for every Redis user; a Redis that is down is reached later, in the background.
+        var redis = config.Redis is { } redisConfig ? await Redis.RedisConnection.ConnectAsync(redisConfig) : null;
 
         if (trace.Enabled)
         {
@@ -108,13 +112,11 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.Services.AddSingleton(services => new RequestMeter(services.GetRequiredService<GatewayMetrics>(), trace.Enabled
             ? new TraceLog(trace, services.GetRequiredService<GatewayMetrics>(), services.GetRequiredService<ILoggerFactory>().CreateLogger<TraceLog>())
             : null));
-        builder.Services.AddSingleton(_ => new Cache.ExactCache((long)config.Cache.MaxMegabytes << 20, config.Cache.Redis,
-            TimeSpan.FromMilliseconds(config.Cache.RedisTimeoutMs), config.Cache.Semantic is { } semantic ? Cache.Semantic.Embedders.Create(semantic, config.Providers, simulator?.OpenAIBaseUrl) : null,
-            config.Cache.RedisAuth));
-        builder.Services.AddSingleton(_ => new Tenancy.TenancyRedis(config.Redis));
-        builder.Services.AddSingleton(services => new Tenancy.BudgetLedger(services.GetRequiredService<Tenancy.TenancyRedis>().Client));
-        builder.Services.AddSingleton(services => new Tenancy.RateLimiter(services.GetRequiredService<Tenancy.TenancyRedis>().Client));
-        builder.Services.AddSingleton(services => new Tenancy.TenancyStore(tenancy, services.GetRequiredService<Tenancy.TenancyRedis>().Client, config.Redis,
+        builder.Services.AddSingleton(_ => new Cache.ExactCache((long)config.Cache.MaxMegabytes << 20, config.Cache.Shared ? redis : null,
+            config.Cache.Semantic is { } semantic ? Cache.Semantic.Embedders.Create(semantic, config.Providers, simulator?.OpenAIBaseUrl) : null));
+        builder.Services.AddSingleton(_ => new Tenancy.BudgetLedger(redis));
+        builder.Services.AddSingleton(_ => new Tenancy.RateLimiter(redis));
+        builder.Services.AddSingleton(services => new Tenancy.TenancyStore(tenancy, redis,
             services.GetRequiredService<ILoggerFactory>().CreateLogger<Tenancy.TenancyStore>()));
         builder.Services.AddSingleton(_ => new Privacy.ContentVault(tenancy.Directory, new Privacy.Keyring(tenancy.KeyringPath)));
         builder.Services.AddSingleton<Optimizer.ShadowEvaluator>();
@@ -197,7 +199,7 @@ public sealed class GatewayServer : IAsyncDisposable
             .First(address => !management.Owns(address));
         shadow.Start(Loopback(ManagementListener.Parse(listening)));
         var reloader = configPath is null ? null : new ConfigReloader(runtimes, configPath, listenForSignal: !embedded);
-        return new GatewayServer(app, runtimes, simulator, reloader);
+        return new GatewayServer(app, runtimes, simulator, reloader, redis);
     }
 
     /// <summary>A listening address to call this gateway at: the same port on 127.0.0.1 when it listens on every address.</summary>
@@ -281,6 +283,10 @@ public sealed class GatewayServer : IAsyncDisposable
         _reloader?.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        if (_redis is not null)
+        {
+            await _redis.DisposeAsync();
+        }
         if (Simulator is not null)
         {
             await Simulator.DisposeAsync();

@@ -494,7 +494,7 @@ internal sealed class ProxyHandler
                 keys[i] ??= CacheKey(runtime, operation, body, workspace, provider.Name, model, shapes[i]);
                 _cache.TryGetHere(keys[i], out answer);
             }
-            answer ??= await _cache.GetSharedAsync(keys, ttl);
+            answer ??= await _cache.GetSharedAsync(keys);
             if (answer is not null && await TryServeCachedAsync(context, exchange, answer, inspected))
             {
                 return null;
@@ -511,7 +511,7 @@ internal sealed class ProxyHandler
                 : null;
             if (semantic is not null && lookUp && index.Find(semantic.Partition, semantic.Query, (float?)config.Semantic!.Threshold) is { } match)
             {
-                if (await _cache.GetAsync(match.AnswerKey, ttl) is { } near && await TryServeCachedAsync(context, exchange, near, inspected, match.Similarity))
+                if (await _cache.GetAsync(match.AnswerKey) is { } near && await TryServeCachedAsync(context, exchange, near, inspected, match.Similarity))
                 {
                     return null;
                 }

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using OctoMesh.Edge.Cache.Redis;
+using OctoMesh.Edge.Redis;
 using OctoMesh.Routing.Configuration;
 
 namespace OctoMesh.Edge.Tenancy;
@@ -19,7 +19,7 @@ internal sealed record BudgetCheck(IReadOnlyList<Reservation> Reservations, Budg
 /// Keeps the spend of each budget and period, so that parallel requests cannot overshoot it. Before a request goes
 /// upstream, its most possible cost is reserved, atomically with the check: spent + reserved + this ≤ limit, or (hard
 /// budget) the request is refused. After the answer, the reservation is replaced by the exact cost. With Redis, the
-/// counts are shared by every replica (two Lua scripts, each one atomic step); when Redis fails, a replica counts on
+/// counts are shared by every replica (two Lua scripts, <see cref="RedisScript"/>, each one atomic step); when Redis fails, a replica counts on
 /// its own for that request (counted in <see cref="RedisErrors"/>).
 /// </summary>
 internal sealed class BudgetLedger
@@ -28,7 +28,7 @@ internal sealed class BudgetLedger
     /// Reserve: refuses (hard) when spent + reserved + amount would pass the limit (0, or 3 when the spend alone leaves room);
     /// else adds the amount to reserved (1, or 2 when a soft budget is passed).
     /// </summary>
-    private static readonly RespScript s_reserve = new("""
+    private static readonly RedisScript s_reserve = new("""
         local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
         local reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0')
         local amount = tonumber(ARGV[2])
@@ -48,7 +48,7 @@ internal sealed class BudgetLedger
         """);
 
     /// <summary>Settle: the reservation out (ARGV[1], negative), the exact cost in; reserved never below 0 (a key lost and made again).</summary>
-    private static readonly RespScript s_settle = new("""
+    private static readonly RedisScript s_settle = new("""
         local reserved = redis.call('HINCRBY', KEYS[1], 'reserved', ARGV[1])
         if reserved < 0 then
           redis.call('HSET', KEYS[1], 'reserved', 0)
@@ -59,12 +59,12 @@ internal sealed class BudgetLedger
         """);
 
     private readonly ConcurrentDictionary<string, Account> _accounts = new(StringComparer.Ordinal);
-    private readonly RespClient? _redis;
+    private readonly RedisConnection? _redis;
     private readonly TimeProvider _time;
     private long _redisErrors;
 
-    /// <param name="redis">The shared Redis (<see cref="TenancyRedis"/>), or null for this replica alone.</param>
-    public BudgetLedger(RespClient? redis, TimeProvider? time = null)
+    /// <param name="redis">The shared Redis, or null for this replica alone.</param>
+    public BudgetLedger(RedisConnection? redis, TimeProvider? time = null)
     {
         _redis = redis;
         _time = time ?? TimeProvider.System;
@@ -109,14 +109,10 @@ internal sealed class BudgetLedger
         {
             try
             {
-                var values = (await _redis.ExecuteAsync(["HMGET", RedisKey(budget, period), "spent", "reserved"])).Items;
-                if (values is [var spent, var reserved])
-                {
-                    return (long.Parse(spent.Text ?? "0", System.Globalization.CultureInfo.InvariantCulture),
-                        long.Parse(reserved.Text ?? "0", System.Globalization.CultureInfo.InvariantCulture));
-                }
+                var values = await _redis.WithinTimeout(_redis.Database.HashGetAsync(RedisKey(budget, period), ["spent", "reserved"]));
+                return ((long)values[0], (long)values[1]);
             }
-            catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or FormatException)
+            catch (Exception e) when (RedisConnection.IsFailure(e) || e is InvalidCastException)
             {
                 Interlocked.Increment(ref _redisErrors);
             }
@@ -134,11 +130,11 @@ internal sealed class BudgetLedger
         {
             try
             {
-                var reply = await _redis.EvalAsync(s_reserve, [RedisKey(budget, period)],
+                var reply = (long)await s_reserve.EvaluateAsync(_redis, [RedisKey(budget, period)],
                     [budget.MicroUsd, microUsd, KeepFor(renews), budget.Hard ? "1" : "0"]);
-                return (reply.Integer is 1 or 2, reply.Integer == 2, true, reply.Integer == 3);
+                return (reply is 1 or 2, reply == 2, true, reply == 3);
             }
-            catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or ObjectDisposedException)
+            catch (Exception e) when (RedisConnection.IsFailure(e))
             {
                 Interlocked.Increment(ref _redisErrors);
             }
@@ -169,11 +165,11 @@ internal sealed class BudgetLedger
             {
                 try
                 {
-                    await _redis.EvalAsync(s_settle, [RedisKey(reservation.Budget, reservation.Period)],
+                    await s_settle.EvaluateAsync(_redis, [RedisKey(reservation.Budget, reservation.Period)],
                         [-reservation.MicroUsd, spent, KeepFor(reservation.Budget.PeriodOf(_time.GetUtcNow()).Renews)]);
                     continue;
                 }
-                catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or ObjectDisposedException)
+                catch (Exception e) when (RedisConnection.IsFailure(e))
                 {
                     // The reservation stays in Redis until the period ends (an over-count, never an under-count);
                     // the spend is counted here at least.

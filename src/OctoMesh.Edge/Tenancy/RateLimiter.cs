@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using OctoMesh.Edge.Cache.Redis;
+using OctoMesh.Edge.Redis;
+using StackExchange.Redis;
 using OctoMesh.Routing.Configuration;
 
 namespace OctoMesh.Edge.Tenancy;
@@ -27,7 +28,7 @@ internal sealed class RateLimiter
     private const double Window = 60_000_000; // µs
 
     /// <summary>Takes ARGV[2] cells at ARGV[1] µs each from the bucket in KEYS[1] (a negative count gives back); {1, remaining, reset µs} or {0, retry µs}.</summary>
-    private static readonly RespScript s_take = new("""
+    private static readonly RedisScript s_take = new("""
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
         local interval = tonumber(ARGV[1])
@@ -46,12 +47,12 @@ internal sealed class RateLimiter
         """);
 
     private readonly ConcurrentDictionary<string, Bucket> _buckets = new(StringComparer.Ordinal);
-    private readonly RespClient? _redis;
+    private readonly RedisConnection? _redis;
     private readonly TimeProvider _time;
     private long _redisErrors;
 
-    /// <param name="redis">The shared Redis (<see cref="TenancyRedis"/>), or null for this replica alone.</param>
-    public RateLimiter(RespClient? redis, TimeProvider? time = null)
+    /// <param name="redis">The shared Redis, or null for this replica alone.</param>
+    public RateLimiter(RedisConnection? redis, TimeProvider? time = null)
     {
         _redis = redis;
         _time = time ?? TimeProvider.System;
@@ -121,20 +122,20 @@ internal sealed class RateLimiter
         {
             try
             {
-                var reply = await _redis.EvalAsync(s_take, [$"octomesh:rate:{limit.Name}:{dimension}"],
+                var reply = (RedisResult[]?)await s_take.EvaluateAsync(_redis, [$"octomesh:rate:{limit.Name}:{dimension}"],
                     [interval.ToString("R", CultureInfo.InvariantCulture), cells, "take"]);
-                if (reply.Items is [{ Integer: 0 }, { Text: { } retry }])
+                if (reply is [var taken, var retry] && (long)taken == 0)
                 {
-                    return (false, default, TimeSpan.FromMicroseconds(double.Parse(retry, CultureInfo.InvariantCulture)), true);
+                    return (false, default, TimeSpan.FromMicroseconds(double.Parse((string)retry!, CultureInfo.InvariantCulture)), true);
                 }
-                if (reply.Items is [_, { Text: { } remaining }, { Text: { } reset }])
+                if (reply is [_, var remaining, var reset])
                 {
-                    return (true, new RateState(perMinute, long.Parse(remaining, CultureInfo.InvariantCulture),
-                        TimeSpan.FromMicroseconds(double.Parse(reset, CultureInfo.InvariantCulture))), TimeSpan.Zero, true);
+                    return (true, new RateState(perMinute, long.Parse((string)remaining!, CultureInfo.InvariantCulture),
+                        TimeSpan.FromMicroseconds(double.Parse((string)reset!, CultureInfo.InvariantCulture))), TimeSpan.Zero, true);
                 }
-                throw new RedisErrorException("unexpected reply from the rate script");
+                throw new FormatException("unexpected reply from the rate script");
             }
-            catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or FormatException or ObjectDisposedException)
+            catch (Exception e) when (RedisConnection.IsFailure(e) || e is FormatException or InvalidCastException)
             {
                 Interlocked.Increment(ref _redisErrors);
             }
@@ -161,10 +162,10 @@ internal sealed class RateLimiter
         {
             try
             {
-                await _redis.EvalAsync(s_take, [$"octomesh:rate:{limit.Name}:{dimension}"], [interval.ToString("R", CultureInfo.InvariantCulture), -cells, "give"]);
+                await s_take.EvaluateAsync(_redis, [$"octomesh:rate:{limit.Name}:{dimension}"], [interval.ToString("R", CultureInfo.InvariantCulture), -cells, "give"]);
                 return;
             }
-            catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or ObjectDisposedException)
+            catch (Exception e) when (RedisConnection.IsFailure(e))
             {
                 // Not given back: an over-count for at most a minute, never an under-count.
                 Interlocked.Increment(ref _redisErrors);

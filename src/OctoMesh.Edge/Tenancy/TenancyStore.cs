@@ -3,7 +3,8 @@ using System.Collections.Frozen;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using OctoMesh.Edge.Cache.Redis;
+using OctoMesh.Edge.Redis;
+using StackExchange.Redis;
 using OctoMesh.Routing.Configuration;
 
 namespace OctoMesh.Edge.Tenancy;
@@ -25,8 +26,8 @@ internal sealed class TenantView(ClientKeyTable keys, FrozenDictionary<string, W
 /// With Redis, every record is also in the hash <c>octomesh:tenancy</c> and each change is announced on the channel
 /// of the same name, so every replica applies it at once (revocations within milliseconds); a replica whose
 /// subscription breaks reads the whole hash again when it is back. Work after a Redis call that writes the file moves to
-/// the thread pool first (<c>ForceYielding</c>): replies already resume there (RespClient), but a failed connect or
-/// write may come back on a socket thread, which with inline I/O serves requests too.
+/// the thread pool first (<c>ForceYielding</c>): a reply or a failure may come back on a thread that, with inline I/O,
+/// serves requests too.
 /// </summary>
 internal sealed class TenancyStore : IAsyncDisposable
 {
@@ -37,7 +38,7 @@ internal sealed class TenancyStore : IAsyncDisposable
     /// Writes a record unless Redis holds a later revision of it, and never over a revocation with an unrevoked
     /// version (so replicas racing after an outage cannot undo one). 1 written, 0 refused (the caller reads Redis's).
     /// </summary>
-    private static readonly RespScript s_put = new("""
+    private static readonly RedisScript s_put = new("""
         local old = redis.call('HGET', KEYS[1], ARGV[1])
         if old then
           local was = cjson.decode(old)
@@ -54,9 +55,8 @@ internal sealed class TenancyStore : IAsyncDisposable
 
     private readonly Lock _gate = new();
     private readonly string _path;
-    private readonly RespClient? _redis;
-    private readonly RedisConfig? _redisConfig;
-    private RespSubscriber? _subscriber;
+    private readonly RedisConnection? _redis;
+    private int _resyncing;
     private Action<string>? _forgotten;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
@@ -69,11 +69,10 @@ internal sealed class TenancyStore : IAsyncDisposable
 
     private sealed record CachedView(GatewayConfig Config, long Version, TenantView View);
 
-    public TenancyStore(TenancyConfig config, RespClient? redis, RedisConfig? redisConfig, ILogger logger)
+    public TenancyStore(TenancyConfig config, RedisConnection? redis, ILogger logger)
     {
         _path = Path.Combine(config.Directory, "store.json");
         _redis = redis;
-        _redisConfig = redisConfig;
         _logger = logger;
         Load();
     }
@@ -89,11 +88,17 @@ internal sealed class TenancyStore : IAsyncDisposable
             throw new InvalidOperationException("The tenancy store is started once.");
         }
         _forgotten = forgotten;
-        if (_redis is not null && _redisConfig is not null)
+        if (_redis is not null)
         {
-            var (host, port) = RespClient.SplitAddress(_redisConfig.Address);
-            _subscriber = new RespSubscriber(host, port, new Dictionary<string, Action<byte[]>> { [Channel] = OnMessage }, _redisConfig.Auth,
-                onSubscribed: () => _ = ResyncUntilDoneAsync());
+            // The client resubscribes by itself after a reconnect; what was announced meanwhile is read back by a resync.
+            _redis.Multiplexer.ConnectionRestored += (_, e) =>
+            {
+                if (e.ConnectionType == ConnectionType.Subscription)
+                {
+                    _ = ResyncUntilDoneAsync(subscribe: false);
+                }
+            };
+            _ = ResyncUntilDoneAsync(subscribe: true);
         }
     }
 
@@ -185,9 +190,9 @@ internal sealed class TenancyStore : IAsyncDisposable
         {
             try
             {
-                counter = (await _redis.ExecuteAsync(["INCR", RevisionKey]).ConfigureAwait(ConfigureAwaitOptions.ForceYielding)).Integer;
+                counter = await _redis.WithinTimeout(_redis.Database.StringIncrementAsync(RevisionKey)).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
             }
-            catch (Exception e) when (e is RedisUnavailableException or RedisErrorException)
+            catch (Exception e) when (RedisConnection.IsFailure(e))
             {
                 Interlocked.Increment(ref _redisErrors);
             }
@@ -215,7 +220,7 @@ internal sealed class TenancyStore : IAsyncDisposable
                 await PushAsync(record);
                 shared = true;
             }
-            catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (RedisConnection.IsFailure(e) || e is IOException or UnauthorizedAccessException)
             {
                 Interlocked.Increment(ref _redisErrors);
                 Telemetry.Log.TenancySyncFailed(_logger, record.Field);
@@ -230,40 +235,78 @@ internal sealed class TenancyStore : IAsyncDisposable
     /// <summary>This process's tag in the low 16 bits of the revisions it writes.</summary>
     private static readonly long s_tag = System.Security.Cryptography.RandomNumberGenerator.GetInt32(1 << 16);
 
-    private void OnMessage(byte[] message) => _ = FetchAsync(Encoding.UTF8.GetString(message));
-
     private async Task FetchAsync(string field)
     {
         try
         {
-            var reply = await _redis!.ExecuteAsync(["HGET", Channel, field]).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
-            if (reply.Bytes is { } bytes && Parse(bytes) is { } record)
+            var value = await _redis!.WithinTimeout(_redis.Database.HashGetAsync(Channel, field)).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            if ((byte[]?)value is { } bytes && Parse(bytes) is { } record)
             {
                 Apply(record);
             }
         }
-        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (RedisConnection.IsFailure(e) || e is IOException or UnauthorizedAccessException)
         {
             // Redis failed, or the store could not be written here: the next resync tries again.
             Interlocked.Increment(ref _redisErrors);
         }
     }
 
-    /// <summary>Resyncs, trying again (250 ms, doubling to 5 s) while Redis is not yet taking commands after a (re)connect.</summary>
-    private async Task ResyncUntilDoneAsync()
+    /// <summary>
+    /// Subscribes to the channel (at start) and resyncs, trying again (250 ms, doubling to 5 s) while Redis is not taking
+    /// commands; one such loop at a time (a reconnect during the first one is covered by it).
+    /// </summary>
+    private async Task ResyncUntilDoneAsync(bool subscribe)
     {
-        var backoff = TimeSpan.FromMilliseconds(250);
-        while (!await ResyncAsync() && !_stopping.IsCancellationRequested)
+        if (Interlocked.Exchange(ref _resyncing, 1) == 1)
         {
-            try
+            return;
+        }
+        var backoff = TimeSpan.FromMilliseconds(250);
+        try
+        {
+            while (!_stopping.IsCancellationRequested)
             {
+                if (subscribe && await SubscribeAsync())
+                {
+                    subscribe = false;
+                }
+                if (!subscribe && await ResyncAsync())
+                {
+                    return;
+                }
                 await Task.Delay(backoff, _stopping.Token);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
             }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+        finally
+        {
+            Volatile.Write(ref _resyncing, 0);
+        }
+    }
+
+    /// <returns>False when Redis failed.</returns>
+    private async Task<bool> SubscribeAsync()
+    {
+        try
+        {
+            await _redis!.WithinTimeout(SubscribeCoreAsync()).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            return true;
+        }
+        catch (Exception e) when (RedisConnection.IsFailure(e))
+        {
+            Interlocked.Increment(ref _redisErrors);
+            return false;
+        }
+
+        async Task<bool> SubscribeCoreAsync()
+        {
+            await _redis.Subscriber.SubscribeAsync(RedisChannel.Literal(Channel), (channel, field) => _ = FetchAsync(field.ToString()));
+            return true;
         }
     }
 
@@ -280,11 +323,11 @@ internal sealed class TenancyStore : IAsyncDisposable
         }
         try
         {
-            var reply = await _redis.ExecuteAsync(["HGETALL", Channel]).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            var entries = await _redis.WithinTimeout(_redis.Database.HashGetAllAsync(Channel)).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
             var remote = new Dictionary<string, TenancyRecord>(StringComparer.Ordinal);
-            for (var i = 0; reply.Items is { } items && i + 1 < items.Length; i += 2)
+            foreach (var entry in entries)
             {
-                if (Parse(items[i + 1].Bytes!) is { } record)
+                if (Parse((byte[])entry.Value!) is { } record)
                 {
                     remote[record.Field] = record;
                     Apply(record);
@@ -297,7 +340,7 @@ internal sealed class TenancyStore : IAsyncDisposable
             _firstSync.TrySetResult();
             return true;
         }
-        catch (Exception e) when (e is RedisUnavailableException or RedisErrorException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (RedisConnection.IsFailure(e) || e is IOException or UnauthorizedAccessException)
         {
             Interlocked.Increment(ref _redisErrors);
             return false;
@@ -307,7 +350,7 @@ internal sealed class TenancyStore : IAsyncDisposable
     /// <summary>Writes and announces the record (<see cref="s_put"/>); when Redis has a later one, takes that instead.</summary>
     private async Task PushAsync(TenancyRecord record)
     {
-        if ((await _redis!.EvalAsync(s_put, [Channel], [record.Field, Serialize(record)])).Integer == 0)
+        if ((long)await s_put.EvaluateAsync(_redis!, [Channel], [record.Field, Serialize(record)]) == 0)
         {
             await FetchAsync(record.Field);
         }
@@ -410,9 +453,16 @@ internal sealed class TenancyStore : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync();
-        if (_subscriber is not null)
+        if (_redis is not null)
         {
-            await _subscriber.DisposeAsync();
+            try
+            {
+                await _redis.Subscriber.UnsubscribeAsync(RedisChannel.Literal(Channel));
+            }
+            catch (Exception e) when (RedisConnection.IsFailure(e))
+            {
+                // Going away anyway: the connection's end drops the subscription.
+            }
         }
     }
 }

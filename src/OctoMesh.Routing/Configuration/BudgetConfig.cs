@@ -42,7 +42,14 @@ public sealed record RateLimitConfig(string Name, string? Workspace, string? Key
         (Workspace is null || Workspace == workspace) && (Key is null || Key == key) && (Model is null || Model == model);
 }
 
-/// <summary>The <c>redis</c> section: the Redis that budgets and rate limits (and, to come, revocations) share across replicas.</summary>
-/// <param name="Address"><c>host:port</c>.</param>
-/// <param name="TimeoutMs">How long a call waits before the gateway goes on with this replica's own count.</param>
-public sealed record RedisConfig(string Address, RedisCredentials? Auth = null, int TimeoutMs = 100);
+/// <summary>
+/// The <c>redis</c> section: the one Redis that replicas share for the response cache's second level, budgets, rate
+/// limits and the workspace and key store.
+/// </summary>
+/// <param name="Connection">A StackExchange.Redis configuration string: one or more <c>host:port</c>, then options such as
+/// <c>ssl=true</c> or <c>serviceName=…</c> (Sentinel); a Cluster is recognised by itself.</param>
+/// <param name="Auth">The ACL user and the password (from the environment), when Redis asks for them.</param>
+/// <param name="CaFile">A PEM file with the CA that signed Redis's TLS certificate, when the system does not trust it.</param>
+/// <param name="TimeoutMs">How long a call waits before the gateway goes on without Redis (this replica's own count, the
+/// in-process cache).</param>
+public sealed record RedisConfig(string Connection, RedisCredentials? Auth = null, string? CaFile = null, int TimeoutMs = 100);

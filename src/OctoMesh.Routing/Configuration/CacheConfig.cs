@@ -16,13 +16,10 @@ public enum CachePolicy
 /// <param name="TtlSeconds">How long an answer stays.</param>
 /// <param name="MaxMegabytes">Memory the cached answers may take; the least recently used go first.</param>
 /// <param name="SharedAcrossWorkspaces">Let workspaces hit each other's answers (off: each workspace has its own cache).</param>
-/// <param name="Redis">Redis as <c>host:port</c>, for a second level shared by replicas; null for in-process only.</param>
-/// <param name="RedisTimeoutMs">How long a lookup waits for Redis before going on without it.</param>
+/// <param name="Shared">With a <c>redis</c> section, keep answers on it too, so replicas answer each other's repeats.</param>
 /// <param name="Semantic">The semantic cache on top of the exact one, or null for none.</param>
-/// <param name="RedisAuth">Redis's user (ACL) and password, when it asks for them.</param>
 public sealed record CacheConfig(bool Exact = false, int TtlSeconds = 3600, int MaxMegabytes = 64, bool SharedAcrossWorkspaces = false,
-    string? Redis = null, int RedisTimeoutMs = 50, SemanticCacheConfig? Semantic = null,
-    RedisCredentials? RedisAuth = null);
+    bool Shared = true, SemanticCacheConfig? Semantic = null);
 
 /// <summary>What Redis's <c>AUTH</c> is sent: the password resolved from the environment, and the ACL user (null: <c>default</c>).</summary>
 public sealed record RedisCredentials(string? User, string Password)

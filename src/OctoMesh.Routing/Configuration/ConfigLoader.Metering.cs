@@ -12,7 +12,9 @@ public static partial class ConfigLoader
         private static readonly string[] s_priceFields = ["input", "output", "cachedInput", "cacheWrite", "reasoning"];
         private static readonly string[] s_metricsFields = ["workspaceLabel", "maxSeries", "urls"];
         private static readonly string[] s_traceFields = ["enabled", "directory", "commitMs", "maxBacklog", "retentionDays"];
-        private static readonly string[] s_cacheFields = ["exact", "ttlSeconds", "maxMegabytes", "sharedAcrossWorkspaces", "redis", "redisTimeoutMs", "redisUser", "redisPassword", "semantic"];
+        private static readonly string[] s_cacheFields = ["exact", "ttlSeconds", "maxMegabytes", "sharedAcrossWorkspaces", "shared", "semantic"];
+        /// <summary>The cache's own Redis fields before the one <c>redis</c> section served everything.</summary>
+        private static readonly string[] s_movedCacheFields = ["redis", "redisTimeoutMs", "redisUser", "redisPassword"];
         private static readonly string[] s_semanticFields = ["embedder", "threshold", "maxEntries", "vectors", "provider", "model", "dimensions", "timeoutMs"];
         private static readonly string[] s_tracingFields = ["otlpEndpoint", "protocol", "sampleRatio", "batchDelayMs", "serviceName"];
 
@@ -206,39 +208,30 @@ public static partial class ConfigLoader
             {
                 return new CacheConfig();
             }
-            var fields = Fields(element, path, s_cacheFields);
+            foreach (var moved in s_movedCacheFields)
+            {
+                if (element.TryGetProperty(moved, out _))
+                {
+                    Error($"{path}.{moved}", "the cache now uses the top-level redis section",
+                        "remove it and write \"redis\": { \"connection\": \"127.0.0.1:6379\", \"password\": \"${REDIS_PASSWORD}\", \"timeoutMs\": 50 } at the top level");
+                }
+            }
+            var fields = Fields(element, path, s_cacheFields, s_movedCacheFields);
             var cache = new CacheConfig();
             bool? Flag(string name, string fix) => this.Flag(fields, name, path, fix);
             cache = cache with
             {
                 Exact = Flag("exact", "write true to answer repeated requests from the cache") ?? cache.Exact,
                 SharedAcrossWorkspaces = Flag("sharedAcrossWorkspaces", "write true only if workspaces may see each other's answers") ?? cache.SharedAcrossWorkspaces,
+                Shared = Flag("shared", "write false to keep answers in this process only, even with a redis section") ?? cache.Shared,
             };
             if (fields.TryGetValue("ttlSeconds", out var ttl) && Integer(ttl, $"{path}.ttlSeconds", 1, 30 * 86_400, "a whole number of seconds from 1 to 2592000") is { } seconds)
             {
                 cache = cache with { TtlSeconds = (int)seconds };
             }
-            if (fields.TryGetValue("redis", out var redis) && ReadHostPort(redis, $"{path}.redis") is { } address)
-            {
-                cache = cache with { Redis = address };
-            }
-            if (fields.TryGetValue("redisTimeoutMs", out var redisTimeout)
-                && Integer(redisTimeout, $"{path}.redisTimeoutMs", 1, 10_000, "a whole number of milliseconds from 1 to 10000") is { } redisMs)
-            {
-                cache = cache with { RedisTimeoutMs = (int)redisMs };
-            }
             if (fields.TryGetValue("maxMegabytes", out var size) && Integer(size, $"{path}.maxMegabytes", 1, 65_536, "a whole number of megabytes from 1 to 65536") is { } megabytes)
             {
                 cache = cache with { MaxMegabytes = (int)megabytes };
-            }
-            if (fields.TryGetValue("redisPassword", out var password) && ReadSecret(password, $"{path}.redisPassword") is { } secret)
-            {
-                var user = fields.TryGetValue("redisUser", out var u) && u.ValueKind == JsonValueKind.String ? u.GetString() : null;
-                cache = cache with { RedisAuth = new RedisCredentials(user, secret) };
-            }
-            else if (fields.ContainsKey("redisUser") && !fields.ContainsKey("redisPassword"))
-            {
-                Error($"{path}.redisUser", "a Redis user needs a password", "add \"redisPassword\": \"${REDIS_PASSWORD}\"");
             }
             if (fields.TryGetValue("semantic", out var semantic))
             {

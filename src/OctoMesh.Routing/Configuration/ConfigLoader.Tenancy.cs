@@ -10,7 +10,7 @@ public static partial class ConfigLoader
     {
         private static readonly string[] s_budgetFields = ["name", "workspace", "key", "usd", "period", "hard"];
         private static readonly string[] s_rateLimitFields = ["name", "workspace", "key", "model", "requestsPerMinute", "tokensPerMinute"];
-        private static readonly string[] s_redisFields = ["address", "user", "password", "timeoutMs"];
+        private static readonly string[] s_redisFields = ["connection", "user", "password", "caFile", "timeoutMs"];
         private static readonly string[] s_workspaceFields = ["name", "content"];
         private static readonly string[] s_tenancyFields = ["directory", "keyring", "requireKeys"];
 
@@ -226,46 +226,91 @@ public static partial class ConfigLoader
             return limits.ToImmutable();
         }
 
-        /// <summary>A Redis address, <c>host:port</c>; null, with the error, for anything else.</summary>
-        private string? ReadHostPort(JsonElement element, string path)
-        {
-            var text = element.ValueKind == JsonValueKind.String ? element.GetString()! : "";
-            var colon = text.LastIndexOf(':');
-            if (colon > 0 && int.TryParse(text.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port)
-                && port is > 0 and < 65536)
-            {
-                return text;
-            }
-            Error(path, $"{Describe(element)} is not host:port", "write e.g. \"127.0.0.1:6379\"");
-            return null;
-        }
-
         private RedisConfig? ReadRedis(JsonElement element, string path)
         {
-            if (!ExpectObject(element, path, "write { \"address\": \"10.0.0.5:6379\", \"password\": \"${REDIS_PASSWORD}\" }"))
+            const string Example = "write { \"connection\": \"10.0.0.5:6379\", \"password\": \"${REDIS_PASSWORD}\" }";
+            if (!ExpectObject(element, path, Example))
             {
                 return null;
             }
-            var fields = Fields(element, path, s_redisFields);
-            if (!fields.TryGetValue("address", out var a))
+            if (element.TryGetProperty("address", out _))
             {
-                Error($"{path}.address", "missing", "write e.g. \"127.0.0.1:6379\"");
-                return null;
+                Error($"{path}.address", "renamed", "write it as \"connection\": a StackExchange.Redis configuration string such as \"10.0.0.5:6379\" or \"cache.internal:6380,ssl=true\"");
             }
-            if (ReadHostPort(a, $"{path}.address") is not { } address)
+            var fields = Fields(element, path, s_redisFields, ["address"]);
+            string? connection = null;
+            if (fields.TryGetValue("connection", out var c))
             {
-                return null;
+                connection = ReadRedisConnection(c, $"{path}.connection");
             }
-            var redis = new RedisConfig(address);
+            else if (!fields.ContainsKey("address"))
+            {
+                Error($"{path}.connection", "missing", "write e.g. \"127.0.0.1:6379\"");
+            }
+            var redis = new RedisConfig(connection ?? "");
             if (fields.TryGetValue("password", out var password) && ReadSecret(password, $"{path}.password") is { } secret)
             {
                 redis = redis with { Auth = new RedisCredentials(fields.TryGetValue("user", out var u) && u.ValueKind == JsonValueKind.String ? u.GetString() : null, secret) };
+            }
+            else if (fields.ContainsKey("user") && !fields.ContainsKey("password"))
+            {
+                Error($"{path}.user", "a Redis user needs a password", "add \"password\": \"${REDIS_PASSWORD}\"");
+            }
+            if (fields.TryGetValue("caFile", out var ca))
+            {
+                if (ca.ValueKind == JsonValueKind.String && ca.GetString() is { Length: > 0 } file)
+                {
+                    redis = redis with { CaFile = file };
+                }
+                else
+                {
+                    Error($"{path}.caFile", $"expected a file name, got {Describe(ca)}", "write the path of the PEM file of the CA that signed Redis's certificate");
+                }
             }
             if (fields.TryGetValue("timeoutMs", out var timeout) && Integer(timeout, $"{path}.timeoutMs", 1, 10_000, "a whole number of milliseconds from 1 to 10000") is { } ms)
             {
                 redis = redis with { TimeoutMs = (int)ms };
             }
-            return redis;
+            return connection is null ? null : redis;
+        }
+
+        /// <summary>
+        /// A StackExchange.Redis configuration string: endpoints (<c>host:port</c>, or a host alone for 6379) and
+        /// <c>name=value</c> options, comma-separated. Secrets are refused here: they come from the environment.
+        /// </summary>
+        private string? ReadRedisConnection(JsonElement element, string path)
+        {
+            var text = element.ValueKind == JsonValueKind.String ? element.GetString()!.Trim() : "";
+            var endpoints = 0;
+            foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var equals = part.IndexOf('=');
+                if (equals > 0)
+                {
+                    var option = part[..equals].Trim();
+                    if (option.Equals("password", StringComparison.OrdinalIgnoreCase) || option.Equals("user", StringComparison.OrdinalIgnoreCase))
+                    {
+                        Error(path, $"'{option}' is not accepted in the connection string: a secret would sit in the file",
+                            $"remove it and write \"{option.ToLowerInvariant()}\" beside \"connection\" (the password as \"${{REDIS_PASSWORD}}\")");
+                        return null;
+                    }
+                    continue;
+                }
+                var colon = part.LastIndexOf(':');
+                if (part.Contains(' ') || (colon >= 0 && !(colon > 0 && int.TryParse(part.AsSpan(colon + 1), System.Globalization.NumberStyles.None,
+                    System.Globalization.CultureInfo.InvariantCulture, out var port) && port is > 0 and < 65536)))
+                {
+                    Error(path, $"'{part}' is neither host:port nor name=value", "write e.g. \"127.0.0.1:6379\" or \"cache.internal:6380,ssl=true\"");
+                    return null;
+                }
+                endpoints++;
+            }
+            if (endpoints == 0)
+            {
+                Error(path, $"{Describe(element)} names no Redis server", "write e.g. \"127.0.0.1:6379\"");
+                return null;
+            }
+            return text;
         }
     }
 }

@@ -1038,7 +1038,8 @@ public static partial class ConfigLoader
         }
 
         /// <summary>The object's fields by name; reports duplicates, and unknown names when <paramref name="known"/> is given.</summary>
-        private Dictionary<string, JsonElement> Fields(JsonElement element, string path, string[]? known)
+        /// <param name="replaced">Fields of an earlier version, reported by the caller with what replaced them.</param>
+        private Dictionary<string, JsonElement> Fields(JsonElement element, string path, string[]? known, string[]? replaced = null)
         {
             var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
             foreach (var property in element.EnumerateObject())
@@ -1050,7 +1051,7 @@ public static partial class ConfigLoader
                     Error(here, "appears twice", "keep one of the two");
                     continue;
                 }
-                if (known is not null && Array.IndexOf(known, name) < 0)
+                if (known is not null && Array.IndexOf(known, name) < 0 && (replaced is null || Array.IndexOf(replaced, name) < 0))
                 {
                     fields.Remove(name);
                     var near = known.FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase));

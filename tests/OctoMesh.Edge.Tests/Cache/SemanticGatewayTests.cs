@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using OctoMesh.Edge.Tests.Hosting;
+using OctoMesh.Edge.Tests.Redis;
 using OctoMesh.Edge.Tests.Telemetry;
 
 namespace OctoMesh.Edge.Tests.Cache;
@@ -86,8 +87,7 @@ public class SemanticGatewayTests
     {
         // A Redis that asks for a password, as a shared one should.
         await using var redis = await RedisServer.StartAsync(TestGateway.RedisPassword);
-        var config = s_config.Replace("\"ttlSeconds\": 60",
-            $"\"ttlSeconds\": 60, \"redis\": \"127.0.0.1:{redis.Port}\", \"redisTimeoutMs\": 500, \"redisPassword\": \"${{REDIS_PASSWORD}}\"");
+        var config = s_config.Replace("\"adminKeys\":", $"\"redis\": {redis.Section(500)}, \"adminKeys\":");
         await using var a = await TestGateway.StartAsync(config);
         await using var b = await TestGateway.StartAsync(config);
         static async Task<double> Entries(TestGateway gateway) => (await Scrape.OfAsync(gateway)).Sum("octomesh_cache_semantic_entries");
@@ -119,9 +119,7 @@ public class SemanticGatewayTests
         Assert.True((await c.Client.SendAsync(purge)).IsSuccessStatusCode);
         await Until(async () => await Entries(a) + await Entries(b) == 0);
         Assert.Equal((0, 0, 0), (await Entries(a), await Entries(b), await Entries(c)));
-        await using var inspect = new OctoMesh.Edge.Cache.Redis.RespClient("127.0.0.1", redis.Port,
-            OctoMesh.Edge.Cache.Redis.RespOptions.Default with { Credentials = new(null, TestGateway.RedisPassword) });
-        Assert.Empty((await inspect.ExecuteAsync(["KEYS", "octomesh:semantic:*"])).Items!);
+        Assert.Empty(await redis.CliAsync("--scan", "--pattern", "octomesh:semantic:*"));
     }
 
     [Fact]

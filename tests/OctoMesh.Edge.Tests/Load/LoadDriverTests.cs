@@ -21,7 +21,8 @@ public class LoadDriverTests
             var measured = histogram.Percentile(p);
             Assert.InRange(measured, exact, exact * 1.001 + 1);
         }
-        Assert.Equal((values[^1], 100_000L), (histogram.Max, histogram.Count));
+        Assert.Equal(100_000L, histogram.Count);
+        Assert.InRange(histogram.Max, values[^1], values[^1] * 1.001 + 1);
         var small = new Histogram();
         small.Record(200);
         small.Record(100);

@@ -4,7 +4,9 @@ using System.Text;
 using System.Text.Json.Nodes;
 using OctoMesh.Edge.Tenancy;
 using OctoMesh.Edge.Tests.Cache;
+using OctoMesh.Edge.Redis;
 using OctoMesh.Edge.Tests.Hosting;
+using OctoMesh.Edge.Tests.Redis;
 using OctoMesh.Edge.Tests.Telemetry;
 using OctoMesh.Routing.Configuration;
 
@@ -51,11 +53,11 @@ public class BudgetTests
     public async Task ReplicasShareTheLedgerThroughRedis()
     {
         await using var redis = await RedisServer.StartAsync();
-        var config = new RedisConfig($"127.0.0.1:{redis.Port}", TimeoutMs: 1000);
-        await using var redisA = new TenancyRedis(config);
-        await using var redisB = new TenancyRedis(config);
-        var a = new BudgetLedger(redisA.Client);
-        var b = new BudgetLedger(redisB.Client);
+        var config = new RedisConfig(redis.Connection, TimeoutMs: 1000);
+        await using var redisA = await RedisConnection.ConnectAsync(config);
+        await using var redisB = await RedisConnection.ConnectAsync(config);
+        var a = new BudgetLedger(redisA);
+        var b = new BudgetLedger(redisB);
         var held = await a.ReserveAsync([s_daily], 700);
         Assert.Null(held.Refused);
         Assert.Equal(s_daily, (await b.ReserveAsync([s_daily], 700)).Refused);
@@ -130,7 +132,7 @@ public class BudgetTests
     {
         var cost = await CostOfOneAsync();
         await using var redis = await RedisServer.StartAsync();
-        var config = Config(4 * cost, $$""", "redis": { "address": "127.0.0.1:{{redis.Port}}", "timeoutMs": 1000 }""");
+        var config = Config(4 * cost, $$""", "redis": {{redis.Section()}}""");
         await using var a = await TestGateway.StartAsync(config);
         await using var b = await TestGateway.StartAsync(config);
         var served = 0;

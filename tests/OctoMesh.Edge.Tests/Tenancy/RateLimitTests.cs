@@ -4,7 +4,9 @@ using System.Text;
 using System.Text.Json.Nodes;
 using OctoMesh.Edge.Tenancy;
 using OctoMesh.Edge.Tests.Cache;
+using OctoMesh.Edge.Redis;
 using OctoMesh.Edge.Tests.Hosting;
+using OctoMesh.Edge.Tests.Redis;
 using OctoMesh.Edge.Tests.Telemetry;
 using OctoMesh.Routing.Configuration;
 
@@ -60,11 +62,11 @@ public class RateLimitTests
     public async Task ReplicasShareOneBucketThroughRedis()
     {
         await using var redis = await RedisServer.StartAsync();
-        var config = new RedisConfig($"127.0.0.1:{redis.Port}", TimeoutMs: 1000);
-        await using var redisA = new TenancyRedis(config);
-        await using var redisB = new TenancyRedis(config);
-        var a = new RateLimiter(redisA.Client);
-        var b = new RateLimiter(redisB.Client);
+        var config = new RedisConfig(redis.Connection, TimeoutMs: 1000);
+        await using var redisA = await RedisConnection.ConnectAsync(config);
+        await using var redisB = await RedisConnection.ConnectAsync(config);
+        var a = new RateLimiter(redisA);
+        var b = new RateLimiter(redisB);
         var three = s_five with { Name = "three", RequestsPerMinute = 3, TokensPerMinute = null };
         Assert.Null((await a.AcquireAsync([three], 1)).Refused);
         Assert.Null((await b.AcquireAsync([three], 1)).Refused);
@@ -121,7 +123,7 @@ public class RateLimitTests
     public async Task TwoGatewaysShareALimitThroughRedis()
     {
         await using var redis = await RedisServer.StartAsync();
-        var config = Config($$""", "redis": { "address": "127.0.0.1:{{redis.Port}}", "timeoutMs": 1000 }""");
+        var config = Config($$""", "redis": {{redis.Section()}}""");
         await using var a = await TestGateway.StartAsync(config);
         await using var b = await TestGateway.StartAsync(config);
         var statuses = new List<HttpStatusCode>();

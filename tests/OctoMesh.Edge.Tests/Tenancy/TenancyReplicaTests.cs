@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using OctoMesh.Edge.Tests.Cache;
 using OctoMesh.Edge.Tests.Hosting;
+using OctoMesh.Edge.Tests.Redis;
 using Xunit.Abstractions;
 using static OctoMesh.Edge.Tests.Tenancy.TenancyApiTests;
 
@@ -13,8 +14,8 @@ public class TenancyReplicaTests(ITestOutputHelper output)
     private static string Config(int redisPort) => $$"""
         { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } }, "models": { "*": { "provider": "sim" } },
           "adminKeys": [ { "name": "ops", "sha256": "{{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("admin-secret"u8))}}" } ],
-          "cache": { "exact": true, "ttlSeconds": 60, "redis": "127.0.0.1:{{redisPort}}" },
-          "redis": { "address": "127.0.0.1:{{redisPort}}", "timeoutMs": 1000 } }
+          "cache": { "exact": true, "ttlSeconds": 60 },
+          "redis": { "connection": "127.0.0.1:{{redisPort}}", "timeoutMs": 1000 } }
         """;
 
     /// <summary>Polls until <paramref name="done"/> holds (10 s at most: the test asserts the outcome, not a speed) and returns how long it took.</summary>

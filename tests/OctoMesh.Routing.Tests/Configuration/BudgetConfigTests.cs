@@ -16,14 +16,14 @@ public class BudgetConfigTests
         var config = Load("""
             , "budgets": [ { "name": "w-daily", "workspace": "w", "usd": 12.5 },
                            { "name": "ci-monthly", "key": "ci", "usd": 100, "period": "month", "hard": false } ],
-              "redis": { "address": "10.0.0.5:6379", "password": "${REDIS_PASSWORD}", "timeoutMs": 20 }
+              "redis": { "connection": "10.0.0.5:6379", "password": "${REDIS_PASSWORD}", "timeoutMs": 20 }
             """).Config!;
         Assert.Equal(
         [
             new BudgetConfig("w-daily", "w", null, 12_500_000, BudgetPeriod.Day, Hard: true),
             new BudgetConfig("ci-monthly", null, "ci", 100_000_000, BudgetPeriod.Month, Hard: false),
         ], config.Budgets.ToArray());
-        Assert.Equal(new RedisConfig("10.0.0.5:6379", new RedisCredentials(null, "pw"), 20), config.Redis);
+        Assert.Equal(new RedisConfig("10.0.0.5:6379", new RedisCredentials(null, "pw"), TimeoutMs: 20), config.Redis);
         Assert.True(config.Budgets[0].Applies("w", "anything"));
         Assert.True(config.Budgets[1].Applies("other", "ci"));
         Assert.False(config.Budgets[1].Applies("w", "other-key"));
@@ -47,10 +47,10 @@ public class BudgetConfigTests
         "$.budgets[1].key: no client key is named 'nobody'. Fix: name one of clientKeys.",
         "$.budgets[1].period: 'week' is not a period. Fix: write \"day\" or \"month\".",
         "$.budgets[2].name: 'x' appears twice. Fix: give each budget its own name.",
-        "$.redis.address: 'redis' is not host:port. Fix: write e.g. \"127.0.0.1:6379\".",
+        "$.redis.connection: 'redis:x' is neither host:port nor name=value. Fix: write e.g. \"127.0.0.1:6379\" or \"cache.internal:6380,ssl=true\".",
     ], Load("""
         , "budgets": [ { "name": "x", "usd": -1 }, { "name": "y", "key": "nobody", "usd": 1, "period": "week" }, { "name": "x", "workspace": "w", "usd": 1 } ],
-          "redis": { "address": "redis" }
+          "redis": { "connection": "redis:x" }
         """).Errors.Select(e => e.ToString()));
 
     [Fact]

@@ -13,10 +13,9 @@ public class CacheConfigTests
     {
         Assert.Equal(new CacheConfig(), Load("{}").Config!.Cache);
         Assert.False(new CacheConfig().Exact);
-        Assert.Equal(new CacheConfig(true, 120, 16, true, "127.0.0.1:6379", 20),
-            Load("""{ "exact": true, "ttlSeconds": 120, "maxMegabytes": 16, "sharedAcrossWorkspaces": true, "redis": "127.0.0.1:6379", "redisTimeoutMs": 20 }""").Config!.Cache);
-        Assert.Equal("$.cache.redis: 'localhost' is not host:port. Fix: write e.g. \"127.0.0.1:6379\".",
-            Load("""{ "redis": "localhost" }""").Errors.Single().ToString());
+        Assert.Equal(new CacheConfig(true, 120, 16, true, Shared: false),
+            Load("""{ "exact": true, "ttlSeconds": 120, "maxMegabytes": 16, "sharedAcrossWorkspaces": true, "shared": false }""").Config!.Cache);
+        Assert.True(new CacheConfig().Shared);
     }
 
     [Fact]
@@ -24,7 +23,7 @@ public class CacheConfigTests
     [
         "$.cache.exact: expected true or false, got 'yes'. Fix: write true to answer repeated requests from the cache.",
         "$.cache.ttlSeconds: 0 is out of range. Fix: write a whole number of seconds from 1 to 2592000.",
-        "$.cache.size: unknown field. Fix: remove it; the fields here are exact, ttlSeconds, maxMegabytes, sharedAcrossWorkspaces, redis, redisTimeoutMs, redisUser, redisPassword, semantic.",
+        "$.cache.size: unknown field. Fix: remove it; the fields here are exact, ttlSeconds, maxMegabytes, sharedAcrossWorkspaces, shared, semantic.",
     ], Load("""{ "exact": "yes", "ttlSeconds": 0, "size": 1 }""").Errors.Select(e => e.ToString()).OrderBy(e => e.Contains("size")));
 
     [Fact]
@@ -62,17 +61,15 @@ public class CacheConfigTests
     }
 
     [Fact]
-    public void TheRedisPasswordComesFromTheEnvironment()
+    public void TheCachesOwnRedisFieldsAreRefusedWithTheSectionThatReplacedThem()
     {
-        static ConfigLoadResult With(string fields) => ConfigLoader.Load(Encoding.UTF8.GetBytes($$"""
-            { "providers": { "a": { "kind": "sim" } }, "models": { "*": { "provider": "a" } }, "cache": { "exact": true, "redis": "127.0.0.1:6379", {{fields}} } }
-            """), name => name == "REDIS_PASSWORD" ? "from-env" : null);
-        var auth = With("""
-            "redisUser": "gateway", "redisPassword": "${REDIS_PASSWORD}"
-            """).Config!.Cache.RedisAuth!;
-        Assert.Equal(("gateway", "from-env"), (auth.User, auth.Password));
-        Assert.DoesNotContain("from-env", auth.ToString());
-        Assert.Equal("$.cache.redisPassword: a key must be a ${ENV_NAME} reference; literal keys are not accepted in config files. Fix: put the key in an environment variable and write \"${ITS_NAME}\".",
-            With("\"redisPassword\": \"hunter2\"").Errors.Single().ToString());
+        const string Fix = "Fix: remove it and write \"redis\": { \"connection\": \"127.0.0.1:6379\", \"password\": \"${REDIS_PASSWORD}\", \"timeoutMs\": 50 } at the top level.";
+        Assert.Equal(
+        [
+            $"$.cache.redis: the cache now uses the top-level redis section. {Fix}",
+            $"$.cache.redisTimeoutMs: the cache now uses the top-level redis section. {Fix}",
+            $"$.cache.redisUser: the cache now uses the top-level redis section. {Fix}",
+            $"$.cache.redisPassword: the cache now uses the top-level redis section. {Fix}",
+        ], Load("""{ "exact": true, "redis": "127.0.0.1:6379", "redisTimeoutMs": 20, "redisUser": "u", "redisPassword": "${P}" }""").Errors.Select(e => e.ToString()));
     }
 }

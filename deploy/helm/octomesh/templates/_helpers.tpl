@@ -77,8 +77,7 @@ directories on the volume, and with redis.enabled the shared tier's addresses).
 {{- $_ = set $config "tenancy" (set (default (dict) $config.tenancy) "directory" "/data/tenancy") -}}
 {{- if .Values.redis.enabled -}}
 {{- $address := printf "%s-redis:6379" (include "octomesh.fullname" .) -}}
-{{- $_ = set $config "redis" (mergeOverwrite (default (dict) $config.redis) (dict "address" $address "password" "${REDIS_PASSWORD}")) -}}
-{{- $_ = set $config "cache" (mergeOverwrite (default (dict) $config.cache) (dict "redis" $address "redisPassword" "${REDIS_PASSWORD}")) -}}
+{{- $_ = set $config "redis" (mergeOverwrite (default (dict) $config.redis) (dict "connection" $address "password" "${REDIS_PASSWORD}")) -}}
 {{- end -}}
 {{- toPrettyJson $config -}}
 {{- end -}}
