@@ -19,7 +19,7 @@ public class ExportBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        using var metrics = new GatewayMetrics();
+        var metrics = new GatewayMetrics();
         var log = new TraceLog(new TraceConfig(Directory: _directory, MaxBacklog: Records), metrics, NullLogger.Instance);
         string[] models = ["gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash", "sim-small"];
         var start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;

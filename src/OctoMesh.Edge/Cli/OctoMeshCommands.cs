@@ -70,8 +70,19 @@ internal static class OctoMeshCommands
             }
 
             var listen = parse.GetValue(urls)?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            await using var server = await GatewayServer.StartAsync(gatewayConfig, listen, parse.GetValue(logLevel), configPath: file?.FullName,
-                cancellationToken: cancellationToken);
+            GatewayServer server;
+            try
+            {
+                server = await GatewayServer.StartAsync(gatewayConfig, listen, parse.GetValue(logLevel), configPath: file?.FullName,
+                    cancellationToken: cancellationToken);
+            }
+            catch (ConfigFileException e)
+            {
+                Console.Error.WriteLine($"{file?.FullName}: 1 error:");
+                Console.Error.WriteLine($"  {new ConfigError(e.ConfigPath, e.Message, "fix or restore the file")}");
+                return ConfigInvalid;
+            }
+            await using var running = server;
             Banner.Print(Console.Out, server, gatewayConfig, isEmbeddedDefault: file is null);
             await server.WaitForShutdownAsync(CancellationToken.None);
             return 0;
@@ -187,11 +198,19 @@ internal static class OctoMeshCommands
         var urls = UrlsOption("http://127.0.0.1:8090");
         var logLevel = LogLevelOption();
         var h2c = new Option<bool>("--h2c") { Description = "Speak HTTP/2 only, with prior knowledge over plain http." };
-        var command = new Command("sim", "Run the provider simulator (OpenAI wire format) on its own.") { urls, logLevel, h2c };
+        var certificate = new Option<FileInfo>("--tls-cert") { Description = "PEM certificate for https:// URLs (with --tls-key)." };
+        var key = new Option<FileInfo>("--tls-key") { Description = "PEM private key of --tls-cert." };
+        var command = new Command("sim", "Run the provider simulator (OpenAI wire format) on its own.") { urls, logLevel, h2c, certificate, key };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            var tls = (parse.GetValue(certificate), parse.GetValue(key)) switch
+            {
+                ({ } cert, { } pem) => new SimulatorTls(cert.FullName, pem.FullName),
+                (null, null) => null,
+                _ => throw new ArgumentException("--tls-cert and --tls-key go together."),
+            };
             await using var simulator = await SimulatorServer.StartAsync(parse.GetValue(urls) ?? "http://127.0.0.1:8090", embedded: false,
-                parse.GetValue(logLevel), parse.GetValue(h2c), cancellationToken);
+                parse.GetValue(logLevel), parse.GetValue(h2c), tls, cancellationToken);
             Console.Out.WriteLine($"OctoMesh simulator listening on {simulator.Address} (OpenAI API root: {simulator.OpenAIBaseUrl})");
             await simulator.WaitForShutdownAsync(CancellationToken.None);
             return 0;

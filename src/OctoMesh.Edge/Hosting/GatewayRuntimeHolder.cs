@@ -96,6 +96,12 @@ public sealed class GatewayRuntimeHolder : IDisposable
                 {
                     errors.Add(new ConfigError("$.metrics.maxSeries", "the series limit cannot change while the gateway runs", "restart the gateway for a new limit"));
                 }
+                if (config.Metrics.WorkspaceLabel != old.Config.Metrics.WorkspaceLabel)
+                {
+                    // A metric's label names are fixed when it is made.
+                    errors.Add(new ConfigError("$.metrics.workspaceLabel", "the workspace label cannot be added or removed while the gateway runs",
+                        "restart the gateway for it"));
+                }
                 if (!config.Metrics.Urls.SequenceEqual(old.Config.Metrics.Urls))
                 {
                     errors.Add(new ConfigError("$.metrics.urls", "the management listener cannot change while the gateway runs", "restart the gateway to listen elsewhere"));
@@ -117,6 +123,13 @@ public sealed class GatewayRuntimeHolder : IDisposable
             try
             {
                 next = new GatewayRuntime(loaded.Config, _simulatorUrl, old);
+            }
+            catch (ConfigFileException e)
+            {
+                // A file the configuration names (a provider's CA) is missing or damaged: the running one stays.
+                Interlocked.Increment(ref _failures);
+                Log.ReloadRefused(_logger, path, 1, e.Message);
+                return [new ConfigError(e.ConfigPath, e.Message, "fix or restore the file, then save the configuration again")];
             }
             catch (InvalidDataException e)
             {

@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using System.Diagnostics.Metrics;
+using Prometheus;
 using OctoMesh.Edge.Metering;
 using OctoMesh.Edge.Proxy;
 using OctoMesh.Edge.Simulator;
@@ -102,13 +102,12 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromMilliseconds(config.Shutdown.DelayMs + config.Shutdown.TimeoutMs));
         builder.Services.AddSingleton(services => new GatewayRuntimeHolder(runtime, simulator?.OpenAIBaseUrl,
             services.GetRequiredService<ILoggerFactory>().CreateLogger<GatewayRuntimeHolder>()));
-        builder.Services.AddSingleton<GatewayMetrics>();
+        builder.Services.AddSingleton(_ => new GatewayMetrics(config.Metrics.WorkspaceLabel, config.Metrics.MaxSeries));
         if (config.Tracing.Enabled)
         {
             // Made by the container, so disposed (flushing the last spans) with it.
             builder.Services.AddSingleton(_ => GatewayTracing.Start(config.Tracing)!);
         }
-        builder.Services.AddSingleton(services => new PrometheusExporter(services.GetRequiredService<GatewayMetrics>().Meter, config.Metrics.MaxSeries));
         builder.Services.AddSingleton(services => new RequestMeter(services.GetRequiredService<GatewayMetrics>(), trace.Enabled
             ? new TraceLog(trace, services.GetRequiredService<GatewayMetrics>(), services.GetRequiredService<ILoggerFactory>().CreateLogger<TraceLog>())
             : null));
@@ -131,29 +130,27 @@ public sealed class GatewayServer : IAsyncDisposable
         }
 
         var app = builder.Build();
-        // The exporter listens before the first instrument is created, so it sees them all; the trace log opens
-        // (recovering what an earlier run committed) before the first request.
-        app.Services.GetRequiredService<PrometheusExporter>();
+        // The trace log opens (recovering what an earlier run committed) before the first request.
         app.Services.GetRequiredService<RequestMeter>();
         app.Services.GetService<OpenTelemetry.Trace.TracerProvider>();
         ObserveRuntime(app.Services.GetRequiredService<GatewayMetrics>(), app.Services.GetRequiredService<GatewayRuntimeHolder>());
         var cache = app.Services.GetRequiredService<Cache.ExactCache>();
-        app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.cache.redis.errors", "{error}",
-            "Redis calls of the cache that failed or timed out; the cache went on with this process's memory.", () => [new Measurement<long>(cache.RedisErrors)], counter: true);
+        var metrics = app.Services.GetRequiredService<GatewayMetrics>();
+        metrics.ObserveCounter("octomesh_cache_redis_errors_total",
+            "Redis calls of the cache that failed or timed out; the cache went on with this process's memory.", () => cache.RedisErrors);
         var budgets = app.Services.GetRequiredService<Tenancy.BudgetLedger>();
         var limiter = app.Services.GetRequiredService<Tenancy.RateLimiter>();
-        app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.rate_limit.redis.errors", "{error}",
-            "Redis calls of the rate limiter that failed; those requests were counted by this replica alone.", () => [new Measurement<long>(limiter.RedisErrors)], counter: true);
-        app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.budget.redis.errors", "{error}",
-            "Redis calls of the budget ledger that failed; those requests were counted by this replica alone.", () => [new Measurement<long>(budgets.RedisErrors)], counter: true);
+        metrics.ObserveCounter("octomesh_rate_limit_redis_errors_total",
+            "Redis calls of the rate limiter that failed; those requests were counted by this replica alone.", () => limiter.RedisErrors);
+        metrics.ObserveCounter("octomesh_budget_redis_errors_total",
+            "Redis calls of the budget ledger that failed; those requests were counted by this replica alone.", () => budgets.RedisErrors);
         if (cache.Semantic is { } semanticIndex)
         {
-            app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.cache.semantic.entries", "{entry}",
-                "Questions in the semantic cache's index.", () => [new Measurement<long>(semanticIndex.Count)]);
+            metrics.ObserveGauge("octomesh_cache_semantic_entries", "Questions in the semantic cache's index.", () => semanticIndex.Count);
             if (semanticIndex.Embedder is Cache.Semantic.ProviderEmbedder remote)
             {
-                app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.cache.embed.errors", "{error}",
-                    "Calls to the embeddings provider that failed or were too slow; each skipped one semantic lookup.", () => [new Measurement<long>(remote.Errors)], counter: true);
+                metrics.ObserveCounter("octomesh_cache_embed_errors_total",
+                    "Calls to the embeddings provider that failed or were too slow; each skipped one semantic lookup.", () => remote.Errors);
             }
             // A replica that starts reads back the index the others built (bounded by Redis's soft timeout per call).
             await cache.LoadSharedQuestionsAsync();
@@ -166,14 +163,14 @@ public sealed class GatewayServer : IAsyncDisposable
             vault.Forget(workspace);
             cache.PurgeHere(workspace);
         });
-        app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.content.dropped", "{exchange}",
-            "Exchanges of full-content workspaces not kept because the writer was behind or the disk failed.", () => [new Measurement<long>(vault.Dropped)], counter: true);
+        metrics.ObserveCounter("octomesh_content_dropped_total",
+            "Exchanges of full-content workspaces not kept because the writer was behind or the disk failed.", () => vault.Dropped);
         var shadow = app.Services.GetRequiredService<Optimizer.ShadowEvaluator>();
-        app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.shadow.dropped", "{request}",
-            "Sampled requests of shadowed routes not mirrored: the queue was full or the result store could not be written.", () => [new Measurement<long>(shadow.Dropped)], counter: true);
-        app.Services.GetRequiredService<GatewayMetrics>().Observe<long>("octomesh.tenancy.redis.errors", "{error}",
+        metrics.ObserveCounter("octomesh_shadow_dropped_total",
+            "Sampled requests of shadowed routes not mirrored: the queue was full or the result store could not be written.", () => shadow.Dropped);
+        metrics.ObserveCounter("octomesh_tenancy_redis_errors_total",
             "Redis calls of the workspace and key store that failed; changes were kept here and reach the other replicas at their next resync.",
-            () => [new Measurement<long>(store.RedisErrors)], counter: true);
+            () => store.RedisErrors);
         // A replica that starts knows the keys and revocations the others made before it serves (2 s at most: Redis
         // may be down, and then what this replica's own store holds stands until it is back).
         await Task.WhenAny(store.FirstSync, Task.Delay(TimeSpan.FromSeconds(2), cancellationToken));
@@ -218,12 +215,7 @@ public sealed class GatewayServer : IAsyncDisposable
             : next(context));
         app.UseRouting();
         app.MapGet("/v1/models", proxy.ListModelsAsync);
-        var exporter = app.Services.GetRequiredService<PrometheusExporter>();
-        app.MapGet("/metrics", context =>
-        {
-            context.Response.ContentType = PrometheusExporter.ContentType;
-            return context.Response.WriteAsync(exporter.Scrape());
-        });
+        app.MapMetrics("/metrics", app.Services.GetRequiredService<GatewayMetrics>().Registry);
         // Admin calls read and write files (the usage scan, the tenancy store's fsync, exports): off the I/O threads.
         app.MapGet("/admin/routes", OffIo(app.Services.GetRequiredService<Admin.RoutesEndpoint>().HandleAsync));
         app.MapGet("/admin/usage", OffIo(app.Services.GetRequiredService<Admin.UsageEndpoint>().HandleAsync));
@@ -259,14 +251,12 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <summary>Gauges read at each scrape from the running configuration: breaker states and reloads.</summary>
     private static void ObserveRuntime(GatewayMetrics metrics, GatewayRuntimeHolder runtimes)
     {
-        metrics.Observe<int>("octomesh.breaker.state", null, "Each route target's circuit breaker: 0 closed, 1 half-open, 2 open.", () =>
-            runtimes.Current.Routes.Routes.SelectMany(route => route.Definition.Targets.Select((target, i) => new Measurement<int>((int)route.Health[i].State,
-                new(GatewayMetrics.Route, route.Name), new(GatewayMetrics.Provider, target.Provider), new(GatewayMetrics.Model, target.Model)))));
-        metrics.Observe<long>("octomesh.config.reloads", "{reload}", "Configuration reloads: applied, or refused (the running configuration stayed).", () =>
-        [
-            new Measurement<long>(runtimes.Reloads, new KeyValuePair<string, object?>(GatewayMetrics.Result, "applied")),
-            new Measurement<long>(runtimes.ReloadFailures, new KeyValuePair<string, object?>(GatewayMetrics.Result, "refused")),
-        ], counter: true);
+        metrics.ObserveGauges("octomesh_breaker_state", "Each route target's circuit breaker: 0 closed, 1 half-open, 2 open.",
+            [GatewayMetrics.Route, GatewayMetrics.Provider, GatewayMetrics.Model], () =>
+            runtimes.Current.Routes.Routes.SelectMany(route => route.Definition.Targets.Select((target, i) =>
+                (new[] { route.Name, target.Provider, target.Model }, (double)route.Health[i].State))));
+        metrics.ObserveCounters("octomesh_config_reloads_total", "Configuration reloads: applied, or refused (the running configuration stayed).",
+            [GatewayMetrics.Result], () => [(["applied"], runtimes.Reloads), (["refused"], runtimes.ReloadFailures)]);
     }
 
     private static Task WriteStatusAsync(HttpResponse response, int status, string text)

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using FASTER.core;
 using Microsoft.Extensions.Logging;
@@ -84,13 +83,11 @@ internal sealed class TraceLog : IAsyncDisposable
         _metrics = metrics;
         _logger = logger;
         Process = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
-        metrics.Observe<long>("octomesh.trace.backlog", "{record}", "Trace records waiting to be written to the log.", () => [new Measurement<long>(Backlog)]);
-        metrics.Observe<long>("octomesh.trace.records", "{record}", "Trace records written to the log (durable at the next commit).",
-            () => [new Measurement<long>(Volatile.Read(ref _written))], counter: true);
-        metrics.Observe<long>("octomesh.trace.committed_records", "{record}", "Trace records durable on disk (their group commit completed).",
-            () => [new Measurement<long>(Volatile.Read(ref _committed))], counter: true);
-        metrics.Observe<long>("octomesh.trace.dropped", "{record}", "Trace records dropped because the backlog was full (the disk too slow or failing).",
-            () => [new Measurement<long>(Dropped)], counter: true);
+        metrics.ObserveGauge("octomesh_trace_backlog", "Trace records waiting to be written to the log.", () => Backlog);
+        metrics.ObserveCounter("octomesh_trace_records_total", "Trace records written to the log (durable at the next commit).", () => Volatile.Read(ref _written));
+        metrics.ObserveCounter("octomesh_trace_committed_records_total", "Trace records durable on disk (their group commit completed).",
+            () => Volatile.Read(ref _committed));
+        metrics.ObserveCounter("octomesh_trace_dropped_total", "Trace records dropped because the backlog was full (the disk too slow or failing).", () => Dropped);
         _writer = Task.Run(WriteAsync);
     }
 

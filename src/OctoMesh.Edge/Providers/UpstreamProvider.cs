@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using OctoMesh.Routing.Configuration;
 
 namespace OctoMesh.Edge.Providers;
@@ -40,22 +42,48 @@ internal sealed class UpstreamProvider : IDisposable
             ? (HttpVersion.Version20, baseUrl.Scheme == "https" ? HttpVersionPolicy.RequestVersionOrLower : HttpVersionPolicy.RequestVersionExact)
             : (HttpVersion.Version11, HttpVersionPolicy.RequestVersionOrLower);
 
-        // Plain-http HTTP/1.1 upstreams get the gateway's own lean client; TLS and h2c, SocketsHttpHandler.
-        HttpMessageHandler handler = baseUrl.Scheme == Uri.UriSchemeHttp && config.Http != UpstreamHttpVersion.Http2
-            ? new Http11.Http11Handler(baseUrl, config.Timeouts.Connect)
-            : new SocketsHttpHandler
+        Invoker = new HttpMessageInvoker(Handler(config), disposeHandler: true);
+    }
+
+    /// <summary>
+    /// The provider's connection pool: no proxy, no redirects, no cookies, no decompression (bytes are relayed as they
+    /// come); idle connections closed after 90 s and every connection after 5 min, so a moved upstream is followed
+    /// without a restart; HTTP/2 opens more connections rather than queueing past a server's stream limit.
+    /// </summary>
+    private static SocketsHttpHandler Handler(ProviderConfig config)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = config.Timeouts.Connect,
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            AutomaticDecompression = DecompressionMethods.None,
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            UseProxy = false,
+            EnableMultipleHttp2Connections = true,
+        };
+        if (config.CaFile is { } caFile)
+        {
+            // This provider's certificate must chain to the CA in the file (and name the host); the system's CAs are not asked.
+            var roots = new X509Certificate2Collection();
+            try
             {
-                ConnectTimeout = config.Timeouts.Connect,
-                PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
-                // Re-resolve DNS now and then, so a moved upstream is followed without a restart.
-                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-                AutomaticDecompression = DecompressionMethods.None,
-                AllowAutoRedirect = false,
-                UseCookies = false,
-                UseProxy = false,
-                EnableMultipleHttp2Connections = true,
-            };
-        Invoker = new HttpMessageInvoker(handler, disposeHandler: true);
+                roots.ImportFromPemFile(caFile);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+            {
+                throw new ConfigFileException($"$.providers.{config.Name}.caFile", $"{caFile}: {e.Message}", e);
+            }
+            if (roots.Count == 0)
+            {
+                throw new ConfigFileException($"$.providers.{config.Name}.caFile", $"{caFile} holds no PEM certificate");
+            }
+            var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+            policy.CustomTrustStore.AddRange(roots);
+            handler.SslOptions.CertificateChainPolicy = policy;
+        }
+        return handler;
     }
 
     /// <summary>Speaks this provider's wire format to OpenAI-format clients.</summary>

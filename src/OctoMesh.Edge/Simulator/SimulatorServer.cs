@@ -39,19 +39,30 @@ public sealed class SimulatorServer : IAsyncDisposable
 
     /// <param name="embedded">Hosted inside another server (the gateway, a test): leave SIGTERM to the host, which stops it last.</param>
     /// <param name="h2c">Speak HTTP/2 only, with prior knowledge over plain http (h2c), as vLLM behind an h2 proxy or a gRPC-era server does.</param>
+    /// <param name="tls">The certificate and key (PEM files) of <c>https://</c> addresses in <paramref name="urls"/>.</param>
     public static async Task<SimulatorServer> StartAsync(string urls, bool embedded, LogLevel logLevel = LogLevel.Warning,
-        bool h2c = false, CancellationToken cancellationToken = default)
+        bool h2c = false, SimulatorTls? tls = null, CancellationToken cancellationToken = default)
     {
         var builder = Hosting.SlimHost.CreateBuilder();
         builder.Logging.SetMinimumLevel(logLevel);
         builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Hosting.InlineIo.Apply(builder.WebHost);
+        if (tls is not null)
+        {
+            // The slim host leaves https:// addresses out unless asked.
+            builder.WebHost.UseKestrelHttpsConfiguration();
+        }
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             if (h2c)
             {
                 kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2);
+            }
+            if (tls is not null)
+            {
+                var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(tls.CertificateFile, tls.KeyFile);
+                kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate);
             }
         });
         if (embedded)
@@ -100,3 +111,6 @@ public sealed class SimulatorServer : IAsyncDisposable
         await _app.DisposeAsync();
     }
 }
+
+/// <summary>The simulator's TLS certificate and its key, as PEM files.</summary>
+public sealed record SimulatorTls(string CertificateFile, string KeyFile);

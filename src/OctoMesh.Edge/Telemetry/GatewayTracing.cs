@@ -18,7 +18,7 @@ namespace OctoMesh.Edge.Telemetry;
 /// </summary>
 internal static class GatewayTracing
 {
-    public static readonly ActivitySource Source = new(GatewayMetrics.MeterName, typeof(GatewayTracing).Assembly.GetName().Version?.ToString());
+    public static readonly ActivitySource Source = new("OctoMesh.Edge", typeof(GatewayTracing).Assembly.GetName().Version?.ToString());
 
     /// <summary>The exporter pipeline for <paramref name="config"/>, or null when tracing is off.</summary>
     public static TracerProvider? Start(TracingConfig config)

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.CompilerServices;
 
 namespace OctoMesh.Edge.Telemetry;
@@ -15,16 +14,14 @@ internal struct LabelKey : IEquatable<LabelKey>
     private int _count;
     private int _hash;
 
-    public LabelKey(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    public LabelKey(ReadOnlySpan<string> values)
     {
         var hash = s_seed;
-        _count = Math.Min(tags.Length, MaxLabels);
+        _count = Math.Min(values.Length, MaxLabels);
         for (var i = 0; i < _count; i++)
         {
-            // Tag values are strings on every path of the gateway; anything else becomes text (and allocates).
-            var text = tags[i].Value as string ?? Text(tags[i].Value);
-            _values[i] = text;
-            hash = Mix(hash, text);
+            _values[i] = values[i];
+            hash = Mix(hash, values[i]);
         }
         _hash = (int)(hash ^ (hash >> 32));
     }
@@ -53,26 +50,6 @@ internal struct LabelKey : IEquatable<LabelKey>
         hash = (hash ^ (ulong)chars.Length) * Multiplier;
         return hash ^ (hash >> 32);
     }
-
-    public static LabelKey Of(string[] values)
-    {
-        var tags = new KeyValuePair<string, object?>[values.Length];
-        for (var i = 0; i < values.Length; i++)
-        {
-            tags[i] = new(string.Empty, values[i]);
-        }
-        return new LabelKey(tags);
-    }
-
-    /// <summary>A tag value as label text.</summary>
-    public static string Text(object? value) => value switch
-    {
-        null => "",
-        string s => s,
-        bool b => b ? "true" : "false",
-        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-        _ => value.ToString() ?? "",
-    };
 
     public readonly bool Equals(LabelKey other)
     {

@@ -69,7 +69,7 @@ public static partial class ConfigLoader
         private static readonly string[] s_rangeFields = ["min", "max"];
         private static readonly string[] s_targetFields = ["provider", "model", "weight", "price", "quality", "maxConcurrency", "firstByteMs"];
         private const string StrategyList = "priority, weighted, least-latency, cheapest-above-quality";
-        private static readonly string[] s_providerFields = ["kind", "baseUrl", "apiKey", "http", "timeouts", "defaultMaxTokens", "apiVersion", "streamUsage"];
+        private static readonly string[] s_providerFields = ["kind", "baseUrl", "apiKey", "http", "timeouts", "defaultMaxTokens", "apiVersion", "streamUsage", "caFile"];
         private static readonly string[] s_timeoutFields = ["connectMs", "firstByteMs", "totalMs"];
         private static readonly string[] s_modelFields = ["provider", "model"];
         private static readonly string[] s_keyFields = ["name", "sha256", "workspace", "id", "salt", "models", "routes", "expires"];
@@ -303,8 +303,25 @@ public static partial class ConfigLoader
             }
             var streamUsage = Flag(fields, "streamUsage", path, "write false for servers that reject stream_options, else leave it out") ?? true;
 
+            string? caFile = null;
+            if (fields.TryGetValue("caFile", out var ca))
+            {
+                if (ca.ValueKind != JsonValueKind.String || ca.GetString() is not { Length: > 0 } file)
+                {
+                    Error($"{path}.caFile", $"expected a file name, got {Describe(ca)}", "write the path of the PEM file of the CA that signed the provider's certificate");
+                }
+                else if (baseUrl is { Scheme: not "https" })
+                {
+                    Error($"{path}.caFile", "a CA is for TLS, and the baseUrl is plain http", "remove it, or write the baseUrl with https://");
+                }
+                else
+                {
+                    caFile = file;
+                }
+            }
+
             return kind is { } k && _errors.Count == errorsBefore
-                ? new ProviderConfig(name, k, baseUrl, apiKey, http, timeouts, maxTokens, apiVersion, streamUsage)
+                ? new ProviderConfig(name, k, baseUrl, apiKey, http, timeouts, maxTokens, apiVersion, streamUsage, caFile)
                 : null;
         }
 

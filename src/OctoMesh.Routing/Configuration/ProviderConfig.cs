@@ -31,6 +31,8 @@ public enum UpstreamHttpVersion
 /// <param name="DefaultMaxTokens">Sent as <c>max_tokens</c> to providers that require it (Anthropic) when the client gives none.</param>
 /// <param name="ApiVersion">Azure OpenAI's <c>api-version</c> query parameter.</param>
 /// <param name="StreamUsage">Ask an OpenAI-format upstream for the usage chunk of streams; off for servers that reject <c>stream_options</c>.</param>
+/// <param name="CaFile">A PEM file with the CA that signed the provider's TLS certificate, trusted for this provider alone
+/// (a private CA, a self-hosted model server); null: the system's trusted CAs.</param>
 public sealed record ProviderConfig(
     string Name,
     ProviderKind Kind,
@@ -40,7 +42,8 @@ public sealed record ProviderConfig(
     TimeoutsConfig Timeouts,
     int DefaultMaxTokens = ProviderConfig.DefaultMaxTokensValue,
     string? ApiVersion = null,
-    bool StreamUsage = true)
+    bool StreamUsage = true,
+    string? CaFile = null)
 {
     public const int DefaultMaxTokensValue = 4096;
     public const string DefaultAzureApiVersion = "2024-10-21";

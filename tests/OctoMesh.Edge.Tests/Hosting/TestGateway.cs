@@ -52,9 +52,13 @@ internal sealed class TestGateway : IAsyncDisposable
         return new TestGateway(simulator, gateway) { ConfigPath = path, TraceDirectory = trace };
     }
 
-    public static async Task<TestGateway> StartAsync(string? config = null, bool h2c = false)
+    /// <param name="https">The simulator serves https with the tests' certificate; <c>{CAFILE}</c> stands for the CA that signed it.</param>
+    public static async Task<TestGateway> StartAsync(string? config = null, bool h2c = false, bool https = false)
     {
-        var simulator = await SimulatorServer.StartAsync("http://127.0.0.1:0", embedded: true, h2c: h2c);
+        var simulator = https
+            ? await SimulatorServer.StartAsync("https://127.0.0.1:0", embedded: true, h2c: h2c,
+                tls: new SimulatorTls(TestCertificates.ServerCertificate, TestCertificates.ServerKey))
+            : await SimulatorServer.StartAsync("http://127.0.0.1:0", embedded: true, h2c: h2c);
         config ??= """
             {
               "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}", "apiKey": "${SIM_KEY}" } },
@@ -62,7 +66,7 @@ internal sealed class TestGateway : IAsyncDisposable
             }
             """;
         var json = config.Replace("{SIM}", simulator.OpenAIBaseUrl.ToString()).Replace("{SIMROOT}", simulator.Address.ToString())
-            .Replace("{SIMGEMINI}", simulator.GeminiBaseUrl.ToString());
+            .Replace("{SIMGEMINI}", simulator.GeminiBaseUrl.ToString()).Replace("{CAFILE}", https ? TestCertificates.CaFile : "");
         var loaded = ConfigLoader.Load(Encoding.UTF8.GetBytes(json), Environment);
         Assert.True(loaded.Succeeded, string.Join("\n", loaded.Errors));
         var trace = NewTraceDirectory();

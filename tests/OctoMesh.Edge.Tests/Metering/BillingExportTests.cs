@@ -18,7 +18,7 @@ public sealed class BillingExportTests : IDisposable
     /// <summary>Writes records through a real trace log: <paramref name="count"/> of them, alternating workspaces, one per hour from <paramref name="first"/>.</summary>
     private async Task WriteAsync(int count, int first = 0)
     {
-        using var metrics = new GatewayMetrics();
+        var metrics = new GatewayMetrics();
         await using var log = new TraceLog(new TraceConfig(Directory: _directory, CommitMs: 1), metrics, NullLogger.Instance);
         for (var i = first; i < first + count; i++)
         {

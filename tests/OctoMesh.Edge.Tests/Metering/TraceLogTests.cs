@@ -9,7 +9,7 @@ public sealed class TraceLogTests : IDisposable
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), $"octomesh-tracelog-{Guid.NewGuid():N}");
 
-    private TraceLog Open(GatewayMetrics metrics) => new(new TraceConfig(Directory: _directory, CommitMs: 1), metrics, NullLogger.Instance);
+    private TraceLog Open() => new(new TraceConfig(Directory: _directory, CommitMs: 1), new GatewayMetrics(), NullLogger.Instance);
 
     private static PendingTrace Trace(int i, string model) => new()
     {
@@ -41,9 +41,8 @@ public sealed class TraceLogTests : IDisposable
     [Fact]
     public async Task RecordsAreCommittedAndReadBackWithTheirNames()
     {
-        using (var metrics = new GatewayMetrics())
         {
-            await using var log = Open(metrics);
+            await using var log = Open();
             for (var i = 1; i <= 100; i++)
             {
                 var trace = Trace(i, i <= 50 ? "sim-small" : "sim-large");
@@ -68,16 +67,14 @@ public sealed class TraceLogTests : IDisposable
     public async Task AReopenedLogGoesOnAfterItsRecordsWithTheSameIds()
     {
         ulong firstProcess;
-        using (var metrics = new GatewayMetrics())
         {
-            await using var log = Open(metrics);
+            await using var log = Open();
             firstProcess = log.Process;
             var trace = Trace(1, "sim-small");
             log.Append(ref trace);
         }
-        using (var metrics = new GatewayMetrics())
         {
-            await using var log = Open(metrics);
+            await using var log = Open();
             Assert.NotEqual(firstProcess, log.Process);
             var trace = Trace(2, "sim-small");
             log.Append(ref trace);
@@ -113,9 +110,8 @@ public sealed class TraceLogTests : IDisposable
     {
         var now = DateTimeOffset.UtcNow;
         long start;
-        using (var metrics = new GatewayMetrics())
         {
-            await using var log = Open(metrics);
+            await using var log = Open();
             for (var i = 0; i < 10; i++)
             {
                 var trace = Trace(i, "sim-small");
@@ -123,18 +119,16 @@ public sealed class TraceLogTests : IDisposable
                 log.Append(ref trace);
             }
         }
-        using (var metrics = new GatewayMetrics())
         {
             // As the hourly retention pass of the next run does it.
-            await using var log = Open(metrics);
+            await using var log = Open();
             var before = log.BeginAddress;
             start = await log.TruncateBeforeAsync(now.AddDays(-400));
             Assert.True(start > before);
         }
-        using (var metrics = new GatewayMetrics())
         {
             // The new start was committed: the next run recovers it.
-            await using var log = Open(metrics);
+            await using var log = Open();
             Assert.Equal(start, log.BeginAddress);
         }
         using var reader = TraceReader.Open(_directory);

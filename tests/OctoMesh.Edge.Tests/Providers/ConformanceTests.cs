@@ -12,14 +12,19 @@ namespace OctoMesh.Edge.Tests.Providers;
 /// </summary>
 public class ConformanceTests
 {
-    public static TheoryData<string> Adapters => new() { "openai-compatible", "azure-openai", "anthropic", "gemini" };
+    /// <summary>Every adapter, over plain http and over https (the simulator's certificate trusted through the provider's <c>caFile</c>).</summary>
+    public static TheoryData<string, string> Adapters => new()
+    {
+        { "openai-compatible", "http" }, { "azure-openai", "http" }, { "anthropic", "http" }, { "gemini", "http" },
+        { "openai-compatible", "https" }, { "azure-openai", "https" }, { "anthropic", "https" }, { "gemini", "https" },
+    };
 
-    private static Task<TestGateway> Start(string kind) => TestGateway.StartAsync($$"""
+    private static Task<TestGateway> Start(string kind, string scheme = "http") => TestGateway.StartAsync($$"""
         {
-          "providers": { "up": { "kind": "{{kind}}", "baseUrl": "{{kind switch { "azure-openai" => "{SIMROOT}", "gemini" => "{SIMGEMINI}", _ => "{SIM}" }}}", "apiKey": "${SIM_KEY}" } },
+          "providers": { "up": { "kind": "{{kind}}", "baseUrl": "{{kind switch { "azure-openai" => "{SIMROOT}", "gemini" => "{SIMGEMINI}", _ => "{SIM}" }}}", "apiKey": "${SIM_KEY}"{{(scheme == "https" ? ", \"caFile\": \"{CAFILE}\"" : "")}} } },
           "models": { "m": { "provider": "up", "model": "sim-large" } }
         }
-        """);
+        """, https: scheme == "https");
 
     private static async Task<(HttpStatusCode Status, JsonElement Body, HttpResponseMessage Response)> Post(TestGateway test, string json, params (string, string)[] headers)
     {
@@ -120,9 +125,9 @@ public class ConformanceTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public async Task PlainTextAndItsStreamAgree(string kind)
+    public async Task PlainTextAndItsStreamAgree(string kind, string scheme)
     {
-        await using var test = await Start(kind);
+        await using var test = await Start(kind, scheme);
         const string ask = """{"model":"m","messages":[{"role":"user","content":"What is 17 + 25?"}]}""";
         var (status, body, _) = await Post(test, ask);
         Assert.Equal(HttpStatusCode.OK, status);
@@ -147,9 +152,9 @@ public class ConformanceTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public async Task SystemPromptReachesTheUpstream(string kind)
+    public async Task SystemPromptReachesTheUpstream(string kind, string scheme)
     {
-        await using var test = await Start(kind);
+        await using var test = await Start(kind, scheme);
         var (status, _, _) = await Post(test, """{"model":"m","messages":[{"role":"system","content":"Answer like a pirate."},{"role":"user","content":"Hello"}]}""");
         Assert.Equal(HttpStatusCode.OK, status);
         using var upstream = JsonDocument.Parse(test.Simulator.Stats.LastChatRequest!.Body);
@@ -164,9 +169,9 @@ public class ConformanceTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public async Task SingleToolCallStreamedAndNot(string kind)
+    public async Task SingleToolCallStreamedAndNot(string kind, string scheme)
     {
-        await using var test = await Start(kind);
+        await using var test = await Start(kind, scheme);
         var ask = $$"""{"model":"m","messages":[{"role":"user","content":"Weather in Oslo?"}],{{Tools}}}""";
         var (_, body, _) = await Post(test, ask);
         var choice = body.GetProperty("choices")[0];
@@ -191,9 +196,9 @@ public class ConformanceTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public async Task ParallelToolCalls(string kind)
+    public async Task ParallelToolCalls(string kind, string scheme)
     {
-        await using var test = await Start(kind);
+        await using var test = await Start(kind, scheme);
         var ask = $$"""{"model":"m","messages":[{"role":"user","content":"Weather and time in Oslo, in parallel please"}],{{Tools}}}""";
         var (_, body, _) = await Post(test, ask);
         var calls = body.GetProperty("choices")[0].GetProperty("message").GetProperty("tool_calls");
@@ -212,9 +217,9 @@ public class ConformanceTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public async Task MultiTurnWithToolResults(string kind)
+    public async Task MultiTurnWithToolResults(string kind, string scheme)
     {
-        await using var test = await Start(kind);
+        await using var test = await Start(kind, scheme);
         var ask = $$$"""
             {"model":"m","messages":[
               {"role":"user","content":"Weather in Oslo?"},
@@ -248,9 +253,9 @@ public class ConformanceTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public async Task StopSequencesAndMaxTokens(string kind)
+    public async Task StopSequencesAndMaxTokens(string kind, string scheme)
     {
-        await using var test = await Start(kind);
+        await using var test = await Start(kind, scheme);
         var (_, stopped, _) = await Post(test, """{"model":"m","stop":[" simulated"],"messages":[{"role":"user","content":"Hello"}]}""");
         Assert.Equal("This is a", stopped.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
         Assert.Equal("stop", stopped.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
@@ -265,9 +270,9 @@ public class ConformanceTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public async Task UnicodeAndEmojiSurviveChunking(string kind)
+    public async Task UnicodeAndEmojiSurviveChunking(string kind, string scheme)
     {
-        await using var test = await Start(kind);
+        await using var test = await Start(kind, scheme);
         const string text = "naïve café — 日本語のテキスト 🦑🐙 «quotes» \"escaped\" \\ back\\slash\ttab";
         var ask = JsonSerializer.Serialize(text, TestJson.Default.String);
         var streamed = await Stream(test, $$"""{"model":"m","stream":true,"messages":[{"role":"user","content":{{ask}}}]}""", ("x-sim-echo", "1"));
@@ -278,9 +283,9 @@ public class ConformanceTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public async Task EmptyContentIsAnswered(string kind)
+    public async Task EmptyContentIsAnswered(string kind, string scheme)
     {
-        await using var test = await Start(kind);
+        await using var test = await Start(kind, scheme);
         var (status, body, _) = await Post(test, """{"model":"m","messages":[{"role":"user","content":""},{"role":"assistant","content":""},{"role":"user","content":"Hello"}]}""");
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("stop", body.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
@@ -288,9 +293,9 @@ public class ConformanceTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public async Task UsageIsExactWithCachedAndReasoningTokens(string kind)
+    public async Task UsageIsExactWithCachedAndReasoningTokens(string kind, string scheme)
     {
-        await using var test = await Start(kind);
+        await using var test = await Start(kind, scheme);
         const string ask = """{"model":"m","messages":[{"role":"user","content":"Summarise the quarterly report for the board."}]}""";
         (string, string)[] knobs = [("x-sim-cached-tokens", "4"), ("x-sim-cache-write-tokens", "2"), ("x-sim-reasoning-tokens", "3"), ("x-sim-tokens", "9")];
         var (_, body, _) = await Post(test, ask, knobs);
@@ -310,9 +315,9 @@ public class ConformanceTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public async Task UpstreamErrorsArriveInOpenAIShape(string kind)
+    public async Task UpstreamErrorsArriveInOpenAIShape(string kind, string scheme)
     {
-        await using var test = await Start(kind);
+        await using var test = await Start(kind, scheme);
         const string ask = """{"model":"m","messages":[{"role":"user","content":"Hello"}]}""";
         // A provider's 401 is about the gateway's key: the client gets a 502 that quotes nothing of it.
         foreach (var (fault, status, code) in new[] { ("400", 400, (string?)null), ("401", 502, "upstream_auth_failed"), ("429", 429, "rate_limit_exceeded"), ("500", 500, null) })
@@ -335,14 +340,27 @@ public class ConformanceTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public async Task ErrorInsideAStreamEndsItWithAnErrorEvent(string kind)
+    public async Task ErrorInsideAStreamEndsItWithAnErrorEvent(string kind, string scheme)
     {
-        await using var test = await Start(kind);
+        await using var test = await Start(kind, scheme);
         var streamed = await Stream(test, """{"model":"m","stream":true,"messages":[{"role":"user","content":"Hello"}]}""", ("x-sim-fault", "stream-error:3"));
         Assert.False(streamed.Done);
         Assert.NotNull(streamed.Error);
         Assert.Equal("server_error", streamed.Error!.Value.GetProperty("type").GetString());
         Assert.False(string.IsNullOrEmpty(streamed.Content));
+    }
+
+    [Fact]
+    public async Task AnHttpsProviderWhoseCertificateIsNotTrustedIsNeverSentTheRequest()
+    {
+        // The simulator's certificate is signed by the tests' CA, which this provider does not name.
+        await using var test = await TestGateway.StartAsync("""
+            { "providers": { "up": { "kind": "openai-compatible", "baseUrl": "{SIM}", "apiKey": "${SIM_KEY}" } }, "models": { "m": { "provider": "up", "model": "sim-large" } } }
+            """, https: true);
+        var (status, body, _) = await Post(test, """{"model":"m","messages":[{"role":"user","content":"hi"}]}""");
+        Assert.Equal(HttpStatusCode.BadGateway, status);
+        Assert.Equal("upstream_unreachable", body.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal(0, test.Simulator.Stats.ChatCompletions);
     }
 
     [Fact]
@@ -386,9 +404,9 @@ public class ConformanceTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public async Task FieldsOfTheWrongTypeAreRefusedNotCrashed(string kind)
+    public async Task FieldsOfTheWrongTypeAreRefusedNotCrashed(string kind, string scheme)
     {
-        await using var test = await Start(kind);
+        await using var test = await Start(kind, scheme);
         foreach (var ask in new[]
         {
             """{"model":"m","messages":[{"role":"user","content":["not a part object"]}]}""",
@@ -421,9 +439,9 @@ public class ConformanceTests
 
     [Theory]
     [MemberData(nameof(Adapters))]
-    public async Task ClientThatLeavesCancelsTheUpstreamCall(string kind)
+    public async Task ClientThatLeavesCancelsTheUpstreamCall(string kind, string scheme)
     {
-        await using var test = await Start(kind);
+        await using var test = await Start(kind, scheme);
         var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
             Content = new StringContent("""{"model":"m","stream":true,"messages":[{"role":"user","content":"Hello"}]}""", Encoding.UTF8, "application/json"),

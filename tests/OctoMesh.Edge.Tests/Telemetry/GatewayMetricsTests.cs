@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using OctoMesh.Edge.Telemetry;
 using OctoMesh.Edge.Tests.Hosting;
 using OctoMesh.Routing.Pricing;
 
@@ -127,5 +128,48 @@ public class GatewayMetricsTests
         var scrape = await Scrape.OfAsync(labelled);
         Assert.Equal(1, scrape.Sum("octomesh_requests_total", "octomesh_workspace=\"team-a\""));
         Assert.True(scrape.Sum("octomesh_cost_microdollars_total", "octomesh_workspace=\"team-a\"") > 0);
+    }
+
+    /// <summary>The registry's text, as <c>/metrics</c> serves it.</summary>
+    internal static async Task<string> TextOf(GatewayMetrics metrics)
+    {
+        using var stream = new MemoryStream();
+        await metrics.Registry.CollectAndExportAsTextAsync(stream);
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    [Fact]
+    public async Task WhatWasRecordedBeforeTheFirstScrapeIsInIt()
+    {
+        var metrics = new GatewayMetrics();
+        metrics.Retry("chat");
+        metrics.Retry("chat");
+        metrics.StreamStarted("chat");
+        metrics.TraceCommitted(0.0003);
+        var lines = (await TextOf(metrics)).Split('\n');
+        Assert.Contains("octomesh_retries_total{octomesh_route=\"chat\"} 2", lines);
+        Assert.Contains("octomesh_active_streams{gen_ai_operation_name=\"chat\"} 1", lines);
+        Assert.Contains("octomesh_trace_commit_duration_seconds_bucket{le=\"0.0005\"} 1", lines);
+        Assert.Contains("octomesh_trace_commit_failures_total 0", lines);
+    }
+
+    [Fact]
+    public async Task ObservedValuesAreReadAtEachScrapeAndSeriesNoLongerReadDisappear()
+    {
+        var metrics = new GatewayMetrics();
+        long dropped = 0;
+        string[] routes = ["a", "b"];
+        metrics.ObserveCounter("t_dropped_total", "Dropped.", () => dropped);
+        metrics.ObserveGauges("t_breaker", "Breakers.", ["route"], () => routes.Select(r => (new[] { r }, 2.0)));
+        var first = (await TextOf(metrics)).Split('\n');
+        Assert.Contains("t_dropped_total 0", first);
+        Assert.Contains("t_breaker{route=\"b\"} 2", first);
+        (dropped, routes) = (5, ["a"]);
+        var text = await TextOf(metrics);
+        Assert.Contains("t_dropped_total 5", text.Split('\n'));
+        Assert.Contains("t_breaker{route=\"a\"} 2", text.Split('\n'));
+        Assert.DoesNotContain("route=\"b\"", text);
+        var (exit, output) = await Promtool.CheckMetricsAsync(text);
+        Assert.True(exit == 0 && output.Trim().Length == 0, output);
     }
 }

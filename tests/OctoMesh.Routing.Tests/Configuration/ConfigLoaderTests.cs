@@ -169,6 +169,25 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void AProviderOverHttpsMayTrustAPrivateCa()
+    {
+        var result = Load("""
+            { "providers": { "vllm": { "kind": "openai-compatible", "baseUrl": "https://vllm.internal/v1", "caFile": "/etc/octomesh/vllm-ca.pem" } },
+              "models": { "*": { "provider": "vllm" } } }
+            """);
+        Assert.Equal("/etc/octomesh/vllm-ca.pem", result.Config!.Providers["vllm"].CaFile);
+        Assert.Equal(
+        [
+            "$.providers.a.caFile: a CA is for TLS, and the baseUrl is plain http. Fix: remove it, or write the baseUrl with https://.",
+            "$.providers.b.caFile: expected a file name, got ''. Fix: write the path of the PEM file of the CA that signed the provider's certificate.",
+        ], Errors("""
+            { "providers": { "a": { "kind": "openai-compatible", "baseUrl": "http://127.0.0.1:8000/v1", "caFile": "/ca.pem" },
+                             "b": { "kind": "openai-compatible", "baseUrl": "https://b.internal/v1", "caFile": "" } },
+              "models": { "*": { "provider": "a" } } }
+            """));
+    }
+
+    [Fact]
     public void AzureTakesAnApiVersionAndOthersDoNot()
     {
         var result = Load("""
