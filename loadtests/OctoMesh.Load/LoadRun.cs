@@ -11,8 +11,9 @@ namespace OctoMesh.Load;
 /// <param name="CacheShare">The share that repeat one of a few prompts (cache hits once warm); the rest are unique.</param>
 /// <param name="FaultShare">The share the simulator answers with a 500 (<c>x-sim-fault</c>): the gateway's failure path.</param>
 /// <param name="AnthropicShare">The share sent in Anthropic's format to <c>/v1/messages</c>.</param>
+/// <param name="MaxRequests">Closed model: stop after this many requests even if the duration is not over.</param>
 public sealed record LoadOptions(Uri Target, TimeSpan Duration, int Users = 16, double? Rate = null, double StreamShare = 0, double CacheShare = 0,
-    double FaultShare = 0, double AnthropicShare = 0, string Model = "sim-small", int Tokens = 16, string? ApiKey = null);
+    double FaultShare = 0, double AnthropicShare = 0, string Model = "sim-small", int Tokens = 16, string? ApiKey = null, long? MaxRequests = null);
 
 /// <summary>The measurements of a run.</summary>
 public sealed class LoadResult
@@ -98,7 +99,12 @@ public static class LoadRun
             {
                 while (clock.Elapsed < end && !cancellationToken.IsCancellationRequested)
                 {
-                    await SendAsync(http, options, Interlocked.Increment(ref sequence), result, clock, clock.Elapsed, cancellationToken);
+                    var number = Interlocked.Increment(ref sequence);
+                    if (number > options.MaxRequests)
+                    {
+                        break;
+                    }
+                    await SendAsync(http, options, number, result, clock, clock.Elapsed, cancellationToken);
                 }
             }, cancellationToken)));
         }

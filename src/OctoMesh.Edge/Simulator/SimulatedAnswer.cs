@@ -15,11 +15,23 @@ internal sealed record SimToolCall(string Id, string Name, string Arguments);
 /// </summary>
 internal sealed partial class SimulatedAnswer
 {
+    /// <summary>The string values a tool call's arguments are given.</summary>
     private static readonly string[] s_words =
     [
         "the", "gateway", "routes", "each", "request", "to", "a", "model", "that", "answers", "it", "well",
         "and", "streams", "tokens", "back", "while", "metering", "cost", "with", "care", "cache", "repeats",
         "edge", "mesh", "latency", "budget", "provider", "simulated", "reply", "for", "your", "prompt",
+    ];
+
+    /// <summary>What a reply goes on with after its first sentence, a sentence at a time, so that it reads as prose.</summary>
+    private static readonly string[] s_sentences =
+    [
+        " It comes from the OctoMesh simulator, which stands in for a real model.",
+        " The same request always gets the same reply, so a test can count on it.",
+        " Its length, token counts and latency follow the simulated model's profile.",
+        " Routing, caching and metering treat it as they treat any other answer.",
+        " Streamed, it arrives one token at a time, as a provider would send it.",
+        " Point a provider at a real model to get real answers instead.",
     ];
 
     private SimulatedAnswer(IReadOnlyList<string> tokens, IReadOnlyList<SimToolCall> toolCalls, string finishReason, int completionTokens,
@@ -88,11 +100,12 @@ internal sealed partial class SimulatedAnswer
         var target = knobs.Tokens ?? (knobs.Echo ? tokens.Count : tokens.Count + 8 + (int)(seed % 24));
         for (var i = 0; tokens.Count < target; i++)
         {
-            tokens.Add(" " + s_words[(int)(((seed >> (i % 8 * 8)) + (ulong)i) % (ulong)s_words.Length)]);
+            tokens.AddRange(SimTokenizer.Split(s_sentences[(int)((seed + (ulong)i) % (ulong)s_sentences.Length)]));
         }
-        if (tokens.Count > target)
+        // Whole sentences, unless the client asked for an exact number of tokens (x-sim-tokens).
+        if (knobs.Tokens is { } asked && tokens.Count > asked)
         {
-            tokens.RemoveRange(target, tokens.Count - target);
+            tokens.RemoveRange(asked, tokens.Count - asked);
         }
 
         var finish = "stop";
