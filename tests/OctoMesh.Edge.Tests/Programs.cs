@@ -23,7 +23,10 @@ internal static class Programs
         return (process.ExitCode, await output + await errors);
     }
 
-    /// <summary>A port free on 127.0.0.1 a moment ago, for servers that must be told their port.</summary>
+    /// <summary>
+    /// A port free on 127.0.0.1 a moment ago, for servers that must be told their port. Another process may take it
+    /// before the server binds it: start the server with <see cref="OnFreePortAsync"/>, which tries again on a new one.
+    /// </summary>
     public static int FreePort()
     {
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
@@ -31,6 +34,31 @@ internal static class Programs
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <summary>
+    /// Starts a server that must be told its port on a free one, and on another when the port was taken before the server
+    /// bound it (<paramref name="start"/> throws an <see cref="IOException"/> saying "address already in use").
+    /// </summary>
+    public static async Task<(T Server, int Port)> OnFreePortAsync<T>(Func<int, Task<T>> start)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = FreePort();
+            try
+            {
+                return (await start(port), port);
+            }
+            catch (IOException e) when (e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase) && attempt < 5)
+            {
+                // Taken by another process between choosing and binding: another port.
+            }
+        }
+    }
+
+    /// <summary>
+    /// A loopback port that refuses every connection and that no other process can take while this lives: a socket bound
+    /// to it, never listening. For tests of an upstream that cannot be reached.
+    /// </summary>
+    public static ClosedPort DeadPort() => new();
     /// <summary>The repository's root: the directory above the test binaries that holds OctoMesh.sln.</summary>
     public static string RepositoryRoot()
     {
@@ -51,4 +79,17 @@ internal static class Programs
         return File.Exists(path) ? path
             : throw new InvalidOperationException($"{path} is missing: run `deploy/vectors/build.sh` (or `bash .ci/run`, which does).");
     }
+}
+
+/// <summary>A loopback port held bound and never listened on: connections to it are refused.</summary>
+internal sealed class ClosedPort : IDisposable
+{
+    private readonly System.Net.Sockets.Socket _socket = new(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream,
+        System.Net.Sockets.ProtocolType.Tcp);
+
+    public ClosedPort() => _socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+
+    public int Port => ((System.Net.IPEndPoint)_socket.LocalEndPoint!).Port;
+
+    public void Dispose() => _socket.Dispose();
 }

@@ -1,6 +1,6 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using OctoMesh.Edge.Tests;
 
 namespace OctoMesh.EndToEnd.Tests;
 
@@ -11,13 +11,16 @@ public sealed class NativeManagementListenerTests
     public async Task ProbesAndScrapesUseTheManagementPortWhichServesNoApi()
     {
         await using var simulator = await OctoMeshProcess.StartAsync("sim", "--urls", "http://127.0.0.1:0");
-        var management = FreePort();
         using var work = new WorkDirectory();
-        var config = await work.WriteConfigAsync($$"""
-            { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{{simulator.Address}}v1" } }, "models": { "*": { "provider": "sim" } },
-              "metrics": { "urls": ["http://127.0.0.1:{{management}}"] } }
-            """);
-        await using var gateway = await OctoMeshProcess.StartInAsync(work.Path, [], "serve", "--config", config, "--urls", "http://127.0.0.1:0");
+        var (started, management) = await Programs.OnFreePortAsync(async port =>
+        {
+            var config = await work.WriteConfigAsync($$"""
+                { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{{simulator.Address}}v1" } }, "models": { "*": { "provider": "sim" } },
+                  "metrics": { "urls": ["http://127.0.0.1:{{port}}"] } }
+                """);
+            return await OctoMeshProcess.StartInAsync(work.Path, [], "serve", "--config", config, "--urls", "http://127.0.0.1:0");
+        });
+        await using var gateway = started;
         Assert.NotEqual(management, gateway.Address.Port);
         using var api = new HttpClient { BaseAddress = gateway.Address };
         using var probes = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{management}") };
@@ -34,12 +37,5 @@ public sealed class NativeManagementListenerTests
         Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
         Assert.Contains("\"unknown_url\"", await refused.Content.ReadAsStringAsync());
         Assert.Contains($"/metrics, /healthz and /readyz only on http://127.0.0.1:{management}", gateway.Output);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

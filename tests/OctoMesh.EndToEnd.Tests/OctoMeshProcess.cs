@@ -72,6 +72,12 @@ internal sealed partial class OctoMeshProcess : IAsyncDisposable
         var process = Process.Start(start)!;
         var running = new OctoMeshProcess(process, start.WorkingDirectory, ownsDirectory: workingDirectory is null);
         var started = await Task.WhenAny(running._listening.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(30)));
+        if (started != running._listening.Task && process.HasExited && running.Output.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        {
+            // A port it was told to use was taken first (Programs.OnFreePortAsync tries another).
+            await running.DisposeAsync();
+            throw new IOException($"octomesh {string.Join(' ', args)}: address already in use");
+        }
         Assert.True(started == running._listening.Task, $"octomesh {string.Join(' ', args)} did not start:\n{running.Output}");
         return running;
     }

@@ -248,8 +248,9 @@ public class GatewayServerTests
         Assert.Equal(HttpStatusCode.BadGateway, reset.StatusCode);
         Assert.Equal("upstream_unreachable", (await ErrorOf(reset)).GetProperty("code").GetString());
 
-        // A port nothing listens on.
-        var port = Programs.FreePort();
+        // A port nothing listens on (or can, while the test holds it).
+        using var closed = Programs.DeadPort();
+        var port = closed.Port;
         await using var dead = await TestGateway.StartAsync($$"""
             { "providers": { "gone": { "kind": "openai-compatible", "baseUrl": "http://127.0.0.1:{{port}}/v1" } }, "models": { "*": { "provider": "gone" } } }
             """);

@@ -11,11 +11,11 @@ public class ManagementListenerTests
     [Fact]
     public async Task TheManagementListenerServesMetricsAndHealthAndNothingElse()
     {
-        var port = Programs.FreePort();
-        await using var gateway = await TestGateway.StartAsync($$"""
+        var (gateway, port) = await Programs.OnFreePortAsync(free => TestGateway.StartAsync($$"""
             { "providers": { "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } }, "models": { "*": { "provider": "sim" } },
-              "metrics": { "urls": ["http://127.0.0.1:{{port}}"] } }
-            """);
+              "metrics": { "urls": ["http://127.0.0.1:{{free}}"] } }
+            """));
+        await using var running = gateway;
         using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
 
         // The API answers on its own listener, and is counted.

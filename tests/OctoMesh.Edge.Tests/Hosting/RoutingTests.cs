@@ -40,7 +40,8 @@ public class RoutingTests
     [Fact]
     public async Task UnreachableTargetGivesWayAndTheLastFailureIsTheAnswer()
     {
-        var port = Programs.FreePort();
+        using var dead = Programs.DeadPort();
+        var port = dead.Port;
         await using var test = await TestGateway.StartAsync($$"""
             { "providers": { "gone": { "kind": "openai-compatible", "baseUrl": "http://127.0.0.1:{{port}}/v1" }, "sim": { "kind": "openai-compatible", "baseUrl": "{SIM}" } },
               "routes": [

@@ -3,7 +3,11 @@ using System.Text.Json;
 
 namespace OctoMesh.Edge.Tests.Telemetry;
 
-/// <summary>A real Prometheus (Debian's <c>prometheus</c>) on a free loopback port, scraping one target every second; stopped and its data removed on dispose.</summary>
+/// <summary>
+/// A real Prometheus (Debian's <c>prometheus</c>) on a free loopback port (another one when that port is taken first),
+/// checked to be the server started here (its configuration file), scraping one target every second; stopped and its
+/// data removed on dispose.
+/// </summary>
 internal sealed class PrometheusServer : IAsyncDisposable
 {
     private readonly Process _process;
@@ -30,18 +34,44 @@ internal sealed class PrometheusServer : IAsyncDisposable
                 static_configs:
                   - targets: ["{target.Authority}"]
             """);
-        var port = Programs.FreePort();
+        return (await Programs.OnFreePortAsync(port => LaunchAsync(directory, config, port))).Server;
+    }
+
+    private static async Task<PrometheusServer> LaunchAsync(string directory, string config, int port)
+    {
         var process = Process.Start(new ProcessStartInfo(Programs.Find("prometheus"),
             [$"--config.file={config}", $"--storage.tsdb.path={Path.Combine(directory, "data")}", $"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         })!;
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, line) => log.Enqueue(line.Data ?? "");
+        process.ErrorDataReceived += (_, line) => log.Enqueue(line.Data ?? "");
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var server = new PrometheusServer(process, directory, new Uri($"http://127.0.0.1:{port}"));
-        await server.WaitAsync(async () => (await server._client.GetAsync("/-/ready")).IsSuccessStatusCode, "Prometheus did not become ready");
-        return server;
+        try
+        {
+            await server.WaitAsync(async () => process.HasExited || (await server._client.GetAsync("/-/ready")).IsSuccessStatusCode, "Prometheus did not become ready");
+            if (process.HasExited)
+            {
+                await process.WaitForExitAsync();
+                var said = string.Join('\n', log);
+                throw said.Contains("address already in use", StringComparison.Ordinal)
+                    ? new IOException($"port {port}: address already in use")
+                    : new InvalidOperationException($"prometheus exited with {process.ExitCode}: {said}");
+            }
+            // The server answering is the one started here: it reads this run's configuration file.
+            var flags = JsonDocument.Parse(await server._client.GetStringAsync("/api/v1/status/flags")).RootElement.GetProperty("data");
+            Assert.Equal(config, flags.GetProperty("config.file").GetString());
+            return server;
+        }
+        catch
+        {
+            await server.StopAsync(removeData: false);
+            throw;
+        }
     }
 
     /// <summary>An instant query through the HTTP API; the first result's value, or null when the result is empty.</summary>
@@ -76,7 +106,9 @@ internal sealed class PrometheusServer : IAsyncDisposable
         Assert.Fail(failure);
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => new(StopAsync(removeData: true));
+
+    private async Task StopAsync(bool removeData)
     {
         _client.Dispose();
         if (!_process.HasExited)
@@ -85,6 +117,9 @@ internal sealed class PrometheusServer : IAsyncDisposable
             await _process.WaitForExitAsync();
         }
         _process.Dispose();
-        Directory.Delete(_directory, recursive: true);
+        if (removeData)
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
     }
 }
