@@ -130,7 +130,7 @@ public sealed class GatewayServer : IAsyncDisposable
         }
 
         var app = builder.Build();
-        // The trace log opens (recovering what an earlier run committed) before the first request.
+        // The trace log starts opening (recovering what an earlier run committed) on its writer, beside the host's start.
         app.Services.GetRequiredService<RequestMeter>();
         app.Services.GetService<OpenTelemetry.Trace.TracerProvider>();
         ObserveRuntime(app.Services.GetRequiredService<GatewayMetrics>(), app.Services.GetRequiredService<GatewayRuntimeHolder>());

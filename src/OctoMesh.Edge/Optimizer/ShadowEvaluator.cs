@@ -23,8 +23,8 @@ internal sealed class ShadowEvaluator : IAsyncDisposable
     public const string Header = "x-octomesh-shadow";
     private const int Backlog = 256;
 
-    private readonly string _token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
-    private readonly byte[] _tokenBytes;
+    /// <summary>The secret a mirrored request carries; made when first needed (OpenSSL's generator, which costs the start 10 ms).</summary>
+    private readonly Lazy<string> _token = new(() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)));
     private readonly Channel<Job> _queue = Channel.CreateBounded<Job>(new BoundedChannelOptions(Backlog) { SingleReader = true });
     private readonly Lock _gate = new();
     private readonly Dictionary<string, (DateOnly Day, long Micros)> _spent = new(StringComparer.Ordinal);
@@ -32,7 +32,7 @@ internal sealed class ShadowEvaluator : IAsyncDisposable
     private Task _worker = Task.CompletedTask;
     private long _dropped;
 
-    public ShadowEvaluator() => _tokenBytes = Encoding.ASCII.GetBytes(_token);
+    private byte[] TokenBytes => field ??= Encoding.ASCII.GetBytes(_token.Value);
 
     private sealed record Job(string Route, ShadowPolicy Policy, string Judge, string Id, string Task, string Request, string Question, string Answer, PriceTable Prices);
 
@@ -54,7 +54,7 @@ internal sealed class ShadowEvaluator : IAsyncDisposable
             return false;
         }
         Span<byte> bytes = stackalloc byte[64];
-        return Encoding.ASCII.GetBytes(given, bytes) == 64 && CryptographicOperations.FixedTimeEquals(bytes, _tokenBytes);
+        return Encoding.ASCII.GetBytes(given, bytes) == 64 && CryptographicOperations.FixedTimeEquals(bytes, TokenBytes);
     }
 
     /// <summary>Draws whether this request of <paramref name="route"/> is mirrored: its share, while today's spend is under the cap.</summary>
@@ -101,7 +101,7 @@ internal sealed class ShadowEvaluator : IAsyncDisposable
     {
         await foreach (var job in _queue.Reader.ReadAllAsync())
         {
-            var runner = new EvalRunner(_self!, job.Prices, headers: new Dictionary<string, string> { [Header] = _token }) { JudgeModel = job.Judge };
+            var runner = new EvalRunner(_self!, job.Prices, headers: new Dictionary<string, string> { [Header] = _token.Value }) { JudgeModel = job.Judge };
             foreach (var model in job.Policy.Models)
             {
                 lock (_gate)

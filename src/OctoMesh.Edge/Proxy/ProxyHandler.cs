@@ -1289,7 +1289,7 @@ internal sealed class ProxyHandler
         });
     }
 
-    private static readonly ulong s_requestIdPrefix = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+    private static readonly ulong s_requestIdPrefix = BitConverter.ToUInt64(Guid.NewGuid().ToByteArray());
     private static long s_requestCount;
 
     /// <summary>Copies the client's headers that may cross; a header the adapter set already (a provider key, an API version) wins.</summary>

@@ -27,7 +27,8 @@ internal struct LabelKey : IEquatable<LabelKey>
     }
 
     /// <summary>Per process, so label values cannot be chosen to collide (a client picks model names that become labels).</summary>
-    private static readonly ulong s_seed = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+    /// <remarks>From the kernel's random source through <see cref="Guid.NewGuid"/>, which needs no OpenSSL loaded at start.</remarks>
+    private static readonly ulong s_seed = BitConverter.ToUInt64(Guid.NewGuid().ToByteArray());
 
     /// <summary>
     /// Folds a value into the hash four UTF-16 units at a time: several times faster than the framework's string hash

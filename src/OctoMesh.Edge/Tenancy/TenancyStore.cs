@@ -233,7 +233,7 @@ internal sealed class TenancyStore : IAsyncDisposable
     }
 
     /// <summary>This process's tag in the low 16 bits of the revisions it writes.</summary>
-    private static readonly long s_tag = System.Security.Cryptography.RandomNumberGenerator.GetInt32(1 << 16);
+    private static readonly long s_tag = BitConverter.ToUInt16(Guid.NewGuid().ToByteArray());
 
     private async Task FetchAsync(string field)
     {
