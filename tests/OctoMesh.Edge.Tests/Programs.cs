@@ -23,6 +23,22 @@ internal static class Programs
         return (process.ExitCode, await output + await errors);
     }
 
+    /// <summary>Starts a server program, its output (both streams) gathered in <paramref name="log"/> as it comes.</summary>
+    public static System.Diagnostics.Process StartServer(string program, IEnumerable<string> arguments, out System.Collections.Concurrent.ConcurrentQueue<string> log)
+    {
+        var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(Find(program), arguments)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var lines = log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, line) => lines.Enqueue(line.Data ?? "");
+        process.ErrorDataReceived += (_, line) => lines.Enqueue(line.Data ?? "");
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
     /// <summary>
     /// A port free on 127.0.0.1 a moment ago, for servers that must be told their port. Another process may take it
     /// before the server binds it: start the server with <see cref="OnFreePortAsync"/>, which tries again on a new one.

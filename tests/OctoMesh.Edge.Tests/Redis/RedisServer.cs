@@ -133,16 +133,7 @@ internal sealed class RedisServer : IAsyncDisposable
         {
             arguments.AddRange(["--requirepass", password]);
         }
-        var process = Process.Start(new ProcessStartInfo(Programs.Find("redis-server"), arguments)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        process.OutputDataReceived += (_, line) => log.Enqueue(line.Data ?? "");
-        process.ErrorDataReceived += (_, line) => log.Enqueue(line.Data ?? "");
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var process = Programs.StartServer("redis-server", arguments, out var log);
         for (var i = 0; i < 200; i++)
         {
             if (process.HasExited)

@@ -39,17 +39,8 @@ internal sealed class PrometheusServer : IAsyncDisposable
 
     private static async Task<PrometheusServer> LaunchAsync(string directory, string config, int port)
     {
-        var process = Process.Start(new ProcessStartInfo(Programs.Find("prometheus"),
-            [$"--config.file={config}", $"--storage.tsdb.path={Path.Combine(directory, "data")}", $"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        process.OutputDataReceived += (_, line) => log.Enqueue(line.Data ?? "");
-        process.ErrorDataReceived += (_, line) => log.Enqueue(line.Data ?? "");
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var process = Programs.StartServer("prometheus",
+            [$"--config.file={config}", $"--storage.tsdb.path={Path.Combine(directory, "data")}", $"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"], out var log);
         var server = new PrometheusServer(process, directory, new Uri($"http://127.0.0.1:{port}"));
         try
         {
