@@ -2,7 +2,7 @@ using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.Logging.Abstractions;
 using OctoMesh.Edge.Metering;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 using OctoMesh.Edge.Telemetry;
 using OctoMesh.Routing.Configuration;
 using OctoMesh.Routing.Pricing;

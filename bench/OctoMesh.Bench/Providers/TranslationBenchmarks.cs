@@ -5,7 +5,8 @@ using BenchmarkDotNet.Attributes;
 using OctoMesh.Edge.Providers.Anthropic;
 using OctoMesh.Edge.Providers.Gemini;
 using OctoMesh.Edge.Providers.OpenAI;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
+using OctoMesh.Edge.Providers;
 
 namespace OctoMesh.Bench.Providers;
 

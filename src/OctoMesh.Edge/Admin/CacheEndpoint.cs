@@ -1,7 +1,8 @@
 using Microsoft.AspNetCore.Http;
 using OctoMesh.Edge.Cache;
 using OctoMesh.Edge.Hosting;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
+using OctoMesh.Edge.Pipeline;
 
 namespace OctoMesh.Edge.Admin;
 

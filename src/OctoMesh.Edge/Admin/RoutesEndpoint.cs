@@ -2,9 +2,10 @@ using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using OctoMesh.Edge.Hosting;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 using OctoMesh.Edge.Tenancy;
 using OctoMesh.Routing.Table;
+using OctoMesh.Edge.Pipeline;
 
 namespace OctoMesh.Edge.Admin;
 

@@ -8,9 +8,10 @@ using OctoMesh.Edge.Cache;
 using OctoMesh.Edge.Hosting;
 using OctoMesh.Edge.Metering;
 using OctoMesh.Edge.Privacy;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 using OctoMesh.Edge.Tenancy;
 using OctoMesh.Routing.Configuration;
+using OctoMesh.Edge.Pipeline;
 
 namespace OctoMesh.Edge.Admin;
 

@@ -4,7 +4,8 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using OctoMesh.Edge.Hosting;
 using OctoMesh.Edge.Metering;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
+using OctoMesh.Edge.Pipeline;
 
 namespace OctoMesh.Edge.Admin;
 

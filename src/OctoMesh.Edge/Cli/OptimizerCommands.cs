@@ -35,7 +35,7 @@ internal static class OptimizerCommands
             var count = 0;
             foreach (var item in items)
             {
-                using (var json = new Utf8JsonWriter(file, Proxy.OpenAIError.WriterOptions))
+                using (var json = new Utf8JsonWriter(file, Wire.OpenAIError.WriterOptions))
                 {
                     item.Write(json);
                 }

@@ -1,5 +1,5 @@
 using System.Globalization;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 using OctoMesh.Routing;
 using OctoMesh.Routing.Configuration;
 using OctoMesh.Routing.Table;

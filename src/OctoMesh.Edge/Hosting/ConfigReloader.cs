@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using OctoMesh.Edge.Pipeline;
 
 namespace OctoMesh.Edge.Hosting;
 

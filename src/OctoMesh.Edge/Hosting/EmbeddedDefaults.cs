@@ -46,8 +46,4 @@ internal static class EmbeddedDefaults
         models.Add(new ModelConfig("*", SimulatorProvider, null));
         return new GatewayConfig { Providers = providers.ToImmutable(), Models = models.ToImmutable() };
     }
-
-    /// <summary>True when any provider is the in-process simulator (a <c>sim</c> provider without a base URL).</summary>
-    public static bool NeedsInProcessSimulator(GatewayConfig config) =>
-        config.Providers.Values.Any(p => p.Kind == ProviderKind.Sim && p.BaseUrl is null);
 }

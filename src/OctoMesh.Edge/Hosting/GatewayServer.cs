@@ -9,10 +9,11 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Prometheus;
 using OctoMesh.Edge.Metering;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 using OctoMesh.Edge.Simulator;
 using OctoMesh.Edge.Telemetry;
 using OctoMesh.Routing.Configuration;
+using OctoMesh.Edge.Pipeline;
 
 namespace OctoMesh.Edge.Hosting;
 
@@ -61,7 +62,7 @@ public sealed class GatewayServer : IAsyncDisposable
     {
         var trace = traceDirectory is null ? config.Trace : config.Trace with { Directory = traceDirectory };
         var tenancy = tenancyDirectory is null ? config.Tenancy : config.Tenancy with { Directory = tenancyDirectory, Keyring = null };
-        var simulator = EmbeddedDefaults.NeedsInProcessSimulator(config)
+        var simulator = GatewayRuntime.NeedsInProcessSimulator(config)
             ? await SimulatorServer.StartAsync("http://127.0.0.1:0", embedded: true, cancellationToken: cancellationToken)
             : null;
         var runtime = new GatewayRuntime(config, simulator?.OpenAIBaseUrl);

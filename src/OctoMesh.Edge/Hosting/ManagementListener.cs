@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 using Microsoft.AspNetCore.Http;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 using OctoMesh.Routing.Configuration;
 
 namespace OctoMesh.Edge.Hosting;

@@ -55,7 +55,7 @@ internal static class BillingExport
             else
             {
                 var line = new System.Buffers.ArrayBufferWriter<byte>(128);
-                using (var json = new System.Text.Json.Utf8JsonWriter(line, Proxy.OpenAIError.WriterOptions))
+                using (var json = new System.Text.Json.Utf8JsonWriter(line, Wire.OpenAIError.WriterOptions))
                 {
                     json.WriteStartObject();
                     json.WriteString("time", stamp);

@@ -1,4 +1,4 @@
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 using OctoMesh.Edge.Telemetry;
 using OctoMesh.Routing.Pricing;
 

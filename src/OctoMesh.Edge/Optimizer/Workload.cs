@@ -71,7 +71,7 @@ internal sealed record WorkloadItem(string Id, string Task, string Messages, str
     public static string UserMessages(string prompt)
     {
         using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream, Proxy.OpenAIError.WriterOptions))
+        using (var json = new Utf8JsonWriter(stream, Wire.OpenAIError.WriterOptions))
         {
             json.WriteStartArray();
             json.WriteStartObject();

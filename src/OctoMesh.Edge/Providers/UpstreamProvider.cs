@@ -93,10 +93,10 @@ internal sealed class UpstreamProvider : IDisposable
     /// The adapter for a client operation: OpenAI-format clients get <see cref="Adapter"/>; Anthropic
     /// clients the pass-through (Anthropic) or the bridge (everyone else); count_tokens only Anthropic.
     /// </summary>
-    public IProviderAdapter AdapterFor(Proxy.ApiOperation operation) => operation switch
+    public IProviderAdapter AdapterFor(Wire.ApiOperation operation) => operation switch
     {
-        Proxy.ApiOperation.Messages => _messagesAdapter,
-        Proxy.ApiOperation.CountTokens => _countTokensAdapter,
+        Wire.ApiOperation.Messages => _messagesAdapter,
+        Wire.ApiOperation.CountTokens => _countTokensAdapter,
         _ => Adapter,
     };
 

@@ -3,7 +3,7 @@ using System.IO.Pipelines;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 
 namespace OctoMesh.Edge.Simulator;
 

@@ -150,7 +150,7 @@ internal sealed partial class SimulatedAnswer
     private static string Arguments(JsonElement schema, ulong seed)
     {
         using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream, Proxy.OpenAIError.WriterOptions))
+        using (var writer = new Utf8JsonWriter(stream, Wire.OpenAIError.WriterOptions))
         {
             writer.WriteStartObject();
             if (schema.ValueKind == JsonValueKind.Object && schema.TryGetProperty("properties", out var properties) && properties.ValueKind == JsonValueKind.Object)

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 using Prometheus;
 
 namespace OctoMesh.Edge.Telemetry;

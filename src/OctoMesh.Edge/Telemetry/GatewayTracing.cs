@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 using OctoMesh.Routing.Configuration;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 
 namespace OctoMesh.Edge.Telemetry;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using OctoMesh.Edge.Cache;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 
 namespace OctoMesh.Edge.Tests.Cache;
 

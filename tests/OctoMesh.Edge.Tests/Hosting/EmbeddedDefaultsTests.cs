@@ -1,6 +1,7 @@
 using OctoMesh.Edge.Hosting;
 using OctoMesh.Routing;
 using OctoMesh.Routing.Configuration;
+using OctoMesh.Edge.Pipeline;
 
 namespace OctoMesh.Edge.Tests.Hosting;
 
@@ -11,7 +12,7 @@ public class EmbeddedDefaultsTests
     {
         var config = EmbeddedDefaults.Create(_ => null);
         Assert.Equal(["sim"], config.Providers.Keys);
-        Assert.True(EmbeddedDefaults.NeedsInProcessSimulator(config));
+        Assert.True(GatewayRuntime.NeedsInProcessSimulator(config));
         var table = ModelAliasTable.Compile(config);
         Assert.True(table.TryResolve("anything-at-all", out var target));
         Assert.Equal("sim", table.Providers[target.ProviderIndex]);

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 
 namespace OctoMesh.Edge.Providers.Gemini;
 

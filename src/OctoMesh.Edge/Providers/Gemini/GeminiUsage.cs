@@ -1,4 +1,4 @@
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 
 namespace OctoMesh.Edge.Providers.Gemini;
 

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 using OctoMesh.Routing;
 using OctoMesh.Routing.Configuration;
 

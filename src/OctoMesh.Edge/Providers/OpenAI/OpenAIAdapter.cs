@@ -1,5 +1,5 @@
 using Microsoft.AspNetCore.Http;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 using OctoMesh.Routing;
 using OctoMesh.Routing.Configuration;
 

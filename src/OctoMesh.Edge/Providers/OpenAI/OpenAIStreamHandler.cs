@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
 
 namespace OctoMesh.Edge.Providers.OpenAI;
 

@@ -2,8 +2,9 @@ using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
 using OctoMesh.Edge.Providers.Anthropic;
-using OctoMesh.Edge.Proxy;
-using OctoMesh.Edge.Tests.Proxy;
+using OctoMesh.Edge.Wire;
+using OctoMesh.Edge.Tests.Wire;
+using OctoMesh.Edge.Providers;
 
 namespace OctoMesh.Edge.Tests.Providers.Anthropic;
 

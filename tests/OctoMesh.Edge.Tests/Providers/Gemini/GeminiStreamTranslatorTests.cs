@@ -2,7 +2,8 @@ using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
 using OctoMesh.Edge.Providers.Gemini;
-using OctoMesh.Edge.Proxy;
+using OctoMesh.Edge.Wire;
+using OctoMesh.Edge.Providers;
 
 namespace OctoMesh.Edge.Tests.Providers.Gemini;
 

@@ -1,4 +1,0 @@
-namespace OctoMesh.Edge.Proxy;
-
-/// <summary>Replace <paramref name="Length"/> bytes at <paramref name="Offset"/> of a body with <paramref name="Insert"/> (Length 0 inserts).</summary>
-internal readonly record struct BodyEdit(int Offset, int Length, ReadOnlyMemory<byte> Insert);
