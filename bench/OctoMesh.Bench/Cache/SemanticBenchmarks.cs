@@ -56,7 +56,6 @@ public class ExactCacheKeyBenchmarks
 {
     private static readonly byte[] s_chat1K = System.Text.Encoding.UTF8.GetBytes(
         """{"model":"gpt-4o-mini","temperature":0.2,"messages":[{"role":"system","content":"You are the support assistant of an online shop. Answer in two sentences, politely, and never promise refunds you cannot see in the order history."},{"role":"user","content":"Hello! I ordered a pair of running shoes last week (order 4411) and they arrived in the wrong size. The box is unopened. Can I exchange them for a size 43, and will I have to pay for shipping again? Also, how long does an exchange usually take? Thank you very much for your help, I need them for a race on the 14th."}],"max_tokens":256}""");
-    private readonly byte[] _key = new byte[ExactCacheKey.Size];
     private ExactCache _cache = null!;
     private string _stored = "";
 
@@ -64,8 +63,7 @@ public class ExactCacheKeyBenchmarks
     public void Setup()
     {
         _cache = new ExactCache(64 << 20);
-        ExactCacheKey.Compute(s_chat1K, "team-a", "openai", "gpt-4o-mini", _key);
-        _stored = ExactCacheKey.ToHex(_key);
+        _stored = ExactCacheKey.Key(ExactCacheKey.Digest(s_chat1K), "team-a", "openai", "gpt-4o-mini");
         _cache.Set(_stored, new CachedAnswer(new byte[2048], "application/json", false, "openai", "gpt-4o-mini", "team-a"), TimeSpan.FromHours(1));
     }
 
@@ -73,17 +71,10 @@ public class ExactCacheKeyBenchmarks
     public void Cleanup() => _cache.DisposeAsync().AsTask().Wait();
 
     [Benchmark]
-    public byte Key4K()
-    {
-        ExactCacheKey.Compute(Payloads.ChatRequest4K, "team-a", "openai", "gpt-4o-mini", _key);
-        return _key[0];
-    }
+    public UInt128 Digest4K() => ExactCacheKey.Digest(Payloads.ChatRequest4K);
 
-    /// <summary>A hit on a 1 KB chat request: key, hex, in-process get.</summary>
+    /// <summary>A hit on a 1 KB chat request: digest, key, in-process get.</summary>
     [Benchmark]
-    public bool Lookup1K()
-    {
-        ExactCacheKey.Compute(s_chat1K, "team-a", "openai", "gpt-4o-mini", _key);
-        return _cache.GetAsync(ExactCacheKey.ToHex(_key)).Result is not null;
-    }
+    public bool Lookup1K() =>
+        _cache.GetAsync(ExactCacheKey.Key(ExactCacheKey.Digest(s_chat1K), "team-a", "openai", "gpt-4o-mini")).Result is not null;
 }

@@ -1,65 +1,93 @@
-using System.Buffers;
-using System.Security.Cryptography;
+using System.IO.Hashing;
 using System.Text;
 using System.Text.Json;
 
 namespace OctoMesh.Edge.Cache;
 
 /// <summary>
-/// The exact cache's key: SHA-256 over the request as it decides the answer. Its scope (workspace), the
-/// provider and upstream model it resolved to, then every JSON token of the body in order (type and
-/// bytes, so whitespace does not matter), leaving out the top-level fields that do not change the answer:
-/// <c>model</c> (the resolved one counts instead), <c>stream</c>, <c>stream_options</c>, <c>user</c>,
-/// <c>metadata</c>, <c>store</c>. Two bodies that differ only in those fields or in spacing share a key;
-/// a different key order or escaping gives another key (a miss, never a wrong hit).
+/// The exact cache's key, in two parts. <see cref="Digest"/>: XxHash128 over every JSON token of the body in order (type
+/// and bytes, so whitespace does not matter), leaving out the top-level fields that do not change the answer:
+/// <c>model</c> (the resolved one counts instead), <c>stream</c>, <c>stream_options</c>, <c>user</c>, <c>metadata</c>,
+/// <c>store</c>; made once per request. <see cref="Key"/>: XxHash128 over that digest, the scope (workspace, API, answer
+/// shape), and the provider and upstream model the request resolved to; made per target and shape from the digest alone.
+/// Two bodies that differ only in the left-out fields or in spacing share a key; a different key order or escaping gives
+/// another key (a miss, never a wrong hit). A key is not a secret: it names an entry, it does not protect one.
 /// </summary>
 internal static class ExactCacheKey
 {
-    public const int Size = 32;
-
     private static readonly byte[][] s_ignored = [.. new[] { "model", "stream", "stream_options", "user", "metadata", "store" }.Select(Encoding.UTF8.GetBytes)];
 
+    /// <summary>A separator no token byte or UTF-8 text can take, so that ["ab","c"] and ["a","bc"] differ.</summary>
+    private const byte Separator = 0xFF;
+
     /// <summary>
-    /// Writes the key of <paramref name="body"/> (valid JSON, as the inspector checked) into <paramref name="key"/>,
-    /// leaving out the tokens that start inside <paramref name="skip"/> too (the semantic cache's last user turn).
+    /// The digest of <paramref name="body"/> (valid JSON, as the inspector checked), leaving out the tokens that start
+    /// inside <paramref name="skip"/> too (the semantic cache's last user turn).
     /// </summary>
-    public static void Compute(ReadOnlySpan<byte> body, string scope, string provider, string upstreamModel, Span<byte> key, Range skip = default)
+    public static UInt128 Digest(ReadOnlySpan<byte> body, Range skip = default)
     {
         var (skipFrom, skipLength) = skip.GetOffsetAndLength(body.Length);
-        // Each token becomes its type, its bytes (a string without quotes) and a separator: never more than twice the body.
-        var names = Encoding.UTF8.GetByteCount(scope) + Encoding.UTF8.GetByteCount(provider) + Encoding.UTF8.GetByteCount(upstreamModel) + 3;
-        var buffer = ArrayPool<byte>.Shared.Rent(body.Length * 2 + names);
-        try
+        var hash = new XxHash128();
+        // Tokens are gathered into a small buffer and hashed a buffer at a time; a long string goes in by itself.
+        Span<byte> buffer = stackalloc byte[512];
+        var length = 0;
+        var reader = new Utf8JsonReader(body);
+        while (reader.Read())
         {
-            var length = 0;
-            Append(buffer, ref length, scope);
-            Append(buffer, ref length, provider);
-            Append(buffer, ref length, upstreamModel);
-            var reader = new Utf8JsonReader(body);
-            while (reader.Read())
+            if ((ulong)(reader.TokenStartIndex - skipFrom) < (ulong)skipLength)
             {
-                if ((ulong)(reader.TokenStartIndex - skipFrom) < (ulong)skipLength)
-                {
-                    continue;
-                }
-                if (reader.CurrentDepth == 1 && reader.TokenType == JsonTokenType.PropertyName && IsIgnored(ref reader))
-                {
-                    reader.Read();
-                    reader.TrySkip();
-                    continue;
-                }
-                buffer[length++] = (byte)reader.TokenType;
-                reader.ValueSpan.CopyTo(buffer.AsSpan(length));
-                length += reader.ValueSpan.Length;
-                // A separator no token byte can take, so that ["ab","c"] and ["a","bc"] differ.
-                buffer[length++] = 0xFF;
+                continue;
             }
-            SHA256.HashData(buffer.AsSpan(0, length), key);
+            if (reader.CurrentDepth == 1 && reader.TokenType == JsonTokenType.PropertyName && IsIgnored(ref reader))
+            {
+                reader.Read();
+                reader.TrySkip();
+                continue;
+            }
+            var value = reader.ValueSpan;
+            if (length + value.Length + 2 > buffer.Length)
+            {
+                hash.Append(buffer[..length]);
+                length = 0;
+            }
+            buffer[length++] = (byte)reader.TokenType;
+            if (value.Length + 1 > buffer.Length - length)
+            {
+                hash.Append(buffer[..length]);
+                hash.Append(value);
+                length = 0;
+            }
+            else
+            {
+                value.CopyTo(buffer[length..]);
+                length += value.Length;
+            }
+            buffer[length++] = Separator;
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        hash.Append(buffer[..length]);
+        return hash.GetCurrentHashAsUInt128();
+    }
+
+    /// <summary>The key of a body's <paramref name="digest"/> in <paramref name="scope"/> for a provider and upstream model, as 32 hex digits.</summary>
+    public static string Key(UInt128 digest, string scope, string provider, string upstreamModel)
+    {
+        var hash = new XxHash128();
+        Span<byte> bytes = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128LittleEndian(bytes, digest);
+        hash.Append(bytes);
+        Append(hash, scope);
+        Append(hash, provider);
+        Append(hash, upstreamModel);
+        return hash.GetCurrentHashAsUInt128().ToString("x32", System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static void Append(XxHash128 hash, string text)
+    {
+        Span<byte> buffer = stackalloc byte[256];
+        var bytes = Encoding.UTF8.GetMaxByteCount(text.Length) + 1 <= buffer.Length ? buffer : new byte[Encoding.UTF8.GetByteCount(text) + 1];
+        var length = Encoding.UTF8.GetBytes(text, bytes);
+        bytes[length++] = Separator;
+        hash.Append(bytes[..length]);
     }
 
     private static bool IsIgnored(ref Utf8JsonReader reader)
@@ -73,13 +101,4 @@ internal static class ExactCacheKey
         }
         return false;
     }
-
-    private static void Append(byte[] buffer, ref int length, string text)
-    {
-        length += Encoding.UTF8.GetBytes(text, buffer.AsSpan(length));
-        buffer[length++] = 0xFF;
-    }
-
-    /// <summary>The key as 64 hex digits, as a Redis or log key.</summary>
-    public static string ToHex(ReadOnlySpan<byte> key) => Convert.ToHexString(key).ToLowerInvariant();
 }

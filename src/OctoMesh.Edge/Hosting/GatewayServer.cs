@@ -14,6 +14,7 @@ using OctoMesh.Edge.Simulator;
 using OctoMesh.Edge.Telemetry;
 using OctoMesh.Routing.Configuration;
 using OctoMesh.Edge.Pipeline;
+using OctoMesh.Edge.Pipeline.Steps;
 
 namespace OctoMesh.Edge.Hosting;
 
@@ -120,7 +121,9 @@ public sealed class GatewayServer : IAsyncDisposable
             services.GetRequiredService<ILoggerFactory>().CreateLogger<Tenancy.TenancyStore>()));
         builder.Services.AddSingleton(_ => new Privacy.ContentVault(tenancy.Directory, new Privacy.Keyring(tenancy.KeyringPath)));
         builder.Services.AddSingleton<Optimizer.ShadowEvaluator>();
-        builder.Services.AddSingleton<ProxyHandler>();
+        builder.Services.AddSingleton<AccountStep>().AddSingleton<AdmissionStep>().AddSingleton<InspectStep>().AddSingleton<RouteStep>()
+            .AddSingleton<CacheStep>().AddSingleton<EvidenceStep>().AddSingleton<QuotaStep>().AddSingleton<ForwardStep>()
+            .AddSingleton<Relay>().AddSingleton<Hedging>().AddSingleton<GatewayEndpoint>();
         builder.Services.AddSingleton<Admin.TenancyEndpoints>();
         builder.Services.AddSingleton<Admin.RoutesEndpoint>();
         builder.Services.AddSingleton<Admin.UsageEndpoint>();
@@ -206,7 +209,7 @@ public sealed class GatewayServer : IAsyncDisposable
 
     private static void MapEndpoints(WebApplication app)
     {
-        var proxy = app.Services.GetRequiredService<ProxyHandler>();
+        var proxy = app.Services.GetRequiredService<GatewayEndpoint>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
 
         // The API's four operations are served ahead of endpoint routing, which would match each of their requests against

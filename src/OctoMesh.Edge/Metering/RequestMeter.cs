@@ -11,22 +11,32 @@ internal sealed class RequestMeter(GatewayMetrics metrics, TraceLog? traceLog) :
 
     public TraceLog? TraceLog => traceLog;
 
-    /// <summary>Prices the exchange's usage and records it. Returns the cost in micro-dollars.</summary>
-    public long Record(Exchange exchange, int status, PriceTable prices)
+    /// <summary>The exchange's cost in micro-dollars, and whether its model has a price (one without costs nothing).</summary>
+    public static (long CostMicros, bool Priced) Price(Exchange exchange, PriceTable prices)
     {
-        var cost = 0L;
-        var priced = true;
         if (exchange.Usage is { } usage && exchange.Model is { } model)
         {
-            priced = prices.TryFind(model, out var price);
-            cost = priced ? Cost(price, usage) : 0;
+            return prices.TryFind(model, out var price) ? (Cost(price, usage), true) : (0, false);
         }
+        return (0, true);
+    }
+
+    /// <summary>Records a priced exchange in the metrics and the trace log.</summary>
+    public void Record(Exchange exchange, int status, long cost, bool priced)
+    {
         metrics.RecordRequest(exchange, status, cost, priced);
         if (traceLog is not null)
         {
             var trace = Trace(exchange, status, cost, traceLog);
             traceLog.Append(ref trace);
         }
+    }
+
+    /// <summary>Prices the exchange's usage and records it. Returns the cost in micro-dollars.</summary>
+    public long Record(Exchange exchange, int status, PriceTable prices)
+    {
+        var (cost, priced) = Price(exchange, prices);
+        Record(exchange, status, cost, priced);
         return cost;
     }
 

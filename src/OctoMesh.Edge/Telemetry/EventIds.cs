@@ -13,6 +13,7 @@ internal static class EventIds
     public const int UpstreamFailedOver = 24;
     public const int Hedged = 25;
     public const int ClientDisconnected = 30;
+    public const int BracketFailed = 31;
     public const int Reloaded = 40;
     public const int ReloadRefused = 41;
     public const int TraceCommitFailed = 50;

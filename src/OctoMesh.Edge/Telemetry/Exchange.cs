@@ -39,12 +39,6 @@ internal sealed class Exchange(ApiOperation operation, string requestId, long st
     /// <summary>One of <see cref="CacheOutcomes"/>: <c>none</c> when the cache is off for the request.</summary>
     public string CacheOutcome { get; set; } = CacheOutcomes.None;
 
-    /// <summary>What this request holds against its budgets until the exact cost is known.</summary>
-    public IReadOnlyList<Tenancy.Reservation>? Reservations { get; set; }
-
-    /// <summary>The tokens this request holds against token rate limits until its usage is known.</summary>
-    public IReadOnlyList<Tenancy.RateHold>? RateHolds { get; set; }
-
     public int Retries { get; set; }
     public int Fallbacks { get; set; }
     public bool Hedged { get; set; }

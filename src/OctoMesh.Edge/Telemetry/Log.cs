@@ -58,4 +58,7 @@ internal static partial class Log
     [LoggerMessage(EventId = EventIds.TraceCommitFailed, Level = LogLevel.Error,
         Message = "The trace log in {Directory} failed to commit ({Error}); records wait in memory up to trace.maxBacklog, then are dropped and counted")]
     public static partial void TraceCommitFailed(ILogger logger, string directory, string error);
+
+    [LoggerMessage(EventId = EventIds.BracketFailed, Level = LogLevel.Error, Message = "{RequestId}: closing {Step} failed")]
+    public static partial void BracketFailed(ILogger logger, string requestId, string step, Exception exception);
 }

@@ -38,9 +38,7 @@ public class SemanticCacheTests
         {
             var bytes = Encoding.UTF8.GetBytes(body);
             Assert.True(LastUserTurn.TryFind(bytes, out _, out var turn));
-            Span<byte> key = stackalloc byte[ExactCacheKey.Size];
-            ExactCacheKey.Compute(bytes, "w", "p", "m", key, turn);
-            return ExactCacheKey.ToHex(key);
+            return ExactCacheKey.Key(ExactCacheKey.Digest(bytes, turn), "w", "p", "m");
         }
         var one = Partition("""{"model":"m","temperature":0,"messages":[{"role":"system","content":"S"},{"role":"user","content":"How do I reset my password?"}]}""");
         Assert.Equal(one, Partition("""{"model":"m","temperature":0,"messages":[{"role":"system","content":"S"},{"role":"user","content":"password reset, how?"}]}"""));
