@@ -1,6 +1,7 @@
 using System.CommandLine;
 using OctoMesh.Edge.Cli;
 using OctoMesh.Edge.Hosting;
+using OctoMesh.Edge.Kestrel;
 
 InlineIo.SetDefault();
 

@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http;
-using OctoMesh.Edge.Hosting;
 using OctoMesh.Edge.Wire;
 using OctoMesh.Edge.Tenancy;
 using OctoMesh.Edge.Pipeline;

@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Http;
 using OctoMesh.Edge.Cache;
-using OctoMesh.Edge.Hosting;
 using OctoMesh.Edge.Wire;
 using OctoMesh.Edge.Pipeline;
 

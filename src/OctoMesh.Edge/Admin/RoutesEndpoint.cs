@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
-using OctoMesh.Edge.Hosting;
 using OctoMesh.Edge.Wire;
 using OctoMesh.Edge.Tenancy;
 using OctoMesh.Routing.Table;

@@ -5,7 +5,6 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using OctoMesh.Edge.Cache;
-using OctoMesh.Edge.Hosting;
 using OctoMesh.Edge.Metering;
 using OctoMesh.Edge.Privacy;
 using OctoMesh.Edge.Wire;

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
-using OctoMesh.Edge.Hosting;
 using OctoMesh.Edge.Metering;
 using OctoMesh.Edge.Wire;
 using OctoMesh.Edge.Pipeline;

@@ -255,8 +255,7 @@ internal static class OctoMeshCommands
         return command;
     }
 
-    public static string VersionText =>
-        typeof(OctoMeshCommands).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+    public static string VersionText => Telemetry.GatewayTracing.Version;
 
     internal static void PrintErrors(string path, ConfigLoadResult loaded)
     {

@@ -13,6 +13,7 @@ using OctoMesh.Edge.Wire;
 using OctoMesh.Edge.Simulator;
 using OctoMesh.Edge.Telemetry;
 using OctoMesh.Routing.Configuration;
+using OctoMesh.Edge.Kestrel;
 using OctoMesh.Edge.Pipeline;
 using OctoMesh.Edge.Pipeline.Steps;
 

@@ -28,11 +28,17 @@ internal sealed class GatewayEndpoint
 
     public GatewayEndpoint(GatewayRuntimeHolder runtimes, TenancyStore tenancy, ILogger<GatewayEndpoint> logger, AccountStep account, AdmissionStep admission,
         InspectStep inspect, RouteStep route, CacheStep cache, EvidenceStep evidence, QuotaStep quotas, ForwardStep forward)
+        : this(runtimes, tenancy, logger, [account, admission, inspect, route, cache, evidence, quotas, forward])
+    {
+    }
+
+    /// <summary>An endpoint running <paramref name="steps"/> in order.</summary>
+    internal GatewayEndpoint(GatewayRuntimeHolder runtimes, TenancyStore tenancy, ILogger<GatewayEndpoint> logger, IRequestStep[] steps)
     {
         _runtimes = runtimes;
         _tenancy = tenancy;
         _logger = logger;
-        _steps = [account, admission, inspect, route, cache, evidence, quotas, forward];
+        _steps = steps;
     }
 
     public async Task HandleAsync(HttpContext context, ApiOperation operation)

@@ -35,6 +35,16 @@ internal sealed class ResponseCopier
         {
             return await ClientError.WriteUpstreamCredentialRefusalAsync(client, context.Operation, (int)upstream.StatusCode);
         }
+        if (!upstream.IsSuccessStatusCode && !IsJson(upstream.Content.Headers.ContentType?.MediaType))
+        {
+            // An error page (HTML from a proxy in front of the provider, plain text) is not an error in the client's format:
+            // it is wrapped in one, a server error as the gateway's 502, a client error with its own status.
+            var status = (int)upstream.StatusCode;
+            await ClientError.WriteAsync(client, context.Operation, status >= 500 ? Microsoft.AspNetCore.Http.StatusCodes.Status502BadGateway : status,
+                $"The upstream provider answered HTTP {status} with a body that is not an API error ({upstream.Content.Headers.ContentType?.MediaType ?? "no content type"}).",
+                code: "upstream_error");
+            return (ProxyOutcome.Completed, null);
+        }
         client.StatusCode = (int)upstream.StatusCode;
         HeaderPolicy.CopyToClient(upstream.Headers, client.Headers);
         HeaderPolicy.CopyToClient(upstream.Content.Headers, client.Headers);
@@ -46,6 +56,10 @@ internal sealed class ResponseCopier
         client.ContentLength = upstream.Content.Headers.ContentLength;
         return await CopyBodyAsync(body, client.BodyWriter, readUsage && upstream.IsSuccessStatusCode, clientAborted, deadline);
     }
+
+    private static bool IsJson(string? mediaType) =>
+        mediaType is not null && (mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>
     /// Copies an SSE stream through <paramref name="handler"/>, which passes, translates or drops each

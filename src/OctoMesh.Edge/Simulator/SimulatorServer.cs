@@ -43,10 +43,10 @@ public sealed class SimulatorServer : IAsyncDisposable
     public static async Task<SimulatorServer> StartAsync(string urls, bool embedded, LogLevel logLevel = LogLevel.Warning,
         bool h2c = false, SimulatorTls? tls = null, CancellationToken cancellationToken = default)
     {
-        var builder = Hosting.SlimHost.CreateBuilder();
+        var builder = Kestrel.SlimHost.CreateBuilder();
         builder.Logging.SetMinimumLevel(logLevel);
         builder.WebHost.UseUrls(urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        Hosting.InlineIo.Apply(builder.WebHost);
+        Kestrel.InlineIo.Apply(builder.WebHost);
         if (tls is not null)
         {
             // The slim host leaves https:// addresses out unless asked.
@@ -67,7 +67,7 @@ public sealed class SimulatorServer : IAsyncDisposable
         });
         if (embedded)
         {
-            builder.Services.AddSingleton<IHostLifetime, Hosting.EmbeddedLifetime>();
+            builder.Services.AddSingleton<IHostLifetime, Kestrel.EmbeddedLifetime>();
         }
         var app = builder.Build();
 

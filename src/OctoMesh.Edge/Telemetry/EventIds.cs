@@ -12,6 +12,7 @@ internal static class EventIds
     public const int UpstreamRefusedCredentials = 23;
     public const int UpstreamFailedOver = 24;
     public const int Hedged = 25;
+    public const int UpstreamBadUsage = 26;
     public const int ClientDisconnected = 30;
     public const int BracketFailed = 31;
     public const int Reloaded = 40;

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using OctoMesh.Edge.Wire;
@@ -28,7 +29,7 @@ internal static class GatewayTracing
             return null;
         }
         return Sdk.CreateTracerProviderBuilder()
-            .SetResourceBuilder(ResourceBuilder.CreateDefault().AddService(config.ServiceName, serviceVersion: Cli.OctoMeshCommands.VersionText))
+            .SetResourceBuilder(ResourceBuilder.CreateDefault().AddService(config.ServiceName, serviceVersion: Version))
             .AddSource(Source.Name)
             .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(config.SampleRatio)))
             .AddOtlpExporter(otlp =>
@@ -40,6 +41,10 @@ internal static class GatewayTracing
             })
             .Build();
     }
+
+    /// <summary>The product's version, as <c>octomesh --version</c> prints it and spans name it.</summary>
+    public static string Version =>
+        typeof(GatewayTracing).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
     /// <summary>A server span for the request, child of the client's <c>traceparent</c> when it sent one; null when nobody listens.</summary>
     public static Activity? StartRequest(HttpContext context, ApiOperation operation)

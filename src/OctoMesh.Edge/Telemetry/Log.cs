@@ -61,4 +61,8 @@ internal static partial class Log
 
     [LoggerMessage(EventId = EventIds.BracketFailed, Level = LogLevel.Error, Message = "{RequestId}: closing {Step} failed")]
     public static partial void BracketFailed(ILogger logger, string requestId, string step, Exception exception);
+
+    [LoggerMessage(EventId = EventIds.UpstreamBadUsage, Level = LogLevel.Warning,
+        Message = "{RequestId}: provider {Provider} reported token counts that cannot be (negative or absurd); the usage is treated as unknown")]
+    public static partial void UpstreamBadUsage(ILogger logger, string requestId, string provider);
 }

@@ -191,7 +191,7 @@ internal static class RequestInspector
         {
             return Fail(ref request, InspectError.WrongType, "model");
         }
-        if (reader.ValueSpan.Length is 0 or > MaxModelBytes)
+        if (reader.ValueSpan.Length is 0 or > MaxModelBytes || HasControlCharacter(ref reader))
         {
             return Fail(ref request, InspectError.InvalidValue, "model");
         }
@@ -199,6 +199,24 @@ internal static class RequestInspector
         request.ModelLength = reader.ValueSpan.Length + 2;
         request.ModelIsEscaped = reader.ValueIsEscaped;
         return InspectError.None;
+    }
+
+    /// <summary>
+    /// Whether the string has a control character once unescaped (<c>"\r\n"</c>, <c>"\u0007"</c>): the model's name goes
+    /// into response headers and upstream requests, where such a character cannot be, so it is refused before either.
+    /// </summary>
+    private static bool HasControlCharacter(ref Utf8JsonReader reader)
+    {
+        Span<byte> unescaped = stackalloc byte[MaxModelBytes];
+        var value = reader.ValueIsEscaped ? unescaped[..reader.CopyString(unescaped)] : reader.ValueSpan;
+        foreach (var b in value)
+        {
+            if (b < 0x20 || b == 0x7F)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static InspectError ReadStream(ref Utf8JsonReader reader, ref InspectedRequest request)
@@ -359,7 +377,8 @@ internal static class RequestInspector
         {
             var isTask = reader.ValueTextEquals("task"u8);
             reader.Read();
-            if (isTask && reader.TokenType == JsonTokenType.String && reader.ValueSpan.Length is > 0 and <= MaxModelBytes)
+            // A task that could not be a header value is no task (it is returned in x-octomesh-task).
+            if (isTask && reader.TokenType == JsonTokenType.String && reader.ValueSpan.Length is > 0 and <= MaxModelBytes && !HasControlCharacter(ref reader))
             {
                 request.TaskStart = (int)reader.TokenStartIndex;
                 request.TaskLength = reader.ValueSpan.Length + 2;
@@ -580,7 +599,7 @@ internal static class RequestInspector
         InspectError.WrongType => $"Invalid type for '{request.ErrorParam}': expected {ExpectedType(request.ErrorParam)}.",
         InspectError.InvalidValue => request.ErrorParam switch
         {
-            "model" => $"Invalid 'model': expected a non-empty model name of at most {MaxModelBytes} bytes.",
+            "model" => $"Invalid 'model': expected a non-empty model name of at most {MaxModelBytes} bytes, without control characters.",
             "messages" or "input" => $"Invalid '{request.ErrorParam}': empty. Expected at least one item.",
             "max_tokens" => "Invalid 'max_tokens': expected a positive integer.",
             "n" => "Invalid 'n': expected a positive integer (the number of choices).",

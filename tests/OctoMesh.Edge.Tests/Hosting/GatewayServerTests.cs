@@ -148,6 +148,9 @@ public class GatewayServerTests
     [InlineData("{\"model\":", 400, "invalid_json", null)]
     [InlineData("{\"model\":\"fast\",\"messages\":[{}],\"stream\":\"yes\"}", 400, null, "stream")]
     [InlineData("{\"messages\":[{}]}", 400, null, "model")]
+    // A model name that could not be a header value is refused before any upstream call (it would be billed there).
+    [InlineData("{\"model\":\"fast\\r\\nx-injected: 1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", 400, null, "model")]
+    [InlineData("{\"model\":\"fast\\u0007\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", 400, null, "model")]
     [InlineData("[]", 400, null, null)]
     [InlineData("", 400, "invalid_json", null)]
     public async Task BadRequestsGetOpenAIErrors(string body, int status, string? code, string? param)

@@ -171,6 +171,13 @@ internal sealed class Relay(GatewayMetrics metrics, ILogger<Relay> logger)
                 metrics.StreamEnded(exchange.OperationName);
             }
         }
+        if (exchange.Usage is { } usage && !usage.IsSane)
+        {
+            // What an upstream says is input: a count that cannot be is unknown usage, so quotas keep their bound and nothing is refunded.
+            exchange.Usage = null;
+            Log.UpstreamBadUsage(logger, exchange.RequestId, provider.Name);
+            metrics.UpstreamError(provider.Name, "bad_usage");
+        }
         switch (exchange.Outcome)
         {
             case ProxyOutcome.UpstreamCut or ProxyOutcome.UpstreamTimeout:

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Hosting;
 
-namespace OctoMesh.Edge.Hosting;
+namespace OctoMesh.Edge.Kestrel;
 
 /// <summary>
 /// For a server hosted inside another (the simulator inside the gateway, a gateway inside a test): it

@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Hosting;
 
-namespace OctoMesh.Edge.Hosting;
+namespace OctoMesh.Edge.Kestrel;
 
 /// <summary>
 /// Inline I/O: each connection's work runs on the socket engine thread that received its bytes (.NET runs one per core

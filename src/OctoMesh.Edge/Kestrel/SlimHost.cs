@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 
-namespace OctoMesh.Edge.Hosting;
+namespace OctoMesh.Edge.Kestrel;
 
 /// <summary>The ASP.NET host both servers (gateway and simulator) are built on.</summary>
 internal static class SlimHost
