@@ -48,7 +48,7 @@ public class TranslationBenchmarks
     private async Task<int> Translate(byte[] upstream, SseStreamHandler handler)
     {
         using var stream = new MemoryStream(upstream, writable: false);
-        var (_, usage) = await ResponseCopier.CopyStreamAsync(stream, _sink.Writer, handler, CancellationToken.None, CancellationToken.None);
+        var (_, usage) = await ResponseCopier.CopyStreamAsync(stream, _sink.Writer, handler, Timeout.InfiniteTimeSpan, CancellationToken.None, CancellationToken.None);
         var read = await _sink.Reader.ReadAsync();
         _sink.Reader.AdvanceTo(read.Buffer.End);
         return usage?.TotalTokens ?? 0;

@@ -33,7 +33,7 @@ public class SseEventScannerBenchmarks
     public async Task<int> CopyStream()
     {
         using var upstream = new MemoryStream(_bytes, writable: false);
-        var (_, usage) = await ResponseCopier.CopyStreamAsync(upstream, _sink.Writer, new OpenAIStreamHandler(stripUsageChunk: true), CancellationToken.None, CancellationToken.None);
+        var (_, usage) = await ResponseCopier.CopyStreamAsync(upstream, _sink.Writer, new OpenAIStreamHandler(stripUsageChunk: true), Timeout.InfiniteTimeSpan, CancellationToken.None, CancellationToken.None);
         var read = await _sink.Reader.ReadAsync();
         _sink.Reader.AdvanceTo(read.Buffer.End);
         return usage?.TotalTokens ?? 0;

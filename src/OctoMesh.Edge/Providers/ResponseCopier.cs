@@ -15,7 +15,11 @@ internal sealed class ResponseCopier
     /// <summary>How much of a non-streamed body's end is kept to read its usage from.</summary>
     private const int TailBytes = 4096;
 
-    private static readonly StreamPipeReaderOptions s_readerOptions = new(bufferSize: 16 * 1024, minimumReadSize: 2048, leaveOpen: true);
+    /// <summary>
+    /// Zero-byte reads: a read first waits for the upstream to have bytes without a buffer, and rents one only then, so
+    /// streams that wait on a slow model hold no buffer while they wait.
+    /// </summary>
+    private static readonly StreamPipeReaderOptions s_readerOptions = new(bufferSize: 16 * 1024, minimumReadSize: 2048, leaveOpen: true, useZeroByteReads: true);
 
     private readonly SseStreamHandler _handler;
     private ArrayBufferWriter<byte>? _scratch;
@@ -51,7 +55,7 @@ internal sealed class ResponseCopier
         var body = await upstream.Content.ReadAsStreamAsync(deadline);
         if (upstream.IsSuccessStatusCode && upstream.Content.Headers.ContentType?.MediaType == "text/event-stream")
         {
-            return await CopyStreamAsync(body, client.BodyWriter, streamHandler(context), clientAborted, deadline);
+            return await CopyStreamAsync(body, client.BodyWriter, streamHandler(context), context.Idle, clientAborted, deadline);
         }
         client.ContentLength = upstream.Content.Headers.ContentLength;
         return await CopyBodyAsync(body, client.BodyWriter, readUsage && upstream.IsSuccessStatusCode, clientAborted, deadline);
@@ -66,16 +70,19 @@ internal sealed class ResponseCopier
     /// event. Ends with a well-formed error event when the upstream breaks, stops early or times out
     /// after the first byte, since the status line has gone already.
     /// </summary>
+    /// <param name="idle">The longest wait for the upstream's next bytes; a stream silent for longer ends as timed out.</param>
     /// <param name="clientAborted">Fires when the client goes away (distinguishes that from a timeout).</param>
     public static async Task<(ProxyOutcome Outcome, TokenUsage? Usage)> CopyStreamAsync(
-        Stream upstream, PipeWriter client, SseStreamHandler handler, CancellationToken clientAborted, CancellationToken cancellationToken)
+        Stream upstream, PipeWriter client, SseStreamHandler handler, TimeSpan idle, CancellationToken clientAborted, CancellationToken cancellationToken)
     {
         var copier = new ResponseCopier(handler);
         var reader = PipeReader.Create(upstream, s_readerOptions);
+        // One timer for the whole stream, pushed back before every read (as YARP's stream copier does).
+        using var silence = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         ProxyOutcome outcome;
         try
         {
-            outcome = await copier.PumpAsync(reader, client, cancellationToken);
+            outcome = await copier.PumpAsync(reader, client, silence, idle);
         }
         catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
         {
@@ -107,10 +114,12 @@ internal sealed class ResponseCopier
         return (outcome, handler.Usage);
     }
 
-    private async Task<ProxyOutcome> PumpAsync(PipeReader reader, PipeWriter client, CancellationToken cancellationToken)
+    private async Task<ProxyOutcome> PumpAsync(PipeReader reader, PipeWriter client, CancellationTokenSource silence, TimeSpan idle)
     {
+        var cancellationToken = silence.Token;
         while (true)
         {
+            silence.CancelAfter(idle);
             var result = await reader.ReadAsync(cancellationToken);
             var buffer = result.Buffer;
             var consumed = buffer.Start;

@@ -23,11 +23,11 @@ internal static class TranslatedResponse
     public delegate Task ErrorTranslator(HttpResponse client, int status, string? type, string? message);
 
     public static Task<(ProxyOutcome Outcome, TokenUsage? Usage)> StreamAsync(Stream body, HttpResponse client, SseStreamHandler handler,
-        CancellationToken clientAborted, CancellationToken deadline)
+        TimeSpan idle, CancellationToken clientAborted, CancellationToken deadline)
     {
         client.StatusCode = StatusCodes.Status200OK;
         client.ContentType = "text/event-stream; charset=utf-8";
-        return ResponseCopier.CopyStreamAsync(body, client.BodyWriter, handler, clientAborted, deadline);
+        return ResponseCopier.CopyStreamAsync(body, client.BodyWriter, handler, idle, clientAborted, deadline);
     }
 
     /// <param name="what">What the answer should have been, for the 502 when it is not (e.g. "an Anthropic message").</param>

@@ -55,7 +55,8 @@ public sealed record ProviderConfig(
 /// <param name="Connect">Establishing the TCP (and TLS) connection.</param>
 /// <param name="FirstByte">From sending the request to the response headers.</param>
 /// <param name="Total">The whole exchange, streaming included.</param>
-public sealed record TimeoutsConfig(TimeSpan Connect, TimeSpan FirstByte, TimeSpan Total)
+/// <param name="Idle">The longest silence between two reads of an answer's body, once it has started.</param>
+public sealed record TimeoutsConfig(TimeSpan Connect, TimeSpan FirstByte, TimeSpan Total, TimeSpan Idle)
 {
-    public static TimeoutsConfig Default { get; } = new(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(120), TimeSpan.FromMinutes(10));
+    public static TimeoutsConfig Default { get; } = new(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(120), TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(60));
 }

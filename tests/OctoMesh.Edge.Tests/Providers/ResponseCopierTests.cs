@@ -47,7 +47,7 @@ public class ResponseCopierTests
         var output = new MemoryStream();
         var writer = PipeWriter.Create(output);
         var (outcome, usage) = await ResponseCopier.CopyStreamAsync(
-            new TricklingStream(Encoding.UTF8.GetBytes(upstream), step, breakAtEnd), writer, new OpenAIStreamHandler(strip), CancellationToken.None, CancellationToken.None);
+            new TricklingStream(Encoding.UTF8.GetBytes(upstream), step, breakAtEnd), writer, new OpenAIStreamHandler(strip), Timeout.InfiniteTimeSpan, CancellationToken.None, CancellationToken.None);
         await writer.CompleteAsync();
         return (Encoding.UTF8.GetString(output.ToArray()), outcome, usage);
     }
@@ -101,5 +101,23 @@ public class ResponseCopierTests
         Assert.Equal(body, Encoding.UTF8.GetString(output.ToArray()));
         Assert.Equal(ProxyOutcome.Completed, outcome);
         Assert.Equal(new TokenUsage(9, 2, 11, 0, 0), usage);
+    }
+
+    [Fact]
+    public async Task AStreamThatGoesSilentEndsWithAnErrorEventAfterItsIdleTimeout()
+    {
+        // The upstream sends one event and then nothing, without closing: the idle timeout ends the stream, the total deadline never fires.
+        var upstream = new Pipe();
+        await upstream.Writer.WriteAsync(Encoding.UTF8.GetBytes("data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n"));
+        var output = new MemoryStream();
+        var writer = PipeWriter.Create(output);
+        var (outcome, _) = await ResponseCopier.CopyStreamAsync(upstream.Reader.AsStream(), writer, new OpenAIStreamHandler(false),
+            TimeSpan.FromMilliseconds(200), CancellationToken.None, CancellationToken.None);
+        await writer.CompleteAsync();
+        Assert.Equal(ProxyOutcome.UpstreamTimeout, outcome);
+        var text = Encoding.UTF8.GetString(output.ToArray());
+        Assert.StartsWith("data: {\"id\":\"c1\"", text);
+        Assert.Contains("\"error\"", text);
+        await upstream.Writer.CompleteAsync();
     }
 }

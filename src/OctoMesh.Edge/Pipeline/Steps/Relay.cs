@@ -162,7 +162,8 @@ internal sealed class Relay(GatewayMetrics metrics, ILogger<Relay> logger)
         }
         try
         {
-            (exchange.Outcome, exchange.Usage) = await attempt.Adapter.SendResponseAsync(upstream, response, attempt.Forward, request.Aborted, attempt.Deadline.Token);
+            (exchange.Outcome, exchange.Usage) = await attempt.Adapter.SendResponseAsync(upstream, response,
+                attempt.Forward with { Idle = provider.Config.Timeouts.Idle }, request.Aborted, attempt.Deadline.Token);
         }
         finally
         {

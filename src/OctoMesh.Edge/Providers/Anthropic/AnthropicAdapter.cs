@@ -49,7 +49,7 @@ internal sealed class AnthropicAdapter : IProviderAdapter
         var body = await upstream.Content.ReadAsStreamAsync(deadline);
         if (upstream.IsSuccessStatusCode && upstream.Content.Headers.ContentType?.MediaType == "text/event-stream")
         {
-            return await TranslatedResponse.StreamAsync(body, client, new AnthropicStreamTranslator(context.IncludeUsage), clientAborted, deadline);
+            return await TranslatedResponse.StreamAsync(body, client, new AnthropicStreamTranslator(context.IncludeUsage), context.Idle, clientAborted, deadline);
         }
         return await TranslatedResponse.SendWholeAsync(upstream, body, client, context.Operation, AnthropicResponseWriter.TryWrite, WriteErrorAsync,
             "an Anthropic message", clientAborted, deadline);

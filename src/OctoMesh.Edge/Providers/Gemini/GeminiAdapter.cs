@@ -47,7 +47,7 @@ internal sealed class GeminiAdapter : IProviderAdapter
         var body = await upstream.Content.ReadAsStreamAsync(deadline);
         if (upstream.IsSuccessStatusCode && upstream.Content.Headers.ContentType?.MediaType == "text/event-stream")
         {
-            return await TranslatedResponse.StreamAsync(body, client, new GeminiStreamTranslator(context.IncludeUsage, model), clientAborted, deadline);
+            return await TranslatedResponse.StreamAsync(body, client, new GeminiStreamTranslator(context.IncludeUsage, model), context.Idle, clientAborted, deadline);
         }
         return await TranslatedResponse.SendWholeAsync(upstream, body, client, context.Operation,
             (ReadOnlySpan<byte> gemini, Utf8JsonWriter writer, out TokenUsage usage) => GeminiResponseWriter.TryWrite(gemini, model, writer, out usage),

@@ -57,7 +57,7 @@ internal sealed class MessagesOverOpenAIAdapter : IProviderAdapter
             SseStreamHandler handler = fromGemini
                 ? new ChainedStreamHandler(new Gemini.GeminiStreamTranslator(includeUsage: true, model), new MessagesStreamTranslator())
                 : new MessagesStreamTranslator();
-            return await TranslatedResponse.StreamAsync(body, client, handler, clientAborted, deadline);
+            return await TranslatedResponse.StreamAsync(body, client, handler, context.Idle, clientAborted, deadline);
         }
         TranslatedResponse.BodyTranslator translate = fromGemini
             ? (ReadOnlySpan<byte> answer, Utf8JsonWriter writer, out TokenUsage usage) => FromGemini(answer, model, writer, out usage)

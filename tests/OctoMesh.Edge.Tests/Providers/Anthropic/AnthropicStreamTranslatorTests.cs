@@ -57,7 +57,7 @@ public class AnthropicStreamTranslatorTests
         var output = new MemoryStream();
         var writer = PipeWriter.Create(output);
         Stream source = splitAt is { } at ? new SplitStream(bytes, at) : new MemoryStream(bytes);
-        var (outcome, usage) = await ResponseCopier.CopyStreamAsync(source, writer, new AnthropicStreamTranslator(includeUsage), CancellationToken.None, CancellationToken.None);
+        var (outcome, usage) = await ResponseCopier.CopyStreamAsync(source, writer, new AnthropicStreamTranslator(includeUsage), Timeout.InfiniteTimeSpan, CancellationToken.None, CancellationToken.None);
         await writer.CompleteAsync();
         return (Encoding.UTF8.GetString(output.ToArray()), outcome, usage);
     }

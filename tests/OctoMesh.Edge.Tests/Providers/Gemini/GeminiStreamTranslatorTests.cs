@@ -21,7 +21,7 @@ public class GeminiStreamTranslatorTests
         var output = new MemoryStream();
         var writer = PipeWriter.Create(output);
         var (outcome, usage) = await ResponseCopier.CopyStreamAsync(new MemoryStream(Encoding.UTF8.GetBytes(Upstream)), writer,
-            new GeminiStreamTranslator(includeUsage: true, "gemini-requested"), CancellationToken.None, CancellationToken.None);
+            new GeminiStreamTranslator(includeUsage: true, "gemini-requested"), Timeout.InfiniteTimeSpan, CancellationToken.None, CancellationToken.None);
         await writer.CompleteAsync();
 
         Assert.Equal(ProxyOutcome.Completed, outcome);
@@ -52,7 +52,7 @@ public class GeminiStreamTranslatorTests
         var output = new MemoryStream();
         var writer = PipeWriter.Create(output);
         var (outcome, _) = await ResponseCopier.CopyStreamAsync(new MemoryStream(Encoding.UTF8.GetBytes(upstream)), writer,
-            new GeminiStreamTranslator(includeUsage: false, "m"), CancellationToken.None, CancellationToken.None);
+            new GeminiStreamTranslator(includeUsage: false, "m"), Timeout.InfiniteTimeSpan, CancellationToken.None, CancellationToken.None);
         await writer.CompleteAsync();
         Assert.Equal(ProxyOutcome.UpstreamCut, outcome);
         Assert.EndsWith("data: {\"error\":{\"message\":\"The model is overloaded.\",\"type\":\"server_error\",\"param\":null,\"code\":\"overloaded\"}}\n\n",

@@ -1,8 +1,9 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using OctoMesh.Edge.Tests.Hosting;
 
-namespace OctoMesh.Edge.Tests.Hosting;
+namespace OctoMesh.Edge.Tests.Pipeline;
 
 /// <summary>Routes through the running gateway: matching, fallback before the first byte, and never after it.</summary>
 public class RoutingTests
