@@ -63,7 +63,7 @@ public class ExactCacheKeyBenchmarks
     public void Setup()
     {
         _cache = new ExactCache(64 << 20);
-        _stored = ExactCacheKey.Key(ExactCacheKey.Digest(s_chat1K), "team-a", "openai", "gpt-4o-mini");
+        _stored = ExactCacheKey.Key(ExactCacheKey.Digest(s_chat1K), "team-a", "json", "openai", "gpt-4o-mini");
         _cache.Set(_stored, new CachedAnswer(new byte[2048], "application/json", false, "openai", "gpt-4o-mini", "team-a"), TimeSpan.FromHours(1));
     }
 
@@ -76,5 +76,5 @@ public class ExactCacheKeyBenchmarks
     /// <summary>A hit on a 1 KB chat request: digest, key, in-process get.</summary>
     [Benchmark]
     public bool Lookup1K() =>
-        _cache.GetAsync(ExactCacheKey.Key(ExactCacheKey.Digest(s_chat1K), "team-a", "openai", "gpt-4o-mini")).Result is not null;
+        _cache.GetAsync(ExactCacheKey.Key(ExactCacheKey.Digest(s_chat1K), "team-a", "json", "openai", "gpt-4o-mini")).Result is not null;
 }

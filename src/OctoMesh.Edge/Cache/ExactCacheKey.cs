@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
 using System.Text.Json;
@@ -8,8 +10,8 @@ namespace OctoMesh.Edge.Cache;
 /// The exact cache's key, in two parts. <see cref="Digest"/>: XxHash128 over every JSON token of the body in order (type
 /// and bytes, so whitespace does not matter), leaving out the top-level fields that do not change the answer:
 /// <c>model</c> (the resolved one counts instead), <c>stream</c>, <c>stream_options</c>, <c>user</c>, <c>metadata</c>,
-/// <c>store</c>; made once per request. <see cref="Key"/>: XxHash128 over that digest, the scope (workspace, API, answer
-/// shape), and the provider and upstream model the request resolved to; made per target and shape from the digest alone.
+/// <c>store</c>; made once per request. <see cref="Key"/>: XxHash128 over that digest, the scope (workspace, API), the answer
+/// shape, and the provider and upstream model the request resolved to; made per target and shape from the digest alone.
 /// Two bodies that differ only in the left-out fields or in spacing share a key; a different key order or escaping gives
 /// another key (a miss, never a wrong hit). A key is not a secret: it names an entry, it does not protect one.
 /// </summary>
@@ -68,26 +70,28 @@ internal static class ExactCacheKey
         return hash.GetCurrentHashAsUInt128();
     }
 
-    /// <summary>The key of a body's <paramref name="digest"/> in <paramref name="scope"/> for a provider and upstream model, as 32 hex digits.</summary>
-    public static string Key(UInt128 digest, string scope, string provider, string upstreamModel)
+    /// <summary>
+    /// The key of a body's <paramref name="digest"/> in <paramref name="scope"/> (workspace and API) and answer
+    /// <paramref name="shape"/>, for a provider and upstream model, as 32 hex digits: one hash over bytes on the stack.
+    /// </summary>
+    public static string Key(UInt128 digest, string scope, string shape, string provider, string upstreamModel)
     {
-        var hash = new XxHash128();
-        Span<byte> bytes = stackalloc byte[16];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt128LittleEndian(bytes, digest);
-        hash.Append(bytes);
-        Append(hash, scope);
-        Append(hash, provider);
-        Append(hash, upstreamModel);
-        return hash.GetCurrentHashAsUInt128().ToString("x32", System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    private static void Append(XxHash128 hash, string text)
-    {
-        Span<byte> buffer = stackalloc byte[256];
-        var bytes = Encoding.UTF8.GetMaxByteCount(text.Length) + 1 <= buffer.Length ? buffer : new byte[Encoding.UTF8.GetByteCount(text) + 1];
-        var length = Encoding.UTF8.GetBytes(text, bytes);
-        bytes[length++] = Separator;
-        hash.Append(bytes[..length]);
+        var most = 16 + Encoding.UTF8.GetMaxByteCount(scope.Length + shape.Length + provider.Length + upstreamModel.Length) + 4;
+        byte[]? rented = null;
+        var bytes = most <= 1024 ? stackalloc byte[1024] : (rented = ArrayPool<byte>.Shared.Rent(most));
+        BinaryPrimitives.WriteUInt128LittleEndian(bytes, digest);
+        var length = 16;
+        foreach (var text in (ReadOnlySpan<string>)[scope, shape, provider, upstreamModel])
+        {
+            length += Encoding.UTF8.GetBytes(text, bytes[length..]);
+            bytes[length++] = Separator;
+        }
+        var key = XxHash128.HashToUInt128(bytes[..length]);
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+        return key.ToString("x32", System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static bool IsIgnored(ref Utf8JsonReader reader)

@@ -209,14 +209,7 @@ internal static class RequestInspector
     {
         Span<byte> unescaped = stackalloc byte[MaxModelBytes];
         var value = reader.ValueIsEscaped ? unescaped[..reader.CopyString(unescaped)] : reader.ValueSpan;
-        foreach (var b in value)
-        {
-            if (b < 0x20 || b == 0x7F)
-            {
-                return true;
-            }
-        }
-        return false;
+        return value.IndexOfAnyInRange((byte)0, (byte)0x1F) >= 0 || value.Contains((byte)0x7F);
     }
 
     private static InspectError ReadStream(ref Utf8JsonReader reader, ref InspectedRequest request)

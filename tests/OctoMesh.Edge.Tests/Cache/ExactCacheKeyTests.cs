@@ -6,7 +6,7 @@ namespace OctoMesh.Edge.Tests.Cache;
 public class ExactCacheKeyTests
 {
     private static string Key(string body, string scope = "team-a", string provider = "openai", string model = "gpt-4o-mini")
-        => ExactCacheKey.Key(ExactCacheKey.Digest(Encoding.UTF8.GetBytes(body)), scope, provider, model);
+        => ExactCacheKey.Key(ExactCacheKey.Digest(Encoding.UTF8.GetBytes(body)), scope, "json", provider, model);
 
     private const string Body = """{"model":"fast","messages":[{"role":"user","content":"What is 6 * 7?"}],"temperature":0}""";
 

@@ -38,7 +38,7 @@ public class SemanticCacheTests
         {
             var bytes = Encoding.UTF8.GetBytes(body);
             Assert.True(LastUserTurn.TryFind(bytes, out _, out var turn));
-            return ExactCacheKey.Key(ExactCacheKey.Digest(bytes, turn), "w", "p", "m");
+            return ExactCacheKey.Key(ExactCacheKey.Digest(bytes, turn), "w", "any|semantic", "p", "m");
         }
         var one = Partition("""{"model":"m","temperature":0,"messages":[{"role":"system","content":"S"},{"role":"user","content":"How do I reset my password?"}]}""");
         Assert.Equal(one, Partition("""{"model":"m","temperature":0,"messages":[{"role":"system","content":"S"},{"role":"user","content":"password reset, how?"}]}"""));

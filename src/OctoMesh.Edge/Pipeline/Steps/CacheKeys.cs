@@ -34,15 +34,15 @@ internal sealed class CacheKeys(GatewayRequest request, string provider, string 
         s_fromStreamWithUsage = ["stream+usage", "json"], s_fromStream = ["stream", "json", "stream+usage"], s_messagesFromStream = ["stream", "json"];
 
     /// <summary>The key of the request kept in <paramref name="shape"/>.</summary>
-    public string Of(string shape) => ExactCacheKey.Key(request.BodyDigest, Scope(shape), provider, model);
+    public string Of(string shape) => ExactCacheKey.Key(request.BodyDigest, Scope, shape, provider, model);
 
     /// <summary>
     /// The semantic cache's partition: the request without its last user turn (<paramref name="lastTurn"/>), in shape
     /// <c>any</c> (a neighbour's answer is reshaped as needed).
     /// </summary>
     public string Partition(Range lastTurn) =>
-        ExactCacheKey.Key(ExactCacheKey.Digest(request.Body.Span, lastTurn), Scope("any") + "|semantic", provider, model);
+        ExactCacheKey.Key(ExactCacheKey.Digest(request.Body.Span, lastTurn), Scope, "any|semantic", provider, model);
 
-    private string Scope(string shape) =>
-        $"{(request.Runtime.Config.Cache.SharedAcrossWorkspaces ? "*" : request.Workspace ?? "")}|{request.Operation}|{shape}";
+    /// <summary>The workspace (or <c>*</c> when answers are shared across workspaces) and the client's API, made once.</summary>
+    private string Scope => field ??= $"{(request.Runtime.Config.Cache.SharedAcrossWorkspaces ? "*" : request.Workspace ?? "")}|{request.Operation}";
 }
